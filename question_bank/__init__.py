@@ -1,0 +1,1 @@
+"""The question bank: question types, the file format, and the bundled regularization curriculum."""

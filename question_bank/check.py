@@ -1,0 +1,97 @@
+"""`holdout bank check`: prove the bank is sound, quizzes and exercises alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from question_bank.loader import Bank, load_bank
+from question_bank.types import grade_quick
+
+
+@dataclass
+class CheckReport:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+def _check_answer_key(question: dict[str, Any]) -> list[str]:
+    """The key itself must score full marks: catches a numeric answer outside its own tolerance,
+    or short-text accept entries that normalization can never produce."""
+    data, qtype = question["data"], question["type"]
+    keys: list[Any] = []
+    if qtype == "single_choice":
+        keys = [next(c["id"] for c in data["choices"] if c["correct"])]
+    elif qtype == "multiple_choice":
+        keys = [sorted(c["id"] for c in data["choices"] if c["correct"])]
+    elif qtype in ("true_false", "numeric"):
+        keys = [data["answer"]]
+    elif qtype == "short_text":
+        keys = list(data["accept"])
+    return [
+        f"{question['slug']}: its own answer {key!r} does not get full marks"
+        for key in keys
+        if grade_quick(qtype, data, key).fraction != 1.0
+    ]
+
+
+def exercise_questions(bank: Bank) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each exercise folder as a `code` question, ready for the database."""
+    questions: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if not bank.exercise_dirs:
+        return questions, problems
+    from grader import SpecError, load_exercise
+
+    for slug, folder in bank.exercise_dirs.items():
+        try:
+            exercise = load_exercise(folder)
+        except SpecError as exc:
+            problems.append(f"{folder}: {exc}")
+            continue
+        questions.append(
+            {
+                "slug": slug,
+                "type": "code",
+                "title": exercise.title,
+                "prompt": exercise.prompt,
+                "explanation": exercise.explanation,
+                "points": float(exercise.max_score),
+                "tags": list(exercise.tags),
+                "data": {"exercise": exercise.to_dict()},
+            }
+        )
+    return questions, problems
+
+
+def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
+    report = CheckReport()
+    bank = load_bank(root)
+    report.problems.extend(bank.problems)
+    for question in bank.questions:
+        report.problems.extend(_check_answer_key(question))
+    in_quiz = {slug for quiz in bank.quizzes for slug in quiz["questions"]}
+    for question in bank.questions:
+        if question["slug"] not in in_quiz:
+            report.lines.append(f"note: {question['slug']} is in no quiz")
+    exercises, problems = exercise_questions(bank)
+    report.problems.extend(problems)
+
+    if run_exercises and exercises:
+        from grader import Exercise, Grader
+        from question_bank.exercise_check import check_exercise
+
+        with Grader() as grader:
+            for question in exercises:
+                exercise = Exercise.from_dict(question["data"]["exercise"])
+                found = check_exercise(exercise, grader)
+                status = "ok" if not found else f"{len(found)} problem(s)"
+                report.lines.append(f"exercise {exercise.slug}: {status}")
+                report.problems.extend(f"{exercise.slug}: {p}" for p in found)
+    report.summary = (
+        f"OK: {len(bank.questions)} questions, {len(exercises)} exercises, "
+        f"{len(bank.quizzes)} quizzes" + ("" if run_exercises else " (exercises not run: --quick)")
+    )
+    return report

@@ -1,0 +1,163 @@
+"""Read a question bank folder into plain, validated data (no Flask, no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, validate_data
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "content"
+COMMON_FIELDS = ("slug", "type", "title", "prompt", "explanation", "points", "tags")
+
+
+class QuestionCommon(Schema):
+    """Fields every question has, whatever its type."""
+
+    class Meta:
+        unknown = RAISE
+
+    slug = fields.String(required=True, validate=validate.Regexp(SLUG_PATTERN))
+    type = fields.String(required=True, validate=validate.OneOf(QUESTION_TYPES))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    prompt = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    explanation = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    points = fields.Float(
+        load_default=1.0, validate=validate.Range(min=0, min_inclusive=False, max=1000)
+    )
+    tags = fields.List(
+        fields.String(validate=validate.Regexp(TAG_PATTERN)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+
+
+class QuizFile(Schema):
+    class Meta:
+        unknown = RAISE
+
+    slug = fields.String(required=True, validate=validate.Regexp(SLUG_PATTERN))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="")
+    course = fields.String(load_default="default", validate=validate.Regexp(SLUG_PATTERN))
+    attempt_limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1))
+    time_limit_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(1)
+    )
+    questions = fields.List(
+        fields.String(validate=validate.Regexp(SLUG_PATTERN)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+@dataclass
+class Bank:
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    quizzes: list[dict[str, Any]] = field(default_factory=list)
+    exercise_dirs: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_question(raw: Any) -> dict[str, Any]:
+    """One question from its file form (type fields inline) to {common fields…, data: {...}}."""
+    if not isinstance(raw, dict):
+        raise ValidationError("a question must be a mapping")
+    common = {k: v for k, v in raw.items() if k in COMMON_FIELDS}
+    rest = {k: v for k, v in raw.items() if k not in COMMON_FIELDS}
+    question: dict[str, Any] = QuestionCommon().load(common)
+    question["data"] = validate_data(question["type"], rest)
+    return question
+
+
+def _format_error(exc: ValidationError) -> str:
+    messages = exc.messages
+    if isinstance(messages, dict):
+        return "; ".join(f"{k}: {v}" for k, v in messages.items())
+    return str(messages)
+
+
+def _yaml_files(folder: Path) -> Iterator[Path]:
+    yield from sorted(folder.glob("*.yaml")) if folder.is_dir() else iter(())
+
+
+def _read_yaml(path: Path, bank: Bank) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        bank.problems.append(f"{path}: cannot read: {exc}")
+        return None
+
+
+def load_bank(root: Path = BUNDLED_DIR) -> Bank:
+    """Read every question, quiz and exercise folder under root; collect problems, don't stop."""
+    bank = Bank()
+    if not root.is_dir():
+        bank.problems.append(f"{root}: not a directory")
+        return bank
+    seen: dict[str, str] = {}
+
+    def claim(slug: str, where: str) -> bool:
+        if slug in seen:
+            bank.problems.append(f"{where}: slug {slug!r} is already used in {seen[slug]}")
+            return False
+        seen[slug] = where
+        return True
+
+    for path in _yaml_files(root / "questions"):
+        doc = _read_yaml(path, bank)
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("questions"), list):
+            bank.problems.append(f"{path}: expected a mapping with a list under 'questions'")
+            continue
+        for i, raw in enumerate(doc["questions"]):
+            where = f"{path}: question {i + 1}"
+            if isinstance(raw, dict) and isinstance(raw.get("slug"), str):
+                where = f"{path}: {raw['slug']}"
+            try:
+                question = parse_question(raw)
+            except ValidationError as exc:
+                bank.problems.append(f"{where}: {_format_error(exc)}")
+                continue
+            if question["type"] == "code":
+                bank.problems.append(f"{where}: code questions live in exercises/<slug>/")
+                continue
+            if claim(question["slug"], str(path)):
+                bank.questions.append(question)
+
+    exercises = root / "exercises"
+    for folder in (
+        sorted(p for p in exercises.iterdir() if p.is_dir()) if exercises.is_dir() else []
+    ):
+        if claim(folder.name, str(folder)):
+            bank.exercise_dirs[folder.name] = folder
+
+    quiz_slugs: set[str] = set()
+    for path in _yaml_files(root / "quizzes"):
+        doc = _read_yaml(path, bank)
+        if doc is None:
+            continue
+        try:
+            quiz = QuizFile().load(doc if isinstance(doc, dict) else {})
+        except ValidationError as exc:
+            bank.problems.append(f"{path}: {_format_error(exc)}")
+            continue
+        if quiz["slug"] in quiz_slugs:
+            bank.problems.append(f"{path}: quiz slug {quiz['slug']!r} is used twice")
+            continue
+        missing = [s for s in quiz["questions"] if s not in seen]
+        if missing:
+            bank.problems.append(f"{path}: unknown question slugs {missing}")
+            continue
+        if len(set(quiz["questions"])) != len(quiz["questions"]):
+            bank.problems.append(f"{path}: a question is listed twice")
+            continue
+        quiz_slugs.add(quiz["slug"])
+        bank.quizzes.append(quiz)
+    return bank

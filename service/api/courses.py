@@ -1,0 +1,62 @@
+"""Courses and their gradebooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service.api.common import BEARER, check_course_scope, course_or_404, paginate
+from service.auth import require
+from service.errors import Problem
+from service.gradebook import course_gradebook
+from service.models import Course, Role, db
+from service.schemas import CourseCreateSchema, CourseSchema, GradebookSchema, PageArgs, page_of
+
+blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses and gradebooks")
+
+
+@blp.route("/courses")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CourseSchema))
+def list_courses(args: dict[str, Any]) -> dict[str, Any]:
+    """All courses, by slug."""
+    return paginate(select(Course).order_by(Course.slug), args)
+
+
+@blp.route("/courses", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(CourseCreateSchema)
+@blp.response(201, CourseSchema)
+def create_course(body: dict[str, Any]) -> Course:
+    """Create a course (instructors)."""
+    if db.session.scalar(select(Course.id).where(Course.slug == body["slug"])) is not None:
+        raise Problem(409, f"A course '{body['slug']}' already exists.")
+    course = Course(slug=body["slug"], title=body["title"])
+    db.session.add(course)
+    db.session.commit()
+    return course
+
+
+@blp.route("/courses/<slug>")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, CourseSchema)
+def get_course(slug: str) -> Course:
+    """One course."""
+    return course_or_404(slug)
+
+
+@blp.route("/courses/<slug>/gradebook")
+@require(Role.INSTRUCTOR, Role.LMS)
+@blp.doc(security=BEARER)
+@blp.response(200, GradebookSchema)
+def gradebook(slug: str) -> Any:
+    """Per student: the best submitted attempt at each quiz and the total (instructors, lms)."""
+    course = course_or_404(slug)
+    check_course_scope(course.id)
+    return course_gradebook(course)

@@ -1,0 +1,160 @@
+"""Questions, and answers to single questions (submissions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import String, cast, select
+
+from question_bank.types import validate_data
+from service.api.common import BEARER, is_staff, paginate
+from service.auth import current_user, require
+from service.errors import Problem
+from service.models import Question, Role, Submission, db
+from service.questions import archive_question, find_question, save_question
+from service.schemas import (
+    AnswerSchema,
+    QuestionListArgs,
+    QuestionSchema,
+    QuestionSummarySchema,
+    QuestionUpdateSchema,
+    QuestionWriteSchema,
+    SubmissionListArgs,
+    SubmissionSchema,
+    page_of,
+)
+from service.submissions import create_submission
+
+blp = Blueprint("questions", __name__, url_prefix="/api/v1", description="Questions and answers")
+
+
+def question_or_404(slug: str) -> Question:
+    question = find_question(slug)
+    if question is None:
+        raise Problem(404, f"No question '{slug}'.")
+    return question
+
+
+def _validated(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        body["data"] = validate_data(body["type"], body["data"])
+    except ValidationError as exc:
+        raise Problem(
+            422,
+            f"Invalid data for a {body['type']} question: {exc.messages}",
+            errors={"data": exc.messages},
+        ) from exc
+    return body
+
+
+@blp.route("/questions")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(QuestionListArgs, location="query")
+@blp.response(200, page_of(QuestionSummarySchema))
+def list_questions(args: dict[str, Any]) -> dict[str, Any]:
+    """All questions, by slug; filter by `type` and `tag`."""
+    query = select(Question).where(Question.archived_at.is_(None)).order_by(Question.slug)
+    if "type" in args:
+        query = query.where(Question.type == args["type"])
+    if "tag" in args:
+        # Tags match TAG_PATTERN (no quotes or escapes), so '"tag"' in the JSON text is exact
+        # and the same query works on SQLite and PostgreSQL.
+        query = query.where(cast(Question.tags, String).contains(f'"{args["tag"]}"'))
+    return paginate(query, args)
+
+
+@blp.route("/questions", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(QuestionWriteSchema)
+@blp.response(201, QuestionSchema)
+def create_question(body: dict[str, Any]) -> Question:
+    """Create a question (instructors). The slug must be new."""
+    if find_question(body["slug"], include_archived=True) is not None:
+        raise Problem(409, f"A question '{body['slug']}' already exists; PUT to change it.")
+    question, _ = save_question(_validated(body))
+    db.session.commit()
+    return question
+
+
+@blp.route("/questions/<slug>")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, QuestionSchema)
+def get_question(slug: str) -> Question:
+    """One question: prompt, choices, starter code. Answer keys for instructors only."""
+    return question_or_404(slug)
+
+
+@blp.route("/questions/<slug>", methods=["PUT"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(QuestionUpdateSchema)
+@blp.response(200, QuestionSchema)
+def update_question(body: dict[str, Any], slug: str) -> Question:
+    """Replace a question (instructors). A change to its grading makes a new version."""
+    question_or_404(slug)
+    if body.get("slug", slug) != slug:
+        raise Problem(422, "The slug in the body differs from the one in the URL.")
+    question, _ = save_question(_validated({**body, "slug": slug}))
+    db.session.commit()
+    return question
+
+
+@blp.route("/questions/<slug>", methods=["DELETE"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(204)
+def delete_question(slug: str) -> None:
+    """Archive a question (instructors): it disappears from lists, its submissions stay."""
+    archive_question(question_or_404(slug))
+    db.session.commit()
+
+
+@blp.route("/questions/<slug>/submissions", methods=["POST"])
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(AnswerSchema)
+@blp.response(201, SubmissionSchema, description="Graded at once (quiz question types)")
+@blp.alt_response(202, schema=SubmissionSchema, description="Queued for grading (code)")
+def submit_answer(body: dict[str, Any], slug: str) -> tuple[Submission, int, dict[str, str]]:
+    """Answer one question. Code answers are graded in the background: poll the Location."""
+    question = question_or_404(slug)
+    submission = create_submission(current_user(), question, body["answer"])
+    db.session.commit()
+    location = url_for("questions.get_submission", submission_id=submission.id)
+    status = 202 if question.type == "code" else 201
+    return submission, status, {"Location": location}
+
+
+@blp.route("/submissions/<int:submission_id>")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, SubmissionSchema)
+def get_submission(submission_id: int) -> Submission:
+    """One submission: status, score and per-test results. Students see only their own."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or (not is_staff() and submission.user_id != current_user().id):
+        raise Problem(404, f"No submission {submission_id}.")
+    return submission
+
+
+@blp.route("/submissions")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(SubmissionListArgs, location="query")
+@blp.response(200, page_of(SubmissionSchema))
+def list_submissions(args: dict[str, Any]) -> dict[str, Any]:
+    """Submissions, newest first; a student's own, or anyone's for staff (filter by user)."""
+    query = select(Submission).order_by(Submission.id.desc())
+    if not is_staff():
+        query = query.where(Submission.user_id == current_user().id)
+    elif "user" in args:
+        query = query.where(Submission.user_id == args["user"])
+    if "question" in args:
+        query = query.join(Question).where(Question.slug == args["question"])
+    return paginate(query, args)

@@ -1,0 +1,161 @@
+"""Quizzes and quiz attempts: start, answer, submit, see the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service.api.common import BEARER, check_course_scope, is_staff, paginate, quiz_or_404
+from service.attempts import answer_question, start_attempt, submit_attempt
+from service.auth import current_user, require
+from service.errors import Problem
+from service.models import Course, Quiz, QuizAttempt, Role, Submission, db
+from service.quizzes import save_quiz
+from service.schemas import (
+    AnswerSchema,
+    AttemptListArgs,
+    AttemptSchema,
+    QuizListArgs,
+    QuizSchema,
+    QuizSummarySchema,
+    QuizWriteSchema,
+    SubmissionSchema,
+    page_of,
+)
+
+blp = Blueprint("quizzes", __name__, url_prefix="/api/v1", description="Quizzes and attempts")
+
+
+def attempt_or_404(attempt_id: int) -> QuizAttempt:
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    if attempt is None or (not is_staff() and attempt.user_id != current_user().id):
+        raise Problem(404, f"No attempt {attempt_id}.")
+    if is_staff():
+        check_course_scope(attempt.quiz.course_id)
+    return attempt
+
+
+def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    if attempt is None or attempt.user_id != current_user().id:
+        raise Problem(404, f"No attempt {attempt_id} of yours.")
+    return attempt
+
+
+@blp.route("/quizzes")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(QuizListArgs, location="query")
+@blp.response(200, page_of(QuizSummarySchema))
+def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
+    """All quizzes by slug; filter by `course`."""
+    query = select(Quiz).order_by(Quiz.slug)
+    if "course" in args:
+        query = query.join(Course).where(Course.slug == args["course"])
+    return paginate(query, args)
+
+
+@blp.route("/quizzes", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(QuizWriteSchema)
+@blp.response(201, QuizSchema)
+def create_quiz(body: dict[str, Any]) -> Quiz:
+    """Create a quiz from existing questions (instructors); its course is created if new."""
+    if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
+        raise Problem(409, f"A quiz '{body['slug']}' already exists; PUT to change it.")
+    quiz = save_quiz(body)
+    db.session.commit()
+    return quiz
+
+
+@blp.route("/quizzes/<slug>")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, QuizSchema)
+def get_quiz(slug: str) -> Quiz:
+    """A quiz with its questions, as a student sees them."""
+    return quiz_or_404(slug)
+
+
+@blp.route("/quizzes/<slug>", methods=["PUT"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(QuizWriteSchema)
+@blp.response(200, QuizSchema)
+def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
+    """Replace a quiz's settings and question list (instructors)."""
+    quiz_or_404(slug)
+    if body["slug"] != slug:
+        raise Problem(422, "The slug in the body differs from the one in the URL.")
+    quiz = save_quiz(body)
+    db.session.commit()
+    return quiz
+
+
+@blp.route("/quizzes/<slug>/attempts", methods=["POST"])
+@require(Role.STUDENT)
+@blp.doc(security=BEARER)
+@blp.response(201, AttemptSchema, description="A new attempt")
+@blp.alt_response(200, schema=AttemptSchema, description="The attempt already in progress")
+def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Start an attempt (students), or resume the one in progress."""
+    attempt, created = start_attempt(current_user(), quiz_or_404(slug))
+    db.session.commit()
+    location = url_for("quizzes.get_attempt", attempt_id=attempt.id)
+    return attempt, (201 if created else 200), {"Location": location}
+
+
+@blp.route("/quizzes/<slug>/attempts")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(AttemptListArgs, location="query")
+@blp.response(200, page_of(AttemptSchema))
+def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """Attempts at a quiz: a student's own, or everyone's for staff (filter by user)."""
+    quiz = quiz_or_404(slug)
+    query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id).order_by(QuizAttempt.id)
+    if not is_staff():
+        query = query.where(QuizAttempt.user_id == current_user().id)
+    else:
+        check_course_scope(quiz.course_id)
+        if "user" in args:
+            query = query.where(QuizAttempt.user_id == args["user"])
+    return paginate(query, args)
+
+
+@blp.route("/attempts/<int:attempt_id>")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, AttemptSchema)
+def get_attempt(attempt_id: int) -> QuizAttempt:
+    """An attempt: answers so far; once submitted, scores, feedback and explanations."""
+    return attempt_or_404(attempt_id)
+
+
+@blp.route("/attempts/<int:attempt_id>/answers/<question>", methods=["PUT"])
+@require(Role.STUDENT)
+@blp.doc(security=BEARER)
+@blp.arguments(AnswerSchema)
+@blp.response(200, SubmissionSchema)
+def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
+    """Answer (or re-answer) a question of an attempt in progress; the last answer counts.
+    Its score stays hidden until the attempt is submitted."""
+    attempt = own_attempt_or_404(attempt_id)
+    submission = answer_question(attempt, question, body["answer"])
+    db.session.commit()
+    return submission
+
+
+@blp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+@require(Role.STUDENT)
+@blp.doc(security=BEARER)
+@blp.response(200, AttemptSchema)
+def submit(attempt_id: int) -> QuizAttempt:
+    """Hand in an attempt and get its result. Submitting twice changes nothing."""
+    attempt = submit_attempt(own_attempt_or_404(attempt_id))
+    db.session.commit()
+    return attempt

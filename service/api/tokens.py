@@ -1,0 +1,70 @@
+"""API tokens and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service.api.common import BEARER, course_or_404, paginate
+from service.auth import current_user, get_or_create_user, issue_token, require
+from service.errors import Problem
+from service.models import ApiToken, Role, User, db, utcnow
+from service.schemas import (
+    NewTokenSchema,
+    PageArgs,
+    TokenCreateSchema,
+    TokenSchema,
+    UserSchema,
+    page_of,
+)
+
+blp = Blueprint("tokens", __name__, url_prefix="/api/v1", description="Tokens and identity")
+
+
+@blp.route("/me")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, UserSchema)
+def me() -> User:
+    """Who the bearer token belongs to."""
+    return current_user()
+
+
+@blp.route("/tokens")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(TokenSchema))
+def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
+    """Every token, newest first (instructors). The tokens themselves are never shown again."""
+    return paginate(select(ApiToken).order_by(ApiToken.id.desc()), args)
+
+
+@blp.route("/tokens", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(TokenCreateSchema)
+@blp.response(201, NewTokenSchema)
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    """Issue a token for a user (created if new); the plain token is in the answer, once."""
+    course = course_or_404(body["course"]) if body.get("course") else None
+    user = get_or_create_user(body.get("user") or body["name"], body["role"])
+    token, plain = issue_token(user, body["name"], course)
+    db.session.commit()
+    return {**TokenSchema().dump(token), "token": plain}
+
+
+@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(204)
+def revoke_token(token_id: int) -> None:
+    """Revoke a token; it stops working at once. Revoking twice is harmless."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise Problem(404, f"No token with id {token_id}.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()

@@ -1,0 +1,84 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_migrate import Migrate
+from flask_swagger_ui import get_swaggerui_blueprint
+from sqlalchemy import event
+
+from service.config import Settings
+from service.errors import Problem, register_error_handlers
+from service.logs import configure_logging, install_request_logging
+from service.models import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # WAL lets readers and one writer work at once across gunicorn workers; the busy timeout
+    # makes a second writer wait instead of failing; SQLite enforces foreign keys only when asked.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 10}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+def _require_json_body() -> None:
+    if request.method not in BODY_METHODS:
+        return
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise Problem(
+            415,
+            f"Send the request body as application/json, not {mimetype or 'no content type'}.",
+        )
+
+
+def create_app(settings: Settings | None = None, **config: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        HOLDOUT_SETTINGS=settings,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(config)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+
+    install_request_logging(app)
+    app.before_request(_require_json_body)
+    register_error_handlers(app)
+
+    from service.api import init_api
+
+    init_api(app)
+    app.register_blueprint(
+        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "holdout API"})
+    )
+    return app

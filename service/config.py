@@ -1,0 +1,71 @@
+"""Configuration, read only from HOLDOUT_* environment variables, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/holdout.db"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalize_database_url(url: str, base: Path) -> str:
+    """Make a relative SQLite path absolute (against base); plain postgresql:// means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            parsed = parsed.set(database=str((base / path).resolve()))
+    elif parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str | None
+    instance_dir: Path
+    secret_key: str
+    max_body_bytes: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        cwd = Path.cwd()
+        instance_dir = Path(os.environ.get("HOLDOUT_INSTANCE_DIR", cwd / "instance")).resolve()
+        url = os.environ.get("HOLDOUT_DATABASE_URL") or DEFAULT_DATABASE_URL
+        return cls(
+            database_url=normalize_database_url(url, cwd),
+            broker_url=os.environ.get("HOLDOUT_BROKER_URL") or None,
+            instance_dir=instance_dir,
+            secret_key=os.environ.get("HOLDOUT_SECRET_KEY") or _stored_secret(instance_dir),
+            max_body_bytes=_int_env("HOLDOUT_MAX_BODY_BYTES", 1024 * 1024),
+            log_level=os.environ.get("HOLDOUT_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _stored_secret(instance_dir: Path) -> str:
+    """A secret generated once and kept (mode 600) in the instance folder, shared by all workers."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,274 @@
+"""The data model: SQLAlchemy 2.0 typed models. Migrations in migrations/ mirror this file."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored and returned as aware UTC datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING),
+        type_annotation_map={datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class Role(enum.StrEnum):
+    INSTRUCTOR = "instructor"
+    STUDENT = "student"
+    LMS = "lms"
+
+
+class SubmissionStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    FAILED = "failed"
+
+
+class AttemptStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native PG enum): adding a value later needs no type migration.
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Course(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    quizzes: Mapped[list[Quiz]] = relationship(back_populates="course", order_by="Quiz.id")
+
+
+class User(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("name", "role", name="uq_users_name_role"),)
+
+
+class Enrollment(db.Model):  # type: ignore[name-defined]
+    """A user's membership of a course; a student is enrolled on their first attempt there."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+    __table_args__ = (UniqueConstraint("course_id", "user_id", name="uq_enrollments_course_user"),)
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined]
+    """A bearer token. Only its SHA-256 is stored: tokens are long random strings, so a fast hash
+    is enough and lets every request find its token with one indexed lookup."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course | None] = relationship()
+
+
+class Question(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[float] = mapped_column(Float, default=1.0)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    data: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Deleting a question archives it: its submissions and their scores are never lost.
+    archived_at: Mapped[datetime | None]
+
+    versions: Mapped[list[QuestionVersion]] = relationship(
+        back_populates="question", order_by="QuestionVersion.version"
+    )
+
+
+class QuestionVersion(db.Model):  # type: ignore[name-defined]
+    """What a question graded against at each version, so old submissions keep their meaning."""
+
+    __tablename__ = "question_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    points: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    question: Mapped[Question] = relationship(back_populates="versions")
+    __table_args__ = (
+        UniqueConstraint("question_id", "version", name="uq_question_versions_question_version"),
+    )
+
+
+class Quiz(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "quizzes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    attempt_limit: Mapped[int | None]
+    time_limit_minutes: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="quizzes")
+    items: Mapped[list[QuizQuestion]] = relationship(
+        order_by="QuizQuestion.position", cascade="all, delete-orphan"
+    )
+
+
+class QuizQuestion(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "quiz_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    position: Mapped[int]
+
+    question: Mapped[Question] = relationship()
+    __table_args__ = (UniqueConstraint("quiz_id", "question_id", name="uq_quiz_questions_pair"),)
+
+
+class QuizAttempt(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "quiz_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    number: Mapped[int]
+    status: Mapped[AttemptStatus] = mapped_column(
+        _enum(AttemptStatus), default=AttemptStatus.IN_PROGRESS
+    )
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+    quiz: Mapped[Quiz] = relationship()
+    user: Mapped[User] = relationship()
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="attempt", order_by="Submission.id"
+    )
+    __table_args__ = (
+        UniqueConstraint("quiz_id", "user_id", "number", name="uq_quiz_attempts_number"),
+    )
+
+
+class Submission(db.Model):  # type: ignore[name-defined]
+    """One answer to one question, by itself or inside a quiz attempt. Never deleted."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    question_version: Mapped[int]
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"))
+    answer: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[SubmissionStatus] = mapped_column(_enum(SubmissionStatus))
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    tests: Mapped[list[Any]] = mapped_column(default=list)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    graded_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+    question: Mapped[Question] = relationship()
+    attempt: Mapped[QuizAttempt | None] = relationship(back_populates="submissions")
+
+    __table_args__ = (
+        Index("ix_submissions_user_question", "user_id", "question_id"),
+        Index("ix_submissions_attempt", "attempt_id"),
+        Index("ix_submissions_status", "status"),
+    )
