@@ -51,13 +51,17 @@ def exercise_questions(bank: Bank) -> tuple[list[dict[str, Any]], list[str]]:
         except SpecError as exc:
             problems.append(f"{folder}: {exc}")
             continue
+        explanation_file = folder / "explanation.md"
+        if not explanation_file.is_file():
+            problems.append(f"{folder}: explanation.md is missing (shown after grading)")
+            continue
         questions.append(
             {
                 "slug": slug,
                 "type": "code",
                 "title": exercise.title,
                 "prompt": exercise.prompt,
-                "explanation": exercise.explanation,
+                "explanation": explanation_file.read_text(encoding="utf-8"),
                 "points": float(exercise.max_score),
                 "tags": list(exercise.tags),
                 "data": {"exercise": exercise.to_dict()},

@@ -49,6 +49,28 @@ def _require_json_body() -> None:
         )
 
 
+def _init_grading(app: Flask, settings: Settings) -> None:
+    checks = app.extensions.setdefault("holdout_ready_checks", {})
+    if settings.broker_url:
+        from service.broker import BrokerQueue
+
+        queue = BrokerQueue(settings.broker_url)
+        app.extensions["holdout_broker"] = queue
+        checks["broker"] = queue.ping
+    else:
+        checks["sandbox"] = _sandbox_ready
+
+
+def _sandbox_ready() -> dict[str, Any]:
+    """The grader's isolation layers, once this process has started grading."""
+    from service import grading
+
+    if grading.active_grader() is None:
+        return {"ok": True, "detail": "no grading in this process yet"}
+    status = grading.active_grader().sandbox_status()  # type: ignore[union-attr]
+    return {**status, "ok": bool(status.get("ok"))}
+
+
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -74,6 +96,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     install_request_logging(app)
     app.before_request(_require_json_body)
     register_error_handlers(app)
+
+    _init_grading(app, settings)
 
     from service.api import init_api
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from grader.cli import grade_command
+
 from question_bank.check import check_bank, exercise_questions
 from question_bank.loader import BUNDLED_DIR, load_bank
 from service.app import create_app
@@ -25,12 +27,30 @@ def main() -> None:
     """holdout: quizzes and auto-graded numpy exercises on regularization."""
 
 
-try:  # the grader is its own package; without it the rest of the CLI still works
-    from grader.cli import grade_command
-except ImportError:  # pragma: no cover - only while the grader is being built
-    grade_command = None
-if grade_command is not None:
-    main.add_command(grade_command, "grade")
+main.add_command(grade_command, "grade")
+
+
+@main.command("worker")
+@click.option("--threads", type=click.IntRange(1, 64), help="Jobs at once (default: grader slots).")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="Seconds to let jobs in flight finish on SIGTERM before giving them back.")  # fmt: skip
+@with_appcontext
+def worker(threads: int | None, grace: float) -> None:
+    """Grade submissions sent through HOLDOUT_BROKER_URL (Redis or RabbitMQ)."""
+    from flask import current_app
+
+    from grader import SandboxUnavailable
+    from service.broker import run_worker
+    from service.grading import get_grader, grader_slots
+
+    queue = current_app.extensions.get("holdout_broker")
+    if queue is None:
+        raise click.UsageError("set HOLDOUT_BROKER_URL (redis://... or amqp://...) to run a worker")
+    status = get_grader().sandbox_status()
+    if not status["ok"]:
+        raise SandboxUnavailable("the sandbox lacks " + ", ".join(status["missing"]))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_worker(app, queue, threads or grader_slots(), grace)
 
 
 @main.group()

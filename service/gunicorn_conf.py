@@ -31,3 +31,17 @@ logconfig_dict = {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def post_worker_init(worker: object) -> None:
+    """Start the embedded grading threads in each worker (they do nothing with a broker)."""
+    from service.jobs import start_embedded_executor
+
+    start_embedded_executor(worker.wsgi)  # type: ignore[attr-defined]
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """On shutdown, let jobs in flight finish (bounded by the graceful timeout), then stop."""
+    from service.jobs import stop_embedded_executor
+
+    stop_embedded_executor(worker.wsgi, timeout=graceful_timeout)  # type: ignore[attr-defined]

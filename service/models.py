@@ -79,6 +79,18 @@ class SubmissionStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ScorePolicy(enum.StrEnum):
+    BEST = "best"
+    LATEST = "latest"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class AttemptStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
@@ -198,6 +210,12 @@ class Quiz(db.Model):  # type: ignore[name-defined]
     closes_at: Mapped[datetime | None]
     attempt_limit: Mapped[int | None]
     time_limit_minutes: Mapped[int | None]
+    # Answers after due_at (and before closes_at) lose this fraction of their score.
+    due_at: Mapped[datetime | None]
+    late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
+    # Seconds a student must wait between two code submissions to the same question.
+    cooldown_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    score_policy: Mapped[ScorePolicy] = mapped_column(_enum(ScorePolicy), default=ScorePolicy.BEST)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -262,13 +280,109 @@ class Submission(db.Model):  # type: ignore[name-defined]
     feedback: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     graded_at: Mapped[datetime | None]
+    # Grading-job state. The row is the source of truth; a broker only carries its id.
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None]
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[datetime | None]
+    exercise_version: Mapped[str | None] = mapped_column(String(64))
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
+    # Set while the submission is queued again by a regrade; its next grade belongs to it.
+    regrade_id: Mapped[int | None] = mapped_column(ForeignKey("regrades.id"))
 
     user: Mapped[User] = relationship()
     question: Mapped[Question] = relationship()
     attempt: Mapped[QuizAttempt | None] = relationship(back_populates="submissions")
+    grades: Mapped[list[Grade]] = relationship(
+        back_populates="submission", order_by="Grade.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         Index("ix_submissions_user_question", "user_id", "question_id"),
         Index("ix_submissions_attempt", "attempt_id"),
         Index("ix_submissions_status", "status"),
+        Index("ix_submissions_lease", "status", "lease_expires_at"),
     )
+
+
+class Grade(db.Model):  # type: ignore[name-defined]
+    """Every score a submission was ever given: the first grading and each regrade."""
+
+    __tablename__ = "grades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    regrade_id: Mapped[int | None] = mapped_column(ForeignKey("regrades.id"))
+    status: Mapped[SubmissionStatus] = mapped_column(_enum(SubmissionStatus))
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    question_version: Mapped[int]
+    exercise_version: Mapped[str | None] = mapped_column(String(64))
+    tests: Mapped[list[Any]] = mapped_column(default=list)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="grades")
+    __table_args__ = (Index("ix_grades_submission", "submission_id"),)
+
+
+class Regrade(db.Model):  # type: ignore[name-defined]
+    """A tracked job that grades a question's submissions again against its current version."""
+
+    __tablename__ = "regrades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question_version: Mapped[int]
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    question: Mapped[Question] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+
+class Webhook(db.Model):  # type: ignore[name-defined]
+    """A course's endpoint that receives a signed event for each graded submission."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+
+class WebhookDelivery(db.Model):  # type: ignore[name-defined]
+    """One event for one webhook: what was sent, how often, and what came back."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    event: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    webhook: Mapped[Webhook] = relationship()
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_try_at"),)
+

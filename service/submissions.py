@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from question_bank.types import AnswerError, check_answer_shape, grade_quick
@@ -47,4 +48,18 @@ def create_submission(
         submission.feedback = verdict.feedback
         submission.graded_at = utcnow()
     db.session.add(submission)
+    return submission
+
+
+SETTLED = (SubmissionStatus.GRADED, SubmissionStatus.FAILED)
+WAIT_POLL_SECONDS = 0.1
+
+
+def wait_until_settled(submission: Submission, seconds: float) -> Submission:
+    """Long poll: re-read the row until it is graded or failed, or the time is up."""
+    deadline = time.monotonic() + seconds
+    while submission.status not in SETTLED and time.monotonic() < deadline:
+        db.session.commit()  # end the snapshot, so the next read sees other processes' writes
+        time.sleep(WAIT_POLL_SECONDS)
+        db.session.refresh(submission)
     return submission

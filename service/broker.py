@@ -1,0 +1,141 @@
+"""Scale-out grading: Dramatiq over Redis or RabbitMQ, and the `holdout worker` process.
+
+Messages carry only a submission id; the row stays the truth. A worker claims the row before
+grading (so a duplicate message does nothing), and its sweeper re-sends what a broker outage or a
+dead worker left behind. The API never grades in this mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
+from flask import Flask
+
+from service.jobs import REDISPATCH_SECONDS, claim, mark_dispatched, new_owner, redispatch_due
+from service.models import db
+
+log = logging.getLogger("holdout.broker")
+QUEUE = "holdout-grading"
+# Grading is idempotent and the sweeper re-sends lost work, so Dramatiq's own retries and time
+# limits are left out: a slow student's code is a grade, not a retry.
+MIDDLEWARE = [AgeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries]
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    middleware = [m() for m in MIDDLEWARE]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        broker: dramatiq.Broker = RedisBroker(url=url, middleware=middleware)
+    elif url.startswith(("amqp://", "amqps://")):
+        broker = RabbitmqBroker(url=url, middleware=middleware, confirm_delivery=True)
+    else:
+        raise SystemExit(f"HOLDOUT_BROKER_URL must start with redis:// or amqp://, got {url!r}")
+    return broker
+
+
+class BrokerQueue:
+    """The API's and the worker's view of the broker: send a submission id, check it answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.broker = make_broker(url)
+        self.app: Flask | None = None
+        self.in_flight: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.actor = dramatiq.actor(
+            self._grade, actor_name="grade_submission", queue_name=QUEUE, broker=self.broker,
+            max_retries=0,
+        )  # fmt: skip
+        self.broker.declare_queue(QUEUE)
+
+    def send(self, submission_id: int) -> None:
+        self.actor.send(submission_id)
+
+    def dispatch(self, submission_ids: list[int]) -> None:
+        """Send ids after their rows are committed. A broker outage is not an error for the
+        student: the rows stay queued and the sweeper sends them when the broker is back."""
+        try:
+            for submission_id in submission_ids:
+                self.send(submission_id)
+        except Exception:
+            log.warning("broker unavailable; the sweeper will dispatch later", exc_info=True)
+            return
+        mark_dispatched(submission_ids)
+        db.session.commit()
+
+    def ping(self) -> dict[str, Any]:
+        try:
+            if isinstance(self.broker, RedisBroker):
+                self.broker.client.ping()
+            else:
+                self.broker.channel.queue_declare(QUEUE, durable=True, passive=True)
+            return {"ok": True, "url": _redact(self.url)}
+        except Exception as exc:
+            return {"ok": False, "url": _redact(self.url), "error": f"{type(exc).__name__}: {exc}"}
+
+    def _grade(self, submission_id: int) -> None:
+        from service.jobs import run_claimed
+
+        assert self.app is not None, "only workers consume messages"
+        owner = new_owner()
+        with self.app.app_context():
+            try:
+                if not claim(submission_id, owner):
+                    return  # graded already, or someone else holds the lease
+            finally:
+                db.session.remove()
+        with self.lock:
+            self.in_flight[submission_id] = owner
+        try:
+            run_claimed(self.app, submission_id, owner)
+        finally:
+            with self.lock:
+                self.in_flight.pop(submission_id, None)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: float) -> None:
+    """Consume grading messages until SIGTERM or SIGINT; then finish or release what's in flight."""
+    from service.jobs import release
+    from service.webhooks import deliver_due
+
+    queue.app = app
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    worker = dramatiq.Worker(queue.broker, worker_threads=threads, queues={QUEUE})
+    worker.start()
+    log.info("worker started", extra={"threads": threads, "broker": _redact(queue.url)})
+    while not stopping.wait(min(REDISPATCH_SECONDS / 3, 2.0)):
+        with app.app_context():
+            try:
+                redispatch_due(queue.send)
+            except Exception:
+                log.exception("sweeper iteration failed")
+            finally:
+                db.session.remove()
+        deliver_due(app)
+    log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})
+    worker.stop(timeout=int(grace_seconds * 1000))
+    with queue.lock:
+        left = dict(queue.in_flight)
+    with app.app_context():
+        for submission_id, owner in left.items():
+            release(submission_id, owner)
+            log.warning("released unfinished job", extra={"submission_id": submission_id})
+        db.session.remove()
+    log.info("worker stopped")

@@ -1,0 +1,231 @@
+"""Grading a claimed submission with the sandboxed grader, and writing its result exactly once."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
+from grader.engine import BASE_UID
+from question_bank.types import grade_quick
+from service.attempts import score_attempt
+from service.regrades import count_regraded
+from service.webhooks import enqueue_graded_event
+from service.models import (
+    AttemptStatus,
+    Grade,
+    Question,
+    QuestionVersion,
+    Submission,
+    SubmissionStatus,
+    db,
+    utcnow,
+)
+
+log = logging.getLogger("holdout.grading")
+
+_grader: Grader | None = None
+_grader_lock = threading.Lock()
+_uid_block_lock: Any = None
+# Each grading process takes its own block of sandbox uids, so jobs in two processes never share
+# a uid (and so can't signal or trace each other). A block is held by a flock on its file.
+UID_BLOCKS = 64
+UID_LOCK_DIR = Path(os.environ.get("HOLDOUT_UID_LOCK_DIR", "/tmp/holdout-uid-blocks"))
+
+
+def grader_slots() -> int:
+    return max(1, int(os.environ.get("HOLDOUT_GRADER_SLOTS", "2")))
+
+
+def _claim_uid_block(slots: int) -> int:
+    global _uid_block_lock
+    UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for block in range(UID_BLOCKS):
+        handle = open(UID_LOCK_DIR / f"block-{block}.lock", "a")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _uid_block_lock = handle
+        return BASE_UID + block * slots
+    raise SandboxUnavailable(f"all {UID_BLOCKS} sandbox uid blocks are in use on this machine")
+
+
+def get_grader() -> Grader:
+    """This process's grader (and its warm zygote), created on first use."""
+    global _grader
+    with _grader_lock:
+        if _grader is None:
+            slots = grader_slots()
+            _grader = Grader(slots=slots, base_uid=_claim_uid_block(slots))
+        return _grader
+
+
+def active_grader() -> Grader | None:
+    return _grader
+
+
+def close_grader() -> None:
+    global _grader
+    with _grader_lock:
+        if _grader is not None:
+            _grader.close()
+            _grader = None
+
+
+def question_version_data(submission: Submission) -> tuple[float, dict[str, Any]]:
+    """Points and data of the question as it was when the submission was made."""
+    version = db.session.scalar(
+        select(QuestionVersion).where(
+            QuestionVersion.question_id == submission.question_id,
+            QuestionVersion.version == submission.question_version,
+        )
+    )
+    if version is None:  # pragma: no cover - every saved question records its versions
+        question = db.session.get(Question, submission.question_id)
+        assert question is not None
+        return question.points, question.data
+    return version.points, version.data
+
+
+def evaluate(question_type: str, data: dict[str, Any], answer: Any) -> GradeReport | dict[str, Any]:
+    """Grade an answer against question data: the sandbox for code, at once for the rest."""
+    if question_type == "code":
+        exercise = Exercise.from_dict(data["exercise"])
+        return get_grader().grade(exercise, answer)
+    verdict = grade_quick(question_type, data, answer)
+    return {"fraction": verdict.fraction, "feedback": verdict.feedback}
+
+
+def grade_submission(submission_id: int, owner: str) -> bool:
+    """Grade a submission this owner has claimed; return False if the lease was lost meanwhile.
+
+    SandboxUnavailable propagates: that is the operator's problem, not the student's grade."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or submission.lease_owner != owner:
+        return False
+    points, data = question_version_data(submission)
+    question = db.session.get(Question, submission.question_id)
+    assert question is not None
+    answer = submission.answer
+    db.session.rollback()  # don't hold a transaction (or SQLite's lock) while grading
+    try:
+        outcome = evaluate(question.type, data, answer)
+    except ExerciseError as exc:
+        result = _result(SubmissionStatus.FAILED, 0.0, [], f"The exercise itself is broken: {exc}")
+        return write_result(submission_id, owner, result)
+    if isinstance(outcome, dict):
+        result = _result(
+            SubmissionStatus.GRADED, outcome["fraction"] * points, [], outcome["feedback"]
+        )
+    else:
+        result = _result(
+            SubmissionStatus(outcome.status),
+            outcome.score / outcome.max_score * points if outcome.max_score else 0.0,
+            [t.to_dict() for t in outcome.tests],
+            outcome.feedback,
+            exercise_version=outcome.exercise_version,
+            timings=outcome.timings,
+        )
+    return write_result(submission_id, owner, result)
+
+
+def _result(
+    status: SubmissionStatus,
+    score: float,
+    tests: list[Any],
+    feedback: str,
+    exercise_version: str | None = None,
+    timings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "score": score,
+        "tests": tests,
+        "feedback": feedback,
+        "exercise_version": exercise_version,
+        "timings": timings,
+    }
+
+
+def apply_penalty(result: dict[str, Any], penalty: float) -> dict[str, Any]:
+    if penalty <= 0 or result["status"] != SubmissionStatus.GRADED:
+        return result
+    note = f" Late: the score is reduced by {penalty:.0%}."
+    return {**result, "score": result["score"] * (1 - penalty), "feedback": result["feedback"] + note}
+
+
+def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:
+    """Store the result if this owner still holds the lease. The conditional UPDATE is what makes
+    a result exactly-once: a worker whose lease expired and was taken over writes nothing."""
+    now = utcnow()
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        return False
+    previous_score, regrade_id = submission.score, submission.regrade_id
+    result = apply_penalty(result, submission.late_penalty)
+    score = round(result["score"], 6)
+    written = db.session.execute(
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.status == SubmissionStatus.RUNNING,
+            Submission.lease_owner == owner,
+        )
+        .values(
+            status=result["status"],
+            score=score,
+            tests=result["tests"],
+            feedback=result["feedback"],
+            exercise_version=result["exercise_version"],
+            timings=result["timings"],
+            graded_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            regrade_id=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if written != 1:
+        db.session.rollback()
+        log.warning("result discarded: lease lost", extra={"submission_id": submission_id})
+        return False
+    db.session.add(
+        Grade(
+            submission_id=submission_id,
+            regrade_id=regrade_id,
+            status=result["status"],
+            score=score,
+            max_score=submission.max_score,
+            question_version=submission.question_version,
+            exercise_version=result["exercise_version"],
+            tests=result["tests"],
+            feedback=result["feedback"],
+            graded_at=now,
+        )
+    )
+    db.session.refresh(submission)
+    attempt = submission.attempt
+    if attempt is not None and attempt.status == AttemptStatus.SUBMITTED:
+        attempt.score = score_attempt(attempt)
+    if regrade_id is not None:
+        count_regraded(regrade_id, changed=previous_score != score)
+    enqueue_graded_event(submission)
+    db.session.commit()
+    log.info(
+        "graded",
+        extra={
+            "submission_id": submission_id,
+            "status": str(result["status"]),
+            "score": score,
+            "timings": result["timings"],
+        },
+    )
+    return True

@@ -1,0 +1,317 @@
+"""Grading jobs: claiming queued submissions with a lease, running them, and recovering them.
+
+The submission row is the source of truth: queued -> running (leased) -> graded | failed.
+Without a broker, an executor thread pool inside each API process claims queued rows (also the
+ones left behind by a restart or crash). With HOLDOUT_BROKER_URL, the API only sends the id to
+Dramatiq and `holdout worker` processes claim and grade; their sweeper re-sends what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import or_, select, update
+
+from grader import SandboxUnavailable
+from service.models import Submission, SubmissionStatus, db, utcnow
+from service.webhooks import deliver_due
+
+log = logging.getLogger("holdout.jobs")
+
+
+def _float_env(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+LEASE_SECONDS = _float_env("HOLDOUT_LEASE_SECONDS", 60.0)
+MAX_CLAIMS = int(os.environ.get("HOLDOUT_MAX_CLAIMS", "3"))
+POLL_SECONDS = _float_env("HOLDOUT_POLL_SECONDS", 1.0)
+REDISPATCH_SECONDS = _float_env("HOLDOUT_REDISPATCH_SECONDS", 30.0)
+
+
+def new_owner() -> str:
+    """A lease owner id that names the machine, process and job: useful in logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimable() -> Any:
+    now = utcnow()
+    return or_(
+        Submission.status == SubmissionStatus.QUEUED,
+        (Submission.status == SubmissionStatus.RUNNING) & (Submission.lease_expires_at < now),
+    )
+
+
+def claim(submission_id: int, owner: str) -> bool:
+    """Take the lease on one submission if it is queued or its lease has expired.
+
+    One conditional UPDATE: on PostgreSQL the row lock makes a second claimer re-check the
+    condition after the first commits; on SQLite writers are serialized. Either way, one wins."""
+    claimed = db.session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, _claimable())
+        .values(
+            status=SubmissionStatus.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=utcnow() + timedelta(seconds=LEASE_SECONDS),
+            claims=Submission.claims + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def claim_next(owner: str) -> int | None:
+    """Claim the oldest claimable submission; None when there is nothing to do."""
+    candidates = db.session.scalars(
+        select(Submission.id).where(_claimable()).order_by(Submission.id).limit(8)
+    ).all()
+    db.session.rollback()
+    for submission_id in candidates:
+        if claim(submission_id, owner):
+            return submission_id
+    return None
+
+
+def renew(submission_id: int, owner: str) -> bool:
+    renewed = db.session.execute(
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.lease_owner == owner,
+            Submission.status == SubmissionStatus.RUNNING,
+        )
+        .values(lease_expires_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return renewed == 1
+
+
+def release(submission_id: int, owner: str) -> None:
+    """Give a claimed submission back to the queue (shutdown, or the sandbox is unavailable)."""
+    db.session.rollback()
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.lease_owner == owner)
+        .where(Submission.status == SubmissionStatus.RUNNING)
+        .values(status=SubmissionStatus.QUEUED, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _give_up(submission_id: int, owner: str, claims: int) -> None:
+    from service.grading import write_result
+
+    write_result(
+        submission_id,
+        owner,
+        {
+            "status": SubmissionStatus.FAILED,
+            "score": 0.0,
+            "tests": [],
+            "feedback": f"Grading was interrupted {claims} times (the grading process stopped); "
+            "an instructor can regrade this submission.",
+            "exercise_version": None,
+            "timings": None,
+        },
+    )
+
+
+def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
+    """Grade a claimed submission, renewing its lease while the sandbox works."""
+    from service.grading import grade_submission
+
+    with app.app_context():
+        claims = db.session.scalar(select(Submission.claims).where(Submission.id == submission_id))
+        if claims is not None and claims > MAX_CLAIMS:
+            _give_up(submission_id, owner, claims - 1)
+            return
+        stop = threading.Event()
+        heartbeat = threading.Thread(
+            target=_heartbeat, args=(app, submission_id, owner, stop), daemon=True
+        )
+        heartbeat.start()
+        try:
+            grade_submission(submission_id, owner)
+        except SandboxUnavailable:
+            log.exception("sandbox unavailable; submission released")
+            release(submission_id, owner)
+            raise
+        except Exception:
+            log.exception("grading crashed; the lease will expire and it will be retried")
+            db.session.rollback()
+            raise
+        finally:
+            stop.set()
+            heartbeat.join()
+            db.session.remove()
+
+
+def _heartbeat(app: Flask, submission_id: int, owner: str, stop: threading.Event) -> None:
+    with app.app_context():
+        try:
+            while not stop.wait(LEASE_SECONDS / 3):
+                if not renew(submission_id, owner):
+                    return
+        finally:
+            db.session.remove()
+
+
+class EmbeddedExecutor:
+    """Grading threads inside an API process: no broker, no other server."""
+
+    def __init__(self, app: Flask, threads: int) -> None:
+        self.app = app
+        self.wakeup = threading.Event()
+        self.stopping = threading.Event()
+        self.in_flight: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.threads = [
+            threading.Thread(target=self._loop, name=f"holdout-grader-{i}", daemon=True)
+            for i in range(threads)
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; wait for jobs in flight, and give back any that outlast the timeout."""
+        self.stopping.set()
+        self.wakeup.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            left = dict(self.in_flight)
+        with self.app.app_context():
+            for submission_id, owner in left.items():
+                release(submission_id, owner)
+            db.session.remove()
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                did_work = self._once()
+            except Exception:
+                log.exception("executor iteration failed")
+                did_work = False
+            if not did_work:
+                self.wakeup.wait(POLL_SECONDS)
+                self.wakeup.clear()
+
+    def _once(self) -> bool:
+        owner = new_owner()
+        with self.app.app_context():
+            try:
+                submission_id = claim_next(owner)
+            finally:
+                db.session.remove()
+        if submission_id is None:
+            return deliver_due(self.app) > 0
+        with self.lock:
+            self.in_flight[submission_id] = owner
+        try:
+            run_claimed(self.app, submission_id, owner)
+        except SandboxUnavailable:
+            self.stopping.wait(5)  # don't spin while the operator fixes the machine
+        except Exception:  # logged in run_claimed; the lease expires and it is retried
+            pass
+        finally:
+            with self.lock:
+                self.in_flight.pop(submission_id, None)
+        return True
+
+
+def redispatch_due(send: Callable[[int], None]) -> int:
+    """Send again what a broker may have lost: queued rows never sent or sent long ago, and
+    running rows whose lease expired (their worker died). Returns how many were sent."""
+    now = utcnow()
+    stale = now - timedelta(seconds=REDISPATCH_SECONDS)
+    due = db.session.scalars(
+        select(Submission.id)
+        .where(
+            or_(
+                (Submission.status == SubmissionStatus.QUEUED)
+                & or_(Submission.dispatched_at.is_(None), Submission.dispatched_at < stale),
+                (Submission.status == SubmissionStatus.RUNNING)
+                & (Submission.lease_expires_at < now),
+            )
+        )
+        .order_by(Submission.id)
+        .limit(500)
+    ).all()
+    sent = 0
+    for submission_id in due:
+        try:
+            send(submission_id)
+        except Exception:
+            log.warning("broker unavailable; will retry", exc_info=True)
+            break
+        mark_dispatched([submission_id])
+        sent += 1
+    db.session.commit()
+    return sent
+
+
+def mark_dispatched(submission_ids: list[int]) -> None:
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id.in_(submission_ids))
+        .values(dispatched_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def dispatch(submission_ids: list[int]) -> None:
+    """Hand newly committed queued submissions to whoever grades them in this deployment."""
+    from flask import current_app
+
+    if not submission_ids:
+        return
+    queue = current_app.extensions.get("holdout_broker")
+    if queue is not None:
+        queue.dispatch(submission_ids)
+        return
+    executor = current_app.extensions.get("holdout_executor")
+    if executor is not None:
+        executor.wake()
+
+
+def start_embedded_executor(app: Flask) -> EmbeddedExecutor | None:
+    """Start grading threads in this process, unless a broker sends the work to workers."""
+    from service.grading import grader_slots
+
+    if app.extensions.get("holdout_broker") is not None:
+        return None
+    executor: EmbeddedExecutor | None = app.extensions.get("holdout_executor")
+    if executor is None:
+        executor = EmbeddedExecutor(app, threads=grader_slots())
+        app.extensions["holdout_executor"] = executor
+        executor.start()
+    return executor
+
+
+def stop_embedded_executor(app: Flask, timeout: float) -> None:
+    from service.grading import close_grader
+
+    executor = app.extensions.pop("holdout_executor", None)
+    if executor is not None:
+        executor.stop(timeout)
+    close_grader()

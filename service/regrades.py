@@ -1,0 +1,78 @@
+"""Regrading a question's submissions after its tests or key changed, as a tracked job.
+
+A regrade puts each target submission back in the queue against the question's current
+version; the ordinary grading jobs (embedded or on workers) do the work, so a regrade is as
+durable as any submission. Every earlier score stays in the submission's grade history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from service.models import (
+    JobStatus,
+    Question,
+    Regrade,
+    Submission,
+    SubmissionStatus,
+    User,
+    db,
+    utcnow,
+)
+
+
+def start_regrade(question: Question, requested_by: User, student: User | None = None) -> Regrade:
+    """Queue the question's settled submissions (of one student, or everyone's) again."""
+    regrade = Regrade(
+        question=question,
+        user=student,
+        requested_by_id=requested_by.id,
+        question_version=question.version,
+        status=JobStatus.RUNNING,
+        started_at=utcnow(),
+    )
+    db.session.add(regrade)
+    db.session.flush()
+    # Submissions being graded right now are left alone: their lease holder will write them.
+    targets = select(Submission.id).where(
+        Submission.question_id == question.id,
+        Submission.status.in_([SubmissionStatus.GRADED, SubmissionStatus.FAILED]),
+    )
+    if student is not None:
+        targets = targets.where(Submission.user_id == student.id)
+    ids = list(db.session.scalars(targets))
+    regrade.total = len(ids)
+    if ids:
+        db.session.execute(
+            update(Submission)
+            .where(Submission.id.in_(ids))
+            .values(
+                status=SubmissionStatus.QUEUED,
+                question_version=question.version,
+                max_score=question.points,
+                regrade_id=regrade.id,
+                claims=0,
+                dispatched_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        regrade.status = JobStatus.DONE
+        regrade.finished_at = utcnow()
+    return regrade
+
+
+def count_regraded(regrade_id: int, changed: bool) -> None:
+    """One more submission of this regrade is done (called in the result's transaction)."""
+    db.session.execute(
+        update(Regrade)
+        .where(Regrade.id == regrade_id)
+        .values(done=Regrade.done + 1, changed=Regrade.changed + int(changed))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Regrade)
+        .where(Regrade.id == regrade_id, Regrade.done >= Regrade.total)
+        .values(status=JobStatus.DONE, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

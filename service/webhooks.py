@@ -1,0 +1,182 @@
+"""Per-course webhooks: a signed event for each graded submission, retried, with a delivery log.
+
+The body is JSON; `X-Holdout-Signature: sha256=<hex>` is the HMAC-SHA256 of the raw body under the
+webhook's secret, so a receiver can check it came from holdout. Failed deliveries are retried with
+exponential backoff, up to MAX_TRIES, and every try is recorded on the delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from service.models import (
+    Enrollment,
+    JobStatus,
+    Quiz,
+    QuizQuestion,
+    Submission,
+    Webhook,
+    WebhookDelivery,
+    db,
+    utcnow,
+)
+
+log = logging.getLogger("holdout.webhooks")
+EVENT_GRADED = "submission.graded"
+MAX_TRIES = int(os.environ.get("HOLDOUT_WEBHOOK_MAX_TRIES", "6"))
+TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_TIMEOUT", "5"))
+BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_BACKOFF", "2"))
+SIGNATURE_HEADER = "X-Holdout-Signature"
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def submission_course_ids(submission: Submission) -> set[int]:
+    """A submission belongs to its attempt's course; a standalone one to every course the student
+    is enrolled in whose quizzes hold the question."""
+    if submission.attempt is not None:
+        return {submission.attempt.quiz.course_id}
+    return set(
+        db.session.scalars(
+            select(Quiz.course_id)
+            .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
+            .join(Enrollment, Enrollment.course_id == Quiz.course_id)
+            .where(
+                QuizQuestion.question_id == submission.question_id,
+                Enrollment.user_id == submission.user_id,
+            )
+        )
+    )
+
+
+def event_payload(submission: Submission) -> dict[str, Any]:
+    return {
+        "event": EVENT_GRADED,
+        "submission": {
+            "id": submission.id,
+            "question": submission.question.slug,
+            "question_version": submission.question_version,
+            "user": {"id": submission.user.id, "name": submission.user.name},
+            "attempt": submission.attempt_id,
+            "status": str(submission.status),
+            "score": submission.score,
+            "max_score": submission.max_score,
+            "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
+        },
+    }
+
+
+def enqueue_graded_event(submission: Submission) -> None:
+    """Record one delivery per active webhook of the submission's courses (same transaction as
+    the result, so an event is never lost and never invented)."""
+    courses = submission_course_ids(submission)
+    if not courses:
+        return
+    hooks = db.session.scalars(
+        select(Webhook).where(Webhook.course_id.in_(courses), Webhook.active.is_(True))
+    ).all()
+    payload = event_payload(submission) if hooks else {}
+    for hook in hooks:
+        db.session.add(
+            WebhookDelivery(
+                webhook=hook, submission_id=submission.id, event=EVENT_GRADED, payload=payload
+            )
+        )
+
+
+def _post(url: str, secret: str, delivery_id: int, payload: dict[str, Any]) -> tuple[int | None, str]:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "holdout-webhooks/1",
+            "X-Holdout-Event": str(payload.get("event")),
+            "X-Holdout-Delivery": str(delivery_id),
+            SIGNATURE_HEADER: sign(secret, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+
+
+def deliver_due(app: Flask, limit: int = 20) -> int:
+    """Try every delivery that is due; return how many were tried."""
+    tried = 0
+    with app.app_context():
+        try:
+            due = db.session.scalars(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == JobStatus.QUEUED,
+                    WebhookDelivery.next_try_at <= utcnow(),
+                )
+                .order_by(WebhookDelivery.id)
+                .limit(limit)
+            ).all()
+            db.session.rollback()
+            for delivery_id in due:
+                tried += _deliver(delivery_id)
+        finally:
+            db.session.remove()
+    return tried
+
+
+def _deliver(delivery_id: int) -> int:
+    # Claim by moving next_try_at forward: a second process looking at the same row skips it.
+    lease_until = utcnow() + timedelta(seconds=TIMEOUT_SECONDS * 3)
+    claimed = db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == JobStatus.QUEUED,
+            WebhookDelivery.next_try_at <= utcnow(),
+        )
+        .values(next_try_at=lease_until)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return 0
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None
+    url, secret, payload = delivery.webhook.url, delivery.webhook.secret, delivery.payload
+    db.session.rollback()
+    code, error = _post(url, secret, delivery_id, payload)
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None
+    delivery.tries += 1
+    delivery.last_status_code = code
+    delivery.last_error = error or None
+    if code is not None and 200 <= code < 300:
+        delivery.status = JobStatus.DONE
+        delivery.delivered_at = utcnow()
+    elif delivery.tries >= MAX_TRIES:
+        delivery.status = JobStatus.FAILED
+        log.warning("webhook delivery failed for good", extra={"delivery_id": delivery_id})
+    else:
+        delivery.next_try_at = utcnow() + timedelta(
+            seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1)
+        )
+    db.session.commit()
+    return 1
