@@ -45,9 +45,26 @@ class QuizFile(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="")
     course = fields.String(load_default="default", validate=validate.Regexp(SLUG_PATTERN))
-    attempt_limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1))
+    attempt_limit = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(1, 1000)
+    )
     time_limit_minutes = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(1)
+        load_default=None, allow_none=True, validate=validate.Range(1, 10_000)
+    )
+    late_penalty = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(0, 1),
+        metadata={"description": "Fraction of the score lost by answers after due_at"},
+    )
+    cooldown_seconds = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 86_400),
+        metadata={"description": "Wait between two code submissions to one question"},
+    )
+    score_policy = fields.String(
+        load_default="best",
+        validate=validate.OneOf(["best", "latest"]),
+        metadata={"description": "Which submitted attempt counts in the gradebook"},
     )
     questions = fields.List(
         fields.String(validate=validate.Regexp(SLUG_PATTERN)),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
@@ -17,6 +19,8 @@ from service.models import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# Each of these may start a sandbox run, so they have a tighter limit than the rest.
+SUBMIT_ENDPOINTS = ("questions.submit_answer", "quizzes.answer")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -47,6 +51,27 @@ def _require_json_body() -> None:
             415,
             f"Send the request body as application/json, not {mimetype or 'no content type'}.",
         )
+
+
+def _rate_limit_key() -> str:
+    """Per token (hashed: the limiter's storage never holds a usable token), else per address."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def _init_rate_limits(app: Flask, settings: Settings) -> Limiter:
+    return Limiter(
+        key_func=_rate_limit_key,
+        app=app,
+        default_limits=[settings.rate_limit],
+        storage_uri=settings.rate_limit_storage,
+        headers_enabled=True,
+        # If shared storage is down, count in memory rather than refuse every request.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+    )
 
 
 def _init_grading(app: Flask, settings: Settings) -> None:
@@ -98,10 +123,16 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     register_error_handlers(app)
 
     _init_grading(app, settings)
+    limiter = _init_rate_limits(app, settings)
 
     from service.api import init_api
 
     init_api(app)
+    for endpoint in SUBMIT_ENDPOINTS:
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]
+    for endpoint in ("health.healthz", "health.readyz"):
+        limiter.exempt(app.view_functions[endpoint])
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "holdout API"})
     )

@@ -49,9 +49,8 @@ class BrokerQueue:
         self.in_flight: dict[int, str] = {}
         self.lock = threading.Lock()
         self.actor = dramatiq.actor(
-            self._grade, actor_name="grade_submission", queue_name=QUEUE, broker=self.broker,
-            max_retries=0,
-        )  # fmt: skip
+            actor_name="grade_submission", queue_name=QUEUE, broker=self.broker, max_retries=0
+        )(self._grade)
         self.broker.declare_queue(QUEUE)
 
     def send(self, submission_id: int) -> None:
@@ -73,7 +72,7 @@ class BrokerQueue:
         try:
             if isinstance(self.broker, RedisBroker):
                 self.broker.client.ping()
-            else:
+            elif isinstance(self.broker, RabbitmqBroker):
                 self.broker.channel.queue_declare(QUEUE, durable=True, passive=True)
             return {"ok": True, "url": _redact(self.url)}
         except Exception as exc:

@@ -9,7 +9,6 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from grader.cli import grade_command
-
 from question_bank.check import check_bank, exercise_questions
 from question_bank.loader import BUNDLED_DIR, load_bank
 from service.app import create_app
@@ -32,8 +31,13 @@ main.add_command(grade_command, "grade")
 
 @main.command("worker")
 @click.option("--threads", type=click.IntRange(1, 64), help="Jobs at once (default: grader slots).")
-@click.option("--grace", type=float, default=30.0, show_default=True,
-              help="Seconds to let jobs in flight finish on SIGTERM before giving them back.")  # fmt: skip
+@click.option(
+    "--grace",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds for jobs in flight to finish on SIGTERM before they are given back.",
+)
 @with_appcontext
 def worker(threads: int | None, grace: float) -> None:
     """Grade submissions sent through HOLDOUT_BROKER_URL (Redis or RabbitMQ)."""

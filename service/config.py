@@ -42,20 +42,38 @@ class Settings:
     secret_key: str
     max_body_bytes: int
     log_level: str
+    # Flask-Limiter notation, per token (or per address without one).
+    rate_limit: str = "600 per minute"
+    submit_rate_limit: str = "60 per minute"
+    # Where the counters live: shared Redis when scaled out, this process's memory otherwise.
+    rate_limit_storage: str = "memory://"
 
     @classmethod
     def from_env(cls) -> Settings:
         cwd = Path.cwd()
         instance_dir = Path(os.environ.get("HOLDOUT_INSTANCE_DIR", cwd / "instance")).resolve()
         url = os.environ.get("HOLDOUT_DATABASE_URL") or DEFAULT_DATABASE_URL
+        broker_url = os.environ.get("HOLDOUT_BROKER_URL") or None
         return cls(
             database_url=normalize_database_url(url, cwd),
-            broker_url=os.environ.get("HOLDOUT_BROKER_URL") or None,
+            broker_url=broker_url,
             instance_dir=instance_dir,
             secret_key=os.environ.get("HOLDOUT_SECRET_KEY") or _stored_secret(instance_dir),
             max_body_bytes=_int_env("HOLDOUT_MAX_BODY_BYTES", 1024 * 1024),
             log_level=os.environ.get("HOLDOUT_LOG_LEVEL", "INFO").upper(),
+            rate_limit=os.environ.get("HOLDOUT_RATE_LIMIT", cls.rate_limit),
+            submit_rate_limit=os.environ.get("HOLDOUT_SUBMIT_RATE_LIMIT", cls.submit_rate_limit),
+            rate_limit_storage=_rate_limit_storage(broker_url),
         )
+
+
+def _rate_limit_storage(broker_url: str | None) -> str:
+    explicit = os.environ.get("HOLDOUT_RATE_LIMIT_STORAGE_URL")
+    if explicit:
+        return explicit
+    if broker_url and broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return "memory://"
 
 
 def _stored_secret(instance_dir: Path) -> str:

@@ -6,8 +6,13 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, g, json
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, current_app, g, json
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    TooManyRequests,
+)
 
 PROBLEM_TYPE = "application/problem+json"
 log = logging.getLogger("holdout.errors")
@@ -73,6 +78,12 @@ def _http_exception(exc: HTTPException) -> Response:
         lines = _flatten(messages)
         return problem_response(status, "Invalid request: " + "; ".join(lines), errors=messages)
     detail = data.get("message") or exc.description or ""
+    if isinstance(exc, TooManyRequests):
+        detail = f"Too many requests: the limit is {exc.description}. Slow down and retry later."
+    if isinstance(exc, RequestEntityTooLarge) and current_app.config.get("MAX_CONTENT_LENGTH"):
+        detail = (
+            f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes."
+        )
     response = problem_response(status, detail)
     for header, value in exc.get_headers():
         if header.lower() not in ("content-type", "content-length"):

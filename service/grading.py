@@ -15,8 +15,6 @@ from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavaila
 from grader.engine import BASE_UID
 from question_bank.types import grade_quick
 from service.attempts import score_attempt
-from service.regrades import count_regraded
-from service.webhooks import enqueue_graded_event
 from service.models import (
     AttemptStatus,
     Grade,
@@ -25,8 +23,12 @@ from service.models import (
     Submission,
     SubmissionStatus,
     db,
+    rows_changed,
     utcnow,
 )
+from service.regrades import count_regraded
+from service.submissions import apply_penalty
+from service.webhooks import enqueue_graded_event
 
 log = logging.getLogger("holdout.grading")
 
@@ -155,13 +157,6 @@ def _result(
     }
 
 
-def apply_penalty(result: dict[str, Any], penalty: float) -> dict[str, Any]:
-    if penalty <= 0 or result["status"] != SubmissionStatus.GRADED:
-        return result
-    note = f" Late: the score is reduced by {penalty:.0%}."
-    return {**result, "score": result["score"] * (1 - penalty), "feedback": result["feedback"] + note}
-
-
 def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:
     """Store the result if this owner still holds the lease. The conditional UPDATE is what makes
     a result exactly-once: a worker whose lease expired and was taken over writes nothing."""
@@ -172,7 +167,7 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
     previous_score, regrade_id = submission.score, submission.regrade_id
     result = apply_penalty(result, submission.late_penalty)
     score = round(result["score"], 6)
-    written = db.session.execute(
+    written = rows_changed(
         update(Submission)
         .where(
             Submission.id == submission_id,
@@ -191,8 +186,7 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
             lease_expires_at=None,
             regrade_id=None,
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if written != 1:
         db.session.rollback()
         log.warning("result discarded: lease lost", extra={"submission_id": submission_id})

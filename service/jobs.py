@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
-from service.models import Submission, SubmissionStatus, db, utcnow
+from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
 from service.webhooks import deliver_due
 
 log = logging.getLogger("holdout.jobs")
@@ -56,7 +56,7 @@ def claim(submission_id: int, owner: str) -> bool:
 
     One conditional UPDATE: on PostgreSQL the row lock makes a second claimer re-check the
     condition after the first commits; on SQLite writers are serialized. Either way, one wins."""
-    claimed = db.session.execute(
+    claimed = rows_changed(
         update(Submission)
         .where(Submission.id == submission_id, _claimable())
         .values(
@@ -65,8 +65,7 @@ def claim(submission_id: int, owner: str) -> bool:
             lease_expires_at=utcnow() + timedelta(seconds=LEASE_SECONDS),
             claims=Submission.claims + 1,
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     return claimed == 1
 
@@ -84,7 +83,7 @@ def claim_next(owner: str) -> int | None:
 
 
 def renew(submission_id: int, owner: str) -> bool:
-    renewed = db.session.execute(
+    renewed = rows_changed(
         update(Submission)
         .where(
             Submission.id == submission_id,
@@ -92,8 +91,7 @@ def renew(submission_id: int, owner: str) -> bool:
             Submission.status == SubmissionStatus.RUNNING,
         )
         .values(lease_expires_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     return renewed == 1
 
@@ -101,12 +99,11 @@ def renew(submission_id: int, owner: str) -> bool:
 def release(submission_id: int, owner: str) -> None:
     """Give a claimed submission back to the queue (shutdown, or the sandbox is unavailable)."""
     db.session.rollback()
-    db.session.execute(
+    rows_changed(
         update(Submission)
         .where(Submission.id == submission_id, Submission.lease_owner == owner)
         .where(Submission.status == SubmissionStatus.RUNNING)
         .values(status=SubmissionStatus.QUEUED, lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
@@ -271,11 +268,8 @@ def redispatch_due(send: Callable[[int], None]) -> int:
 
 
 def mark_dispatched(submission_ids: list[int]) -> None:
-    db.session.execute(
-        update(Submission)
-        .where(Submission.id.in_(submission_ids))
-        .values(dispatched_at=utcnow())
-        .execution_options(synchronize_session=False)
+    rows_changed(
+        update(Submission).where(Submission.id.in_(submission_ids)).values(dispatched_at=utcnow())
     )
 
 

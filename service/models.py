@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
@@ -21,11 +21,20 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
+from sqlalchemy.sql.base import Executable
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def rows_changed(statement: Executable) -> int:
+    """Run an UPDATE in the current session and say how many rows it changed: the basis of every
+    claim and every exactly-once write here (a conditional UPDATE that either wins or does not)."""
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -385,4 +394,3 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined]
 
     webhook: Mapped[Webhook] = relationship()
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_try_at"),)
-

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
 
+from question_bank.types import SLUG_PATTERN
 from service.models import Question, QuestionVersion, db, utcnow
 
 EDITABLE = ("type", "title", "prompt", "explanation", "points", "tags")
 
 
 def find_question(slug: str, include_archived: bool = False) -> Question | None:
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        return None  # no question has such a slug, and the database may refuse the text (NUL)
     query = select(Question).where(Question.slug == slug)
     if not include_archived:
         query = query.where(Question.archived_at.is_(None))

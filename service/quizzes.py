@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.errors import Problem
-from service.models import Course, Question, Quiz, QuizQuestion, db, utcnow
+from service.models import Course, Question, Quiz, QuizQuestion, ScorePolicy, db, utcnow
 
 
 def get_or_create_course(slug: str, title: str | None = None) -> Course:
@@ -33,19 +33,28 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
     missing = [s for s in slugs if s not in found]
     if missing:
         raise Problem(422, f"Unknown question slugs: {', '.join(missing)}.")
-    opens, closes = fields.get("opens_at"), fields.get("closes_at")
+    opens, due, closes = fields.get("opens_at"), fields.get("due_at"), fields.get("closes_at")
     if opens and closes and closes <= opens:
         raise Problem(422, "closes_at must be later than opens_at.")
+    if due and ((opens and due <= opens) or (closes and due > closes)):
+        raise Problem(422, "due_at must be after opens_at and no later than closes_at.")
 
+    # The course first: looking it up flushes the session, and a new quiz must not be flushed
+    # before it has its course (course_id is NOT NULL).
+    course = get_or_create_course(fields["course"])
     quiz = db.session.scalar(select(Quiz).where(Quiz.slug == fields["slug"]))
     if quiz is None:
-        quiz = Quiz(slug=fields["slug"])
+        quiz = Quiz(slug=fields["slug"], course=course)
         db.session.add(quiz)
-    quiz.course = get_or_create_course(fields["course"])
+    quiz.course = course
     quiz.title = fields["title"]
     quiz.description = fields.get("description", "")
     quiz.opens_at = opens
     quiz.closes_at = closes
+    quiz.due_at = due
+    quiz.late_penalty = fields.get("late_penalty", 0.0)
+    quiz.cooldown_seconds = fields.get("cooldown_seconds", 0)
+    quiz.score_policy = ScorePolicy(fields.get("score_policy", "best"))
     quiz.attempt_limit = fields.get("attempt_limit")
     quiz.time_limit_minutes = fields.get("time_limit_minutes")
     quiz.updated_at = utcnow()

@@ -17,6 +17,7 @@ from service.models import (
     SubmissionStatus,
     User,
     db,
+    rows_changed,
     utcnow,
 )
 
@@ -43,7 +44,7 @@ def start_regrade(question: Question, requested_by: User, student: User | None =
     ids = list(db.session.scalars(targets))
     regrade.total = len(ids)
     if ids:
-        db.session.execute(
+        rows_changed(
             update(Submission)
             .where(Submission.id.in_(ids))
             .values(
@@ -54,7 +55,6 @@ def start_regrade(question: Question, requested_by: User, student: User | None =
                 claims=0,
                 dispatched_at=None,
             )
-            .execution_options(synchronize_session=False)
         )
     else:
         regrade.status = JobStatus.DONE
@@ -64,15 +64,13 @@ def start_regrade(question: Question, requested_by: User, student: User | None =
 
 def count_regraded(regrade_id: int, changed: bool) -> None:
     """One more submission of this regrade is done (called in the result's transaction)."""
-    db.session.execute(
+    rows_changed(
         update(Regrade)
         .where(Regrade.id == regrade_id)
         .values(done=Regrade.done + 1, changed=Regrade.changed + int(changed))
-        .execution_options(synchronize_session=False)
     )
-    db.session.execute(
+    rows_changed(
         update(Regrade)
         .where(Regrade.id == regrade_id, Regrade.done >= Regrade.total)
         .values(status=JobStatus.DONE, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
     )

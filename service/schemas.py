@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, missing, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
 
-from question_bank.loader import QuestionCommon
+from question_bank.loader import QuestionCommon, QuizFile
 from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, student_view
 from service.attempts import attempt_answers, deadline, results_visible
 from service.auth import current_user
-from service.models import Question, QuizAttempt, Role, Submission
+from service.models import Question, QuizAttempt, Role, Submission, utcnow
+
+# Ids are INTEGER columns (32-bit on PostgreSQL): a larger one is invalid input, not a lookup.
+MAX_ID = 2**31 - 1
 
 
 def viewer_is_instructor() -> bool:
     return current_user().role == Role.INSTRUCTOR
 
 
-class StrictSchema(Schema):
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class NoNulSchema(Schema):
+    """Text with a NUL character is refused (422): PostgreSQL cannot store it in a text column."""
+
+    @pre_load
+    def _no_nul(self, data: Any, **_: Any) -> Any:
+        if _holds_nul(data):
+            raise ValidationError("Text may not contain NUL (\\u0000) characters.")
+        return data
+
+
+class StrictSchema(NoNulSchema):
     """Unknown fields are an error, not silently dropped: a typo should never look like success."""
 
     class Meta:
@@ -118,7 +141,7 @@ class QuestionListArgs(PageArgs):
     tag = fields.String(validate=validate.Regexp(TAG_PATTERN))
 
 
-class QuestionWriteSchema(QuestionCommon):
+class QuestionWriteSchema(QuestionCommon, NoNulSchema):
     """An instructor's question: the common fields plus `data`, the type's own fields."""
 
     data = fields.Dict(
@@ -218,32 +241,33 @@ class SubmissionSchema(Schema):
         return s.question.explanation if results_visible(s) and s.graded_at else None
 
 
+class WaitArgs(StrictSchema):
+    wait = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(min=0, max=30),
+        metadata={"description": "Seconds to wait for grading to finish (long poll), 0-30"},
+    )
+
+
 class SubmissionListArgs(PageArgs):
     question = fields.String(validate=validate.Regexp(SLUG_PATTERN))
-    user = fields.Integer(validate=validate.Range(min=1))
+    user = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 # --- quizzes and attempts ---------------------------------------------------------------------
 
 
-class QuizWriteSchema(StrictSchema):
-    slug = fields.String(required=True, validate=validate.Regexp(SLUG_PATTERN))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=20_000))
-    course = fields.String(load_default="default", validate=validate.Regexp(SLUG_PATTERN))
-    questions = fields.List(
-        fields.String(validate=validate.Regexp(SLUG_PATTERN)),
-        required=True,
-        validate=validate.Length(min=1, max=200),
-    )
+class QuizWriteSchema(QuizFile):
+    """A quiz as instructors post it: the bank's quiz fields plus its time window."""
+
     opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    due_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        default_timezone=None,
+        metadata={"description": "Answers after this lose late_penalty of their score"},
+    )
     closes_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
-    attempt_limit = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=1000)
-    )
-    time_limit_minutes = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=10_000)
-    )
 
 
 class QuizListArgs(PageArgs):
@@ -257,7 +281,11 @@ class QuizSummarySchema(Schema):
     question_count = fields.Function(lambda q: len(q.items), required=True)
     max_score = fields.Function(lambda q: sum(i.question.points for i in q.items), required=True)
     opens_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
     closes_at = fields.DateTime(allow_none=True)
+    late_penalty = fields.Float(required=True)
+    cooldown_seconds = fields.Integer(required=True)
+    score_policy = fields.String(required=True)
     attempt_limit = fields.Integer(allow_none=True)
     time_limit_minutes = fields.Integer(allow_none=True)
 
@@ -307,13 +335,20 @@ class AttemptSchema(Schema):
 
 
 class AttemptListArgs(PageArgs):
-    user = fields.Integer(validate=validate.Range(min=1))
+    user = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 # --- gradebook --------------------------------------------------------------------------------
 
 
 class GradebookQuizSchema(Schema):
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    max_score = fields.Float(required=True)
+    score_policy = fields.String(required=True, metadata={"description": "best or latest"})
+
+
+class GradebookQuestionSchema(Schema):
     slug = fields.String(required=True)
     title = fields.String(required=True)
     max_score = fields.Float(required=True)
@@ -325,7 +360,13 @@ class GradebookRowSchema(Schema):
         keys=fields.String(),
         values=fields.Float(allow_none=True),
         required=True,
-        metadata={"description": "Best submitted attempt per quiz slug; null if none"},
+        metadata={"description": "Per quiz slug, the attempt that counts (best or latest)"},
+    )
+    question_scores = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(allow_none=True),
+        required=True,
+        metadata={"description": "Per question slug, the best graded submission; null if none"},
     )
     total = fields.Float(required=True)
     max_total = fields.Float(required=True)
@@ -334,4 +375,88 @@ class GradebookRowSchema(Schema):
 class GradebookSchema(Schema):
     course = fields.Nested(CourseSchema, required=True)
     quizzes = fields.List(fields.Nested(GradebookQuizSchema), required=True)
+    questions = fields.List(fields.Nested(GradebookQuestionSchema), required=True)
     students = fields.List(fields.Nested(GradebookRowSchema), required=True)
+
+
+# --- regrades, grade history, webhooks ----------------------------------------------------------
+
+
+class RegradeCreateSchema(StrictSchema):
+    user = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Regrade only this student's submissions (default: everyone's)"},
+    )
+
+
+class RegradeSchema(Schema):
+    id = fields.Integer(required=True)
+    question = fields.Function(lambda r: r.question.slug, required=True)
+    question_version = fields.Integer(required=True)
+    user = fields.Integer(attribute="user_id", allow_none=True)
+    status = fields.String(required=True, metadata={"description": "running, done"})
+    total = fields.Integer(required=True)
+    done = fields.Integer(required=True)
+    changed = fields.Integer(required=True, metadata={"description": "Scores that changed"})
+    progress = fields.Function(lambda r: 1.0 if r.total == 0 else r.done / r.total, required=True)
+    created_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    elapsed_seconds = fields.Function(
+        lambda r: (
+            ((r.finished_at or utcnow()) - r.started_at).total_seconds() if r.started_at else None
+        ),
+        allow_none=True,
+    )
+
+
+class GradeSchema(Schema):
+    """One score a submission was given: its first grading, then one per regrade."""
+
+    id = fields.Integer(required=True)
+    regrade = fields.Integer(attribute="regrade_id", allow_none=True)
+    status = fields.String(required=True)
+    score = fields.Float(required=True)
+    max_score = fields.Float(required=True)
+    question_version = fields.Integer(required=True)
+    exercise_version = fields.String(allow_none=True)
+    feedback = fields.String(required=True)
+    graded_at = fields.DateTime(required=True)
+
+
+class WebhookCreateSchema(StrictSchema):
+    url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2000),
+    )
+    secret = fields.String(
+        validate=validate.Length(min=16, max=200),
+        metadata={"description": "HMAC key; generated (and shown once) if left out"},
+    )
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer(required=True)
+    course = fields.Function(lambda w: w.course.slug, required=True)
+    url = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class NewWebhookSchema(WebhookSchema):
+    secret = fields.String(required=True, metadata={"description": "Shown only once"})
+
+
+class WebhookDeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    submission = fields.Integer(attribute="submission_id", required=True)
+    event = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, done or failed"})
+    tries = fields.Integer(required=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_try_at = fields.DateTime(required=True)
+    created_at = fields.DateTime(required=True)
+    delivered_at = fields.DateTime(allow_none=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import os
 import time
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import func, select
 
 from question_bank.types import AnswerError, check_answer_shape, grade_quick
 from service.errors import Problem
 from service.models import (
+    Grade,
     Question,
     QuizAttempt,
     Submission,
@@ -16,6 +22,10 @@ from service.models import (
     db,
     utcnow,
 )
+from service.webhooks import enqueue_graded_event
+
+# Between two code submissions to one question outside a quiz (a quiz sets its own).
+CODE_COOLDOWN_SECONDS = int(os.environ.get("HOLDOUT_CODE_COOLDOWN_SECONDS", "0"))
 
 
 def normalized_answer(question: Question, answer: Any) -> Any:
@@ -26,10 +36,54 @@ def normalized_answer(question: Question, answer: Any) -> Any:
         raise Problem(422, f"Invalid answer for {question.type} question: {exc}") from exc
 
 
+def apply_penalty(result: dict[str, Any], penalty: float) -> dict[str, Any]:
+    """A late answer's grade: the score reduced by the quiz's late penalty, and said so."""
+    if penalty <= 0 or result["status"] != SubmissionStatus.GRADED:
+        return result
+    note = f" Late: the score is reduced by {penalty:.0%}."
+    return {
+        **result,
+        "score": result["score"] * (1 - penalty),
+        "feedback": result["feedback"] + note,
+    }
+
+
+def late_penalty(attempt: QuizAttempt | None) -> float:
+    if attempt is None or attempt.quiz.due_at is None or utcnow() <= attempt.quiz.due_at:
+        return 0.0
+    return attempt.quiz.late_penalty
+
+
+def check_cooldown(user: User, question: Question, attempt: QuizAttempt | None) -> None:
+    """Code answers cost a sandbox run each: a student waits between two, and is told how long."""
+    cooldown = attempt.quiz.cooldown_seconds if attempt else CODE_COOLDOWN_SECONDS
+    if question.type != "code" or cooldown <= 0:
+        return
+    last = db.session.scalar(
+        select(func.max(Submission.created_at)).where(
+            Submission.user_id == user.id, Submission.question_id == question.id
+        )
+    )
+    if last is None:
+        return
+    wait = (last + timedelta(seconds=cooldown) - utcnow()).total_seconds()
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise Problem(
+            429,
+            f"Please wait {seconds} s before submitting code to '{question.slug}' again "
+            f"(one submission every {cooldown} s).",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
 def create_submission(
     user: User, question: Question, answer: Any, attempt: QuizAttempt | None = None
 ) -> Submission:
+    """A new submission: quick answers graded at once, code answers queued for the grader.
+    The caller commits, then dispatches the queued ones (service.jobs.dispatch)."""
     answer = normalized_answer(question, answer)
+    check_cooldown(user, question, attempt)
     submission = Submission(
         user=user,
         question=question,
@@ -40,14 +94,37 @@ def create_submission(
         status=SubmissionStatus.QUEUED,
         tests=[],
         feedback="",
+        late_penalty=late_penalty(attempt),
     )
-    if question.type != "code":
-        verdict = grade_quick(question.type, question.data, answer)
-        submission.status = SubmissionStatus.GRADED
-        submission.score = round(verdict.fraction * question.points, 6)
-        submission.feedback = verdict.feedback
-        submission.graded_at = utcnow()
     db.session.add(submission)
+    if question.type == "code":
+        return submission
+    verdict = grade_quick(question.type, question.data, answer)
+    result = apply_penalty(
+        {
+            "status": SubmissionStatus.GRADED,
+            "score": verdict.fraction * question.points,
+            "feedback": verdict.feedback,
+        },
+        submission.late_penalty,
+    )
+    submission.status = SubmissionStatus.GRADED
+    submission.score = round(result["score"], 6)
+    submission.feedback = result["feedback"]
+    submission.graded_at = utcnow()
+    submission.grades.append(
+        Grade(
+            status=submission.status,
+            score=submission.score,
+            max_score=submission.max_score,
+            question_version=submission.question_version,
+            feedback=submission.feedback,
+            tests=[],
+            graded_at=submission.graded_at,
+        )
+    )
+    db.session.flush()
+    enqueue_graded_event(submission)
     return submission
 
 

@@ -29,6 +29,7 @@ from service.models import (
     Webhook,
     WebhookDelivery,
     db,
+    rows_changed,
     utcnow,
 )
 
@@ -97,7 +98,9 @@ def enqueue_graded_event(submission: Submission) -> None:
         )
 
 
-def _post(url: str, secret: str, delivery_id: int, payload: dict[str, Any]) -> tuple[int | None, str]:
+def _post(
+    url: str, secret: str, delivery_id: int, payload: dict[str, Any]
+) -> tuple[int | None, str]:
     body = json.dumps(payload, separators=(",", ":")).encode()
     request = urllib.request.Request(
         url,
@@ -112,7 +115,7 @@ def _post(url: str, secret: str, delivery_id: int, payload: dict[str, Any]) -> t
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, ""
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
@@ -145,7 +148,7 @@ def deliver_due(app: Flask, limit: int = 20) -> int:
 def _deliver(delivery_id: int) -> int:
     # Claim by moving next_try_at forward: a second process looking at the same row skips it.
     lease_until = utcnow() + timedelta(seconds=TIMEOUT_SECONDS * 3)
-    claimed = db.session.execute(
+    claimed = rows_changed(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
@@ -153,8 +156,7 @@ def _deliver(delivery_id: int) -> int:
             WebhookDelivery.next_try_at <= utcnow(),
         )
         .values(next_try_at=lease_until)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     if claimed != 1:
         return 0

@@ -31,6 +31,10 @@ class HoldoutApi(Api):
         prepare_response(default, self.spec, PROBLEM_TYPE)
         self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
+    def _register_error_handlers(self) -> None:
+        """Keep the app's problem+json handlers (service.errors): flask-smorest's own handler
+        would answer webargs' and werkzeug's errors (400, 404, 405, 413, 422) in plain JSON."""
+
 
 def init_api(app: Flask) -> HoldoutApi:
     app.config.update(
@@ -39,8 +43,7 @@ def init_api(app: Flask) -> HoldoutApi:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL="/static/redoc/redoc.standalone.js",
+        # /docs is Swagger UI from flask-swagger-ui (see service.app), its assets served locally.
     )
     api = HoldoutApi(
         app,
@@ -56,8 +59,8 @@ def init_api(app: Flask) -> HoldoutApi:
     api.spec.components.schema("AttemptAnswer", schema=AttemptAnswerSchema)
     api.spec.components.schema("TestResult", schema=TestResultSchema)
 
-    from service.api import courses, health, questions, quizzes, tokens
+    from service.api import courses, health, questions, quizzes, regrades, tokens, webhooks
 
-    for module in (health, tokens, courses, questions, quizzes):
+    for module in (health, tokens, courses, questions, quizzes, regrades, webhooks):
         api.register_blueprint(module.blp)
     return api

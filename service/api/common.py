@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, TypeVar
 
+import flask
+import flask_smorest
 from sqlalchemy import Select, func, select
+from webargs.flaskparser import FlaskParser
 
+from question_bank.types import SLUG_PATTERN
 from service.auth import current_user
 from service.errors import Problem
 from service.models import Course, Quiz, Role, db
+from service.schemas import MAX_ID
 
 T = TypeVar("T")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, also answering 400 for JSON that json.loads rejects with a plain
+    ValueError rather than a JSONDecodeError (an integer of more than 4300 digits)."""
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as exc:
+            return self._handle_invalid_json_error(json.JSONDecodeError(str(exc), "", 0), req)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+def get_by_id(model: type[T], ident: int) -> T | None:
+    """The row with this primary key, or None (also for an id too large for the column, which
+    the driver would refuse with an error)."""
+    if not 1 <= ident <= MAX_ID:
+        return None
+    return db.session.get(model, ident)
 
 
 def paginate(query: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -28,14 +60,18 @@ def paginate(query: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
 
 
 def course_or_404(slug: str) -> Course:
-    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    course = None
+    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
+        course = db.session.scalar(select(Course).where(Course.slug == slug))
     if course is None:
         raise Problem(404, f"No course '{slug}'.")
     return course
 
 
 def quiz_or_404(slug: str) -> Quiz:
-    quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
+    quiz = None
+    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
+        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
     if quiz is None:
         raise Problem(404, f"No quiz '{slug}'.")
     return quiz

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
+from flask import Response
 from sqlalchemy import select
 
-from service.api.common import BEARER, check_course_scope, course_or_404, paginate
+from service.api.common import (
+    BEARER,
+    Blueprint,
+    check_course_scope,
+    course_or_404,
+    paginate,
+)
 from service.auth import require
 from service.errors import Problem
-from service.gradebook import course_gradebook
+from service.gradebook import Gradebook, course_gradebook, gradebook_csv
 from service.models import Course, Role, db
-from service.schemas import CourseCreateSchema, CourseSchema, GradebookSchema, PageArgs, page_of
+from service.schemas import (
+    CourseCreateSchema,
+    CourseSchema,
+    GradebookSchema,
+    PageArgs,
+    page_of,
+)
 
 blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses and gradebooks")
 
@@ -55,8 +67,31 @@ def get_course(slug: str) -> Course:
 @require(Role.INSTRUCTOR, Role.LMS)
 @blp.doc(security=BEARER)
 @blp.response(200, GradebookSchema)
-def gradebook(slug: str) -> Any:
-    """Per student: the best submitted attempt at each quiz and the total (instructors, lms)."""
+def gradebook(slug: str) -> Gradebook:
+    """Per student: each quiz's counted score, each question's best score and the total
+    (instructors, lms)."""
     course = course_or_404(slug)
     check_course_scope(course.id)
     return course_gradebook(course)
+
+
+@blp.route("/courses/<slug>/gradebook.csv")
+@require(Role.INSTRUCTOR, Role.LMS)
+@blp.doc(
+    security=BEARER,
+    responses={
+        "200": {
+            "description": "One row per student",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def gradebook_export(slug: str) -> Response:
+    """The gradebook as CSV for a spreadsheet: a row per student, a column per quiz and question."""
+    course = course_or_404(slug)
+    check_course_scope(course.id)
+    return Response(
+        gradebook_csv(course_gradebook(course)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{slug}-gradebook.csv"'},
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from service.api.common import Blueprint
 from service.models import db
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, select
 
 from question_bank.types import validate_data
-from service.api.common import BEARER, is_staff, paginate
+from service.api.common import BEARER, Blueprint, get_by_id, is_staff, paginate
 from service.auth import current_user, require
 from service.errors import Problem
-from service.models import Question, Role, Submission, db
+from service.jobs import dispatch
+from service.models import Question, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
 from service.schemas import (
     AnswerSchema,
@@ -24,9 +24,10 @@ from service.schemas import (
     QuestionWriteSchema,
     SubmissionListArgs,
     SubmissionSchema,
+    WaitArgs,
     page_of,
 )
-from service.submissions import create_submission
+from service.submissions import create_submission, wait_until_settled
 
 blp = Blueprint("questions", __name__, url_prefix="/api/v1", description="Questions and answers")
 
@@ -96,8 +97,10 @@ def get_question(slug: str) -> Question:
 @blp.arguments(QuestionUpdateSchema)
 @blp.response(200, QuestionSchema)
 def update_question(body: dict[str, Any], slug: str) -> Question:
-    """Replace a question (instructors). A change to its grading makes a new version."""
-    question_or_404(slug)
+    """Replace a question (instructors). A change to its grading makes a new version.
+    Replacing an archived (deleted) question brings it back."""
+    if find_question(slug, include_archived=True) is None:
+        raise Problem(404, f"No question '{slug}'.")
     if body.get("slug", slug) != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     question, _ = save_question(_validated({**body, "slug": slug}))
@@ -126,6 +129,7 @@ def submit_answer(body: dict[str, Any], slug: str) -> tuple[Submission, int, dic
     question = question_or_404(slug)
     submission = create_submission(current_user(), question, body["answer"])
     db.session.commit()
+    dispatch([submission.id] if submission.status == SubmissionStatus.QUEUED else [])
     location = url_for("questions.get_submission", submission_id=submission.id)
     status = 202 if question.type == "code" else 201
     return submission, status, {"Location": location}
@@ -134,13 +138,16 @@ def submit_answer(body: dict[str, Any], slug: str) -> tuple[Submission, int, dic
 @blp.route("/submissions/<int:submission_id>")
 @require()
 @blp.doc(security=BEARER)
+@blp.arguments(WaitArgs, location="query")
 @blp.response(200, SubmissionSchema)
-def get_submission(submission_id: int) -> Submission:
-    """One submission: status, score and per-test results. Students see only their own."""
-    submission = db.session.get(Submission, submission_id)
+def get_submission(args: dict[str, Any], submission_id: int) -> Submission:
+    """One submission: status, score and per-test results. Students see only their own.
+
+    `?wait=SECONDS` (up to 30) holds the answer until the submission is graded or failed."""
+    submission = get_by_id(Submission, submission_id)
     if submission is None or (not is_staff() and submission.user_id != current_user().id):
         raise Problem(404, f"No submission {submission_id}.")
-    return submission
+    return wait_until_settled(submission, args["wait"])
 
 
 @blp.route("/submissions")

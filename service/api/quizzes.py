@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from service.api.common import BEARER, check_course_scope, is_staff, paginate, quiz_or_404
+from service.api.common import (
+    BEARER,
+    Blueprint,
+    check_course_scope,
+    get_by_id,
+    is_staff,
+    paginate,
+    quiz_or_404,
+)
 from service.attempts import answer_question, start_attempt, submit_attempt
 from service.auth import current_user, require
 from service.errors import Problem
-from service.models import Course, Quiz, QuizAttempt, Role, Submission, db
+from service.jobs import dispatch
+from service.models import Course, Quiz, QuizAttempt, Role, Submission, SubmissionStatus, db
 from service.quizzes import save_quiz
 from service.schemas import (
     AnswerSchema,
@@ -30,7 +38,7 @@ blp = Blueprint("quizzes", __name__, url_prefix="/api/v1", description="Quizzes 
 
 
 def attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = db.session.get(QuizAttempt, attempt_id)
+    attempt = get_by_id(QuizAttempt, attempt_id)
     if attempt is None or (not is_staff() and attempt.user_id != current_user().id):
         raise Problem(404, f"No attempt {attempt_id}.")
     if is_staff():
@@ -39,7 +47,7 @@ def attempt_or_404(attempt_id: int) -> QuizAttempt:
 
 
 def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = db.session.get(QuizAttempt, attempt_id)
+    attempt = get_by_id(QuizAttempt, attempt_id)
     if attempt is None or attempt.user_id != current_user().id:
         raise Problem(404, f"No attempt {attempt_id} of yours.")
     return attempt
@@ -147,6 +155,7 @@ def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
     attempt = own_attempt_or_404(attempt_id)
     submission = answer_question(attempt, question, body["answer"])
     db.session.commit()
+    dispatch([submission.id] if submission.status == SubmissionStatus.QUEUED else [])
     return submission
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from service.api.common import BEARER, course_or_404, paginate
+from service.api.common import BEARER, Blueprint, course_or_404, get_by_id, paginate
 from service.auth import current_user, get_or_create_user, issue_token, require
 from service.errors import Problem
 from service.models import ApiToken, Role, User, db, utcnow
@@ -19,6 +18,19 @@ from service.schemas import (
     UserSchema,
     page_of,
 )
+
+
+class NewToken:
+    """A token row as just issued, plus the plain token, which this answer shows once.
+    (The response schema dumps it like the row; dumping a dumped dict again would fail.)"""
+
+    def __init__(self, token: ApiToken, plain: str) -> None:
+        self._token = token
+        self.token = plain
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._token, name)
+
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1", description="Tokens and identity")
 
@@ -47,13 +59,13 @@ def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, NewTokenSchema)
-def create_token(body: dict[str, Any]) -> dict[str, Any]:
+def create_token(body: dict[str, Any]) -> NewToken:
     """Issue a token for a user (created if new); the plain token is in the answer, once."""
     course = course_or_404(body["course"]) if body.get("course") else None
     user = get_or_create_user(body.get("user") or body["name"], body["role"])
     token, plain = issue_token(user, body["name"], course)
     db.session.commit()
-    return {**TokenSchema().dump(token), "token": plain}
+    return NewToken(token, plain)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
@@ -62,7 +74,7 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(204)
 def revoke_token(token_id: int) -> None:
     """Revoke a token; it stops working at once. Revoking twice is harmless."""
-    token = db.session.get(ApiToken, token_id)
+    token = get_by_id(ApiToken, token_id)
     if token is None:
         raise Problem(404, f"No token with id {token_id}.")
     if token.revoked_at is None:

@@ -66,7 +66,9 @@ def submit_all(base: str, headers: dict[str, str], sources: list[str]) -> list[i
         return list(pool.map(one, sources))
 
 
-def settle(base: str, headers: dict[str, str], ids: list[int], seconds: float) -> list[dict[str, Any]]:
+def settle(
+    base: str, headers: dict[str, str], ids: list[int], seconds: float
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + seconds
     results = []
     for submission_id in ids:
@@ -119,7 +121,9 @@ def test_gunicorn_on_sqlite_grades_everything_once_and_survives_a_crash(tmp_path
     headers = prepare_database(tmp_path, env)
     server, base = start_gunicorn(env, tmp_path, workers=2)
     try:
-        ids = submit_all(base, headers, [read_answer("reference")] * 3 + [read_answer("no_scaling")] * 3)
+        ids = submit_all(
+            base, headers, [read_answer("reference")] * 3 + [read_answer("no_scaling")] * 3
+        )
         results = settle(base, headers, ids, 120)
         assert_all_graded_once(database_url, results, full=3)
         assert all(r["score"] < r["max_score"] for r in results[3:])

@@ -30,7 +30,9 @@ def submit(client: FlaskClient, headers: dict[str, str], source: str) -> dict[st
     return body
 
 
-def wait_settled(client: FlaskClient, headers: dict[str, str], submission_id: int) -> dict[str, Any]:
+def wait_settled(
+    client: FlaskClient, headers: dict[str, str], submission_id: int
+) -> dict[str, Any]:
     """Long-poll until the submission is graded or failed (the server bounds each wait)."""
     for _ in range(20):
         response = client.get(f"/api/v1/submissions/{submission_id}?wait=10", headers=headers)
@@ -172,9 +174,7 @@ def test_a_submission_that_keeps_killing_its_grader_fails_with_a_reason(
     submission_id = _queued_submission(dropout_app, client, student)
     with dropout_app.app_context():
         db.session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id)
-            .values(claims=jobs.MAX_CLAIMS)
+            update(Submission).where(Submission.id == submission_id).values(claims=jobs.MAX_CLAIMS)
         )
         db.session.commit()
     jobs.start_embedded_executor(dropout_app)

@@ -1,0 +1,74 @@
+"""Regrades after an instructor fixes a question, and each submission's grade history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+
+from service.api.common import BEARER, Blueprint, get_by_id, is_staff
+from service.api.questions import question_or_404
+from service.auth import current_user, require
+from service.errors import Problem
+from service.jobs import dispatch
+from service.models import Grade, Regrade, Role, Submission, SubmissionStatus, User, db
+from service.regrades import start_regrade
+from service.schemas import GradeSchema, RegradeCreateSchema, RegradeSchema
+
+blp = Blueprint("regrades", __name__, url_prefix="/api/v1", description="Regrades and history")
+
+
+@blp.route("/questions/<slug>/regrades", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(RegradeCreateSchema)
+@blp.response(202, RegradeSchema)
+def create_regrade(body: dict[str, Any], slug: str) -> tuple[Regrade, int, dict[str, str]]:
+    """Grade a question's submissions again against its current version, for everyone or for
+    one student. Follow the Location for progress; every earlier score stays in the history."""
+    question = question_or_404(slug)
+    student = None
+    if "user" in body:
+        student = get_by_id(User, body["user"])
+        if student is None:
+            raise Problem(422, f"No user with id {body['user']}.")
+    regrade = start_regrade(question, current_user(), student)
+    db.session.commit()
+    queued = db.session.scalars(
+        select(Submission.id).where(
+            Submission.regrade_id == regrade.id, Submission.status == SubmissionStatus.QUEUED
+        )
+    ).all()
+    dispatch(list(queued))
+    return regrade, 202, {"Location": url_for("regrades.get_regrade", regrade_id=regrade.id)}
+
+
+@blp.route("/regrades/<int:regrade_id>")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, RegradeSchema)
+def get_regrade(regrade_id: int) -> Regrade:
+    """A regrade's progress: how many of its submissions are done, and how many changed."""
+    regrade = get_by_id(Regrade, regrade_id)
+    if regrade is None:
+        raise Problem(404, f"No regrade {regrade_id}.")
+    return regrade
+
+
+@blp.route("/submissions/<int:submission_id>/grades")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, GradeSchema(many=True))
+def submission_grades(submission_id: int) -> list[Grade]:
+    """Every score this submission was given, oldest first (the owner and staff)."""
+    submission = get_by_id(Submission, submission_id)
+    if submission is None or (not is_staff() and submission.user_id != current_user().id):
+        raise Problem(404, f"No submission {submission_id}.")
+    if (
+        submission.attempt is not None
+        and submission.attempt.submitted_at is None
+        and not is_staff()
+    ):
+        return []  # scores stay hidden while the attempt is open
+    return list(submission.grades)
