@@ -3,7 +3,7 @@ embedded (gunicorn on SQLite) and scaled out (PostgreSQL, Redis, two `holdout wo
 burst of 1,000 submissions that must all be graded exactly once. Compared with a cold
 `python -c "import numpy"` measured in the same run.
 
-Run: .venv/bin/python bench/pipeline.py [--burst 1000] (needs PostgreSQL and Redis for the second part).
+Run: .venv/bin/python bench/pipeline.py [--burst 1000]; the second part needs PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import PG_ADMIN_URL  # noqa: E402
-from tests.jobs.conftest import read_answer  # noqa: E402
-from tests.jobs.processes import (  # noqa: E402
+from tests.conftest import PG_ADMIN_URL
+from tests.jobs.conftest import read_answer
+from tests.jobs.processes import (
     deployment_env,
     prepare_database,
     private_redis,
@@ -190,8 +190,10 @@ def main() -> None:
         results.append(embedded(Path(a), args.burst))
         results.append(scaled_out(Path(b), args.burst))
     print(f"\ncold `python -c 'import numpy'`: {cold * 1000:.0f} ms (median of 10)\n")
-    print("| setup | graded/s | time per submission | vs cold numpy | p50 / p99 one at a time "
-          "| p50 / p99 in the burst | burst: accepted / graded / lost / graded twice |")  # fmt: skip
+    print(
+        "| setup | graded/s | time per submission | vs cold numpy | p50 / p99 one at a time "
+        "| p50 / p99 in the burst | burst: accepted / graded / lost / graded twice |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(
