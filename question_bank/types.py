@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -208,6 +209,9 @@ def check_answer_shape(qtype: str, data: dict[str, Any], answer: Any) -> Any:
         # bool is an int subclass, but "true" is not a number a student meant to give.
         if isinstance(answer, bool) or not isinstance(answer, int | float):
             raise AnswerError("answer must be a number")
+        # An int beyond float's range (JSON allows 400 digits) is no more finite than 1e400.
+        if isinstance(answer, int) and abs(answer) > sys.float_info.max:
+            raise AnswerError("answer must be a finite number")
         if not math.isfinite(answer):
             raise AnswerError("answer must be a finite number")
         return answer

@@ -1,0 +1,15 @@
+"""holdout's grading engine: sandboxed, data-only grading of numpy code (see SPEC.md)."""
+
+from grader.engine import ExerciseError, Grader, GradeReport, SandboxUnavailable, TestResult
+from grader.spec import Exercise, SpecError, load_exercise
+
+__all__ = [
+    "Exercise",
+    "ExerciseError",
+    "GradeReport",
+    "Grader",
+    "SandboxUnavailable",
+    "SpecError",
+    "TestResult",
+    "load_exercise",
+]

@@ -1,0 +1,468 @@
+"""The fixed library of checks, applied in the trusted parent to decoded data (see SPEC.md)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.values import Unsupported, materialize
+
+MAX_SHOWN = 300
+
+
+class CheckError(Exception):
+    """A check cannot be evaluated on this output (e.g. a non-numeric value where arrays go)."""
+
+
+@dataclass
+class StepContext:
+    """What the parent knows about one step: the student's outcome, the reference's, the inputs."""
+
+    step: dict[str, Any]
+    index: int
+    got: dict[str, Any]
+    ref: dict[str, Any] | None
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    lets: dict[str, Any] = field(default_factory=dict)
+    others: list[dict[str, Any]] = field(default_factory=list)
+    param_names: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# describing values
+
+
+def kind(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | complex | np.number):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, np.ndarray):
+        return "array"
+    if isinstance(value, Unsupported):
+        return "unsupported"
+    return type(value).__name__
+
+
+def short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        text = np.array2string(value, threshold=24, edgeitems=2, precision=6, separator=", ")
+        text = re.sub(r"\s*\n\s*", " ", text)
+        return _clip(f"{text} ({value.dtype}, shape {value.shape})")
+    if isinstance(value, Unsupported):
+        return value.description
+    if isinstance(value, np.generic):
+        return _clip(f"{value!r}")
+    if isinstance(value, dict):
+        return _clip("{" + ", ".join(f"{k!r}: {short(v)}" for k, v in value.items()) + "}")
+    if isinstance(value, list | tuple):
+        inner = ", ".join(short(v) for v in value[:6]) + (", ..." if len(value) > 6 else "")
+        return _clip(f"[{inner}]" if isinstance(value, list) else f"({inner})")
+    return _clip(repr(value))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def describe_kind(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a numpy array ({value.dtype}, shape {value.shape})"
+    if isinstance(value, Unsupported):
+        return value.description
+    return {"None": "None", "bool": "a bool", "number": "a number", "str": "a string"}.get(
+        kind(value), f"a {kind(value)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# comparison
+
+
+def compare(
+    expected: Any,
+    got: Any,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    exact: bool = True,
+    where: str = "",
+) -> str | None:
+    """None when equal (within tolerance), else what differs, in words."""
+    at = f" at {where}" if where else ""
+    if isinstance(got, Unsupported):
+        return f"returned {got.description}{at}"
+    ke, kg = kind(expected), kind(got)
+    if ke != kg:
+        return f"expected {describe_kind(expected)}{at}, got {describe_kind(got)}"
+    if ke == "array":
+        return _compare_arrays(expected, got, rtol, atol, exact, at)
+    if ke == "number":
+        if _close(np.asarray(expected), np.asarray(got), rtol, atol, exact).all():
+            return None
+        return f"expected {short(expected)}{at}, got {short(got)}"
+    if ke in ("bool", "str", "None"):
+        return None if expected == got else f"expected {short(expected)}{at}, got {short(got)}"
+    if ke in ("list", "tuple"):
+        if len(expected) != len(got):
+            return f"expected a {ke} of length {len(expected)}{at}, got length {len(got)}"
+        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+            diff = compare(e, g, rtol, atol, exact, f"{where}[{i}]")
+            if diff:
+                return diff
+        return None
+    if ke == "dict":
+        if set(expected) != set(got):
+            missing = sorted(set(expected) - set(got))
+            extra = sorted(set(got) - set(expected))
+            return f"dict keys differ{at}: missing {missing}, unexpected {extra}"
+        for k in expected:
+            diff = compare(expected[k], got[k], rtol, atol, exact, f"{where}[{k!r}]")
+            if diff:
+                return diff
+        return None
+    return f"cannot compare {describe_kind(got)}{at}"
+
+
+def _close(e: np.ndarray, g: np.ndarray, rtol: float, atol: float, exact: bool) -> np.ndarray:
+    if e.dtype.kind == "b" or g.dtype.kind == "b":
+        return np.asarray(e == g)
+    both_nan = np.isnan(e) & np.isnan(g) if e.dtype.kind in "fc" and g.dtype.kind in "fc" else False
+    if exact:
+        return np.asarray((e == g) | both_nan)
+    with np.errstate(all="ignore"):
+        ef, gf = e.astype(np.complex128), g.astype(np.complex128)
+        ok = np.abs(gf - ef) <= atol + rtol * np.abs(ef)
+    return np.asarray(ok | (e == g) | both_nan)
+
+
+def _compare_arrays(
+    e: np.ndarray, g: np.ndarray, rtol: float, atol: float, exact: bool, at: str
+) -> str | None:
+    if e.shape != g.shape:
+        return f"expected shape {e.shape}{at}, got shape {g.shape}"
+    ok = _close(e, g, rtol, atol, exact)
+    if ok.all():
+        return None
+    bad = np.argwhere(~ok)
+    first = tuple(int(i) for i in bad[0])
+    idx = first if len(first) != 1 else first[0]
+    text = (
+        f"{len(bad)} of {e.size} elements differ{at} (first at index {idx}: "
+        f"expected {e[first].item()!r}, got {g[first].item()!r})"
+    )
+    if e.dtype.kind in "iufc" and g.dtype.kind in "iufc":
+        with np.errstate(all="ignore"):
+            err = np.abs(g.astype(np.complex128) - e.astype(np.complex128))
+        finite = err[np.isfinite(err)]
+        if finite.size:
+            text += f"; max abs error {float(finite.max()):.4g}"
+    if e.size <= 24:
+        text += f"\n  expected: {short(e)}\n  got:      {short(g)}"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# expressions
+
+
+def _pick(value: Any, path: list[Any]) -> Any:
+    for key in path:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise CheckError(f"the output has no element {key!r}") from exc
+    return value
+
+
+def _numeric(value: Any) -> np.ndarray:
+    if isinstance(value, Unsupported):
+        raise CheckError(f"the output is {value.description}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise CheckError("the output is not a numeric array") from exc
+    if arr.dtype.kind not in "biufc":
+        raise CheckError(f"the output is not numeric ({describe_kind(value)})")
+    return arr
+
+
+def output_of(ctx: StepContext, path: list[Any] | None) -> Any:
+    out = ctx.got.get("out")
+    if ctx.step.get("repeat", 1) > 1:
+        return [_pick(o, path or []) for o in out] if isinstance(out, list) else out
+    return _pick(out, path or [])
+
+
+def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
+    if not isinstance(expr, dict):
+        return np.asarray(expr, dtype=np.float64)
+    ((tag, arg),) = expr.items()
+    if tag == "$out":
+        value = output_of(ctx, arg)
+        if ctx.step.get("repeat", 1) > 1:
+            parts = [_numeric(v) for v in value]
+            if len({p.shape for p in parts}) > 1:
+                raise CheckError("repeated calls returned outputs of different shapes")
+            return np.stack(parts)
+        return _numeric(value)
+    if tag == "$arg":
+        if isinstance(arg, int):
+            return _numeric(ctx.args[arg])
+        return _numeric(ctx.kwargs[arg])
+    if tag == "$ref":
+        return _numeric(ctx.lets[arg])
+    with np.errstate(all="ignore"):
+        if tag in _BINARY:
+            a, b = (evaluate(x, ctx) for x in arg)
+            try:
+                return np.asarray(_BINARY[tag](a, b))
+            except ValueError as exc:
+                raise CheckError(f"shapes do not match: {a.shape} and {b.shape}") from exc
+        if tag in _UNARY:
+            return np.asarray(_UNARY[tag](evaluate(arg, ctx)))
+        if tag in _REDUCE:
+            return np.asarray(_REDUCE[tag](evaluate(arg["of"], ctx), axis=arg.get("axis")))
+        if tag == "$isclose":
+            return np.isclose(
+                evaluate(arg["a"], ctx),
+                evaluate(arg["b"], ctx),
+                rtol=arg.get("rtol", 1e-6),
+                atol=arg.get("atol", 0.0),
+            )
+        if tag == "$where":
+            c, a, b = (evaluate(x, ctx) for x in arg)
+            return np.where(c, a, b)
+    raise CheckError(f"unknown expression {tag}")
+
+
+_BINARY = {
+    "$add": np.add,
+    "$sub": np.subtract,
+    "$mul": np.multiply,
+    "$div": np.true_divide,
+    "$pow": np.power,
+    "$min2": np.minimum,
+    "$max2": np.maximum,
+    "$eq": np.equal,
+    "$ne": np.not_equal,
+    "$lt": np.less,
+    "$le": np.less_equal,
+    "$gt": np.greater,
+    "$ge": np.greater_equal,
+    "$and": np.logical_and,
+    "$or": np.logical_or,
+}
+_UNARY = {
+    "$neg": np.negative,
+    "$abs": np.abs,
+    "$not": np.logical_not,
+    "$sqrt": np.sqrt,
+    "$square": np.square,
+    "$isnan": np.isnan,
+    "$isfinite": np.isfinite,
+}
+_REDUCE: dict[str, Callable[..., Any]] = {
+    "$sum": np.sum,
+    "$mean": np.mean,
+    "$min": np.min,
+    "$max": np.max,
+}
+
+
+def _scalar(value: np.ndarray, what: str) -> float:
+    if value.size != 1:
+        raise CheckError(f"{what} must be a single number")
+    return float(value.reshape(()).real)
+
+
+# --------------------------------------------------------------------------------------------
+# the checks
+
+
+def run_check(check: dict[str, Any], ctx: StepContext) -> str | None:
+    """None when the check passes, else a message a student can act on."""
+    name = check["check"]
+    path = check.get("path")
+    try:
+        if name == "raises":
+            return _raises(check, ctx)
+        if name in ("equal", "allclose", "dtype", "shape", "type"):
+            if ctx.ref is None or "out" not in ctx.ref:
+                return "the reference produced no output here (exercise error)"
+            expected = _pick(ctx.ref["out"], path or [])
+            got = output_of(ctx, path)
+            return _against_reference(name, check, expected, got)
+        if name == "value":
+            return compare(materialize(check["value"], {}), output_of(ctx, path))
+        if name in ("same_as", "differs_from"):
+            other = ctx.others[check["step"]] if check["step"] < len(ctx.others) else {}
+            if "out" not in other:
+                return f"step {check['step'] + 1} produced no output to compare with"
+            diff = compare(_pick(other["out"], path or []), output_of(ctx, path))
+            if name == "same_as":
+                return (
+                    None
+                    if diff is None
+                    else f"not reproducible: differs from step "
+                    f"{check['step'] + 1} with the same seed: {diff}"
+                )
+            return None if diff else f"identical to the output of step {check['step'] + 1}"
+        if name == "inputs_unchanged":
+            return _inputs_unchanged(ctx)
+        if name == "all":
+            return _all(evaluate(check["that"], ctx))
+        if name == "each_of":
+            return _each_of(check, ctx)
+        if name in ("mean", "frequency"):
+            return _mean(check, ctx)
+    except CheckError as exc:
+        return str(exc)
+    return f"unknown check {name}"
+
+
+def _against_reference(name: str, check: dict[str, Any], expected: Any, got: Any) -> str | None:
+    if name == "equal":
+        return compare(expected, got)
+    if name == "allclose":
+        return compare(expected, got, check.get("rtol", 1e-7), check.get("atol", 0.0), exact=False)
+    if name == "type":
+        return (
+            None
+            if kind(expected) == kind(got)
+            else (f"expected {describe_kind(expected)}, got {describe_kind(got)}")
+        )
+    if not isinstance(got, np.ndarray):
+        return f"expected a numpy array, got {describe_kind(got)}"
+    if not isinstance(expected, np.ndarray):
+        return "the reference output is not an array (exercise error)"
+    if name == "dtype":
+        return (
+            None
+            if got.dtype == expected.dtype
+            else (f"expected dtype {expected.dtype}, got dtype {got.dtype}")
+        )
+    return (
+        None
+        if got.shape == expected.shape
+        else (f"expected shape {expected.shape}, got shape {got.shape}")
+    )
+
+
+def _raises(check: dict[str, Any], ctx: StepContext) -> str | None:
+    wanted = check.get("exception", "ValueError")
+    exc = ctx.got.get("exc")
+    if exc is None:
+        if "signature" in ctx.got:
+            return f"wrong signature: {ctx.got['signature']}"
+        return f"expected {wanted} to be raised, but it returned {short(ctx.got.get('out'))}"
+    if wanted in exc.get("builtin_bases", []):
+        return None
+    return f"expected {wanted}, but it raised {exc.get('type')}: {exc.get('message')}"
+
+
+def _inputs_unchanged(ctx: StepContext) -> str | None:
+    after = ctx.got.get("after")
+    if not isinstance(after, list) or len(after) != 2:
+        return "could not inspect the arguments after the call"
+    problems: list[str] = []
+    for i, original in enumerate(ctx.args):
+        label = f"argument {ctx.param_names[i]!r}" if i < len(ctx.param_names) else f"argument {i}"
+        later = after[0][i] if isinstance(after[0], list) and i < len(after[0]) else None
+        _diff_inputs(original, later, label, problems)
+    for key, original in ctx.kwargs.items():
+        later = after[1].get(key) if isinstance(after[1], dict) else None
+        _diff_inputs(original, later, f"argument {key!r}", problems)
+    return "modified its input: " + "; ".join(problems) if problems else None
+
+
+def _diff_inputs(original: Any, later: Any, label: str, problems: list[str]) -> None:
+    if isinstance(original, np.ndarray):
+        if not isinstance(later, np.ndarray) or later.dtype != original.dtype:
+            problems.append(f"{label} was replaced or changed type")
+            return
+        diff = compare(original, later)
+        if diff:
+            problems.append(f"{label} changed in place: {diff}")
+    elif isinstance(original, dict):
+        for k, v in original.items():
+            _diff_inputs(
+                v, later.get(k) if isinstance(later, dict) else None, f"{label}[{k!r}]", problems
+            )
+    elif isinstance(original, list | tuple):
+        for i, v in enumerate(original):
+            inner = later[i] if isinstance(later, list | tuple) and i < len(later) else None
+            _diff_inputs(v, inner, f"{label}[{i}]", problems)
+
+
+def _all(values: np.ndarray) -> str | None:
+    flags = values.astype(bool)
+    if flags.all():
+        return None
+    bad = np.argwhere(~flags.reshape(flags.shape or (1,)))
+    first = tuple(int(i) for i in bad[0])
+    where = first if len(first) != 1 else first[0]
+    return f"{len(bad)} of {flags.size} elements break the rule (first at index {where})"
+
+
+def _each_of(check: dict[str, Any], ctx: StepContext) -> str | None:
+    of = evaluate(check.get("of", {"$out": []}), ctx)
+    choices = [evaluate(c, ctx) for c in check["choices"]]
+    rtol, atol = check.get("rtol", 1e-6), check.get("atol", 0.0)
+    try:
+        hits = [np.isclose(of, np.broadcast_to(c, of.shape), rtol=rtol, atol=atol) for c in choices]
+    except ValueError as exc:
+        raise CheckError(f"output shape {of.shape} does not fit the expected values") from exc
+    ok = np.logical_or.reduce(hits)
+    if ok.all():
+        return None
+    bad = np.argwhere(~ok.reshape(ok.shape or (1,)))
+    first = tuple(int(i) for i in bad[0])
+    allowed = ", ".join(f"{float(np.broadcast_to(c, of.shape)[first].real):.6g}" for c in choices)
+    return (
+        f"{len(bad)} of {of.size} elements are not among the allowed values (first at index "
+        f"{first if len(first) != 1 else first[0]}: got {of[first].item()!r}, "
+        f"allowed there: {allowed})"
+    )
+
+
+def _mean(check: dict[str, Any], ctx: StepContext) -> str | None:
+    values = evaluate(check["of"], ctx).ravel()
+    if values.dtype.kind == "c":
+        raise CheckError("complex values")
+    values = values.astype(np.float64)
+    n = values.size
+    if n == 0:
+        return "no values to average (empty output)"
+    if check["check"] == "frequency":
+        lo, hi = 0.0, 1.0
+        target = _scalar(evaluate(check["p"], ctx), "p")
+    else:
+        lo, hi = check["range"]
+        target = _scalar(evaluate(check["expected"], ctx), "expected")
+    outside = ~((values >= lo) & (values <= hi))
+    if outside.any():
+        i = int(np.argmax(outside))
+        return (
+            f"{int(outside.sum())} of {n} values are outside [{lo:g}, {hi:g}] "
+            f"(first at flat index {i}: {values[i]!r})"
+        )
+    delta = check.get("delta", 1e-9)
+    bound = (hi - lo) * math.sqrt(math.log(2 / delta) / (2 * n))
+    mean = float(values.mean())
+    if abs(mean - target) <= bound:
+        return None
+    what = "fraction" if check["check"] == "frequency" else "mean"
+    return (
+        f"the {what} over {n} values is {mean:.4f}, expected {target:.4f} ± {bound:.4f} "
+        f"(a correct answer fails this with probability below {delta:g})"
+    )

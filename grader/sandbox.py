@@ -1,0 +1,267 @@
+"""Isolation layers applied inside a freshly forked job process, before untrusted code runs.
+
+Runs in the process that becomes PID 1 of a new PID namespace (see zygote.py), still as root. Each
+layer is applied independently so that the start-up probe can report exactly which ones are active.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+import socket
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_CHILD_SUBREAPER = 36
+
+RESULT_FD = 3
+JOB_FD = 4
+STATUS_FD = 5
+# Paths where secrets, project files, databases and Unix sockets usually live. The project root and
+# anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
+DEFAULT_HIDE = [
+    "/home",
+    "/root",
+    "/run",
+    "/var/run",
+    "/var/lib",
+    "/var/log",
+    "/srv",
+    "/opt",
+    "/mnt",
+    "/media",
+    "/work",
+    "/etc/ssl/private",
+]
+PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm"]
+JOB_DIR = "/tmp/job"
+SANDBOX_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PATH": "/usr/bin:/bin",
+    "HOME": JOB_DIR,
+    "LANG": "C.UTF-8",
+}
+NPROC_LIMIT = 32
+NOFILE_LIMIT = 64
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def prctl(option: int, arg: int = 0) -> int:
+    ret = int(_libc.prctl(option, arg, 0, 0, 0))
+    if ret < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"prctl({option}): {os.strerror(e)}")
+    return ret
+
+
+def set_pdeathsig() -> None:
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def enter(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Apply every layer; returns {layer: True | "error text"}. Ends as the sandbox user."""
+    layers: dict[str, Any] = {}
+    limits = cfg["limits"]
+
+    def attempt(name: str, fn: Any) -> None:
+        try:
+            fn()
+            layers[name] = True
+        except OSError as exc:
+            layers[name] = f"{exc.strerror or exc}"
+        except Exception as exc:
+            layers[name] = f"{type(exc).__name__}: {exc}"
+
+    attempt("netns", lambda: unshare(CLONE_NEWNET))
+    attempt("ipcns", lambda: unshare(CLONE_NEWIPC | CLONE_NEWUTS))
+    attempt("mountns", lambda: _private_mounts(cfg))
+    if layers["mountns"] is not True:
+        os.makedirs(cfg.get("fallback_dir", JOB_DIR), exist_ok=True)
+    attempt("rlimits", lambda: _rlimits(limits))
+    attempt("uid_separation", lambda: _drop_privileges(cfg["uid"], cfg["gid"]))
+    attempt("no_new_privs", lambda: prctl(PR_SET_NO_NEW_PRIVS, 1) and None)
+    # Credential changes clear the parent-death signal, so it is set only now.
+    attempt("parent_death_signal", set_pdeathsig)
+    os.environ.clear()
+    os.environ.update(SANDBOX_ENV)
+    layers["empty_env"] = True
+    return layers
+
+
+def _private_mounts(cfg: dict[str, Any]) -> None:
+    unshare(CLONE_NEWNS)
+    # Nothing we mount may propagate back to the host's mount namespace.
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if os.getpid() == 1:
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in cfg["hide"]:
+        if os.path.isdir(path) and not os.path.islink(path):
+            mount(
+                "tmpfs",
+                path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,mode=755",
+            )
+    size_kib = int(cfg["limits"]["file_mib"] * 1024)
+    for path in PRIVATE_TMP:
+        if os.path.isdir(path):
+            mount(
+                "tmpfs",
+                path,
+                "tmpfs",
+                MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                f"size={size_kib}k,mode=1777,nr_inodes=4096",
+            )
+    os.mkdir(JOB_DIR, 0o700)
+    os.chown(JOB_DIR, cfg["uid"], cfg["gid"])
+
+
+def _rlimits(limits: dict[str, float]) -> None:
+    mib = 1024 * 1024
+    cpu = max(1, round(limits["cpu_seconds"]))
+    # Soft CPU limit sends SIGXCPU (reported as such); the hard limit one second later is SIGKILL.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_mib"] * mib),) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["file_mib"] * mib),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_LIMIT, NOFILE_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    if uid == 0 or gid == 0:
+        raise OSError(errno.EPERM, "the sandbox uid and gid must not be 0")
+    if uid == os.getuid():
+        raise OSError(errno.EPERM, "not root: cannot switch to a sandbox uid")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getgroups():
+        raise OSError(errno.EPERM, "uid switch did not take effect")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise OSError(errno.EPERM, "could regain root")
+
+
+def observe(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Look at the sandbox from inside: what the start-up self-check reports."""
+    uid, gid = cfg["uid"], cfg["gid"]
+    seen: dict[str, Any] = {}
+    seen["uid_separation"] = (
+        os.getresuid() == (uid, uid, uid) and os.getresgid() == (gid, gid, gid) and uid != 0
+    )
+    seen["no_supplementary_groups"] = os.getgroups() == []
+    seen["empty_env"] = set(os.environ) <= set(SANDBOX_ENV)
+    seen["openblas_single_thread"] = os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+    try:
+        names = [n for _, n in socket.if_nameindex()]
+    except OSError:
+        names = []
+    seen["netns"] = names in ([], ["lo"]) and not _can_connect("127.0.0.1", cfg.get("probe_port"))
+    seen["mountns"] = all(not os.path.exists(p) for p in cfg.get("must_hide", [])) and all(
+        not os.path.isdir(p) or os.path.islink(p) or not os.listdir(p) for p in cfg["hide"]
+    )
+    seen["pidns"] = os.getpid() == 1 and _visible_pids() <= 2
+    seen["private_tmp"] = os.listdir("/tmp") == ["job"] and os.stat(JOB_DIR).st_uid == uid
+    want = {
+        resource.RLIMIT_AS: int(cfg["limits"]["memory_mib"] * 1024 * 1024),
+        resource.RLIMIT_FSIZE: int(cfg["limits"]["file_mib"] * 1024 * 1024),
+        resource.RLIMIT_NPROC: NPROC_LIMIT,
+        resource.RLIMIT_NOFILE: NOFILE_LIMIT,
+        resource.RLIMIT_CORE: 0,
+    }
+    seen["rlimits"] = all(resource.getrlimit(k)[1] == v for k, v in want.items()) and (
+        resource.getrlimit(resource.RLIMIT_CPU)[0] > 0
+    )
+    seen["no_new_privs"] = prctl(PR_GET_NO_NEW_PRIVS) == 1
+    return seen
+
+
+def _can_connect(host: str, port: int | None) -> bool:
+    if not port:
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except Exception:
+        return False
+
+
+def _visible_pids() -> int:
+    try:
+        return sum(1 for n in os.listdir("/proc") if n.isdigit())
+    except OSError:
+        return 0
+
+
+def redirect_fds(result_fd: int, output_fd: int, job_fd: int, status_fd: int) -> None:
+    """stdin from /dev/null, stdout+stderr to the output pipe, fixed numbers for the channels,
+    and every other inherited descriptor closed."""
+    import fcntl
+
+    # Move everything above the target range first so no dup2 clobbers a source.
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (result_fd, output_fd, job_fd, status_fd)]
+    devnull = fcntl.fcntl(os.open("/dev/null", os.O_RDONLY), fcntl.F_DUPFD, 100)
+    result, output, job, status = high
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.dup2(result, RESULT_FD)
+    os.dup2(job, JOB_FD)
+    os.dup2(status, STATUS_FD)
+    os.closerange(STATUS_FD + 1, 65536)

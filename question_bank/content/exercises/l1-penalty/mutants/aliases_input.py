@@ -1,0 +1,13 @@
+# expect: inputs are left unchanged: must not be modified
+# "subgrad = w" does not copy: the masks then overwrite the caller's weights.
+import numpy as np
+
+
+def l1_penalty(w, lam):
+    if lam < 0:
+        raise ValueError("lam must be >= 0")
+    penalty = float(lam * np.abs(w).sum())
+    subgrad = w
+    subgrad[subgrad > 0] = lam
+    subgrad[subgrad < 0] = -lam
+    return penalty, subgrad

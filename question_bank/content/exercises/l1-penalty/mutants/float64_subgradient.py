@@ -1,0 +1,10 @@
+# expect: float32 weights: same dtype as w
+# np.where with Python floats builds a float64 array whatever the dtype of w.
+import numpy as np
+
+
+def l1_penalty(w, lam):
+    if lam < 0:
+        raise ValueError("lam must be >= 0")
+    subgrad = np.where(w > 0, float(lam), np.where(w < 0, -float(lam), 0.0))
+    return float(lam * np.abs(w).sum()), subgrad

@@ -1,0 +1,99 @@
+"""Helpers for the grader tests: a tiny exercise to attack, uid ranges, process scans."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from grader import Exercise, GradeReport
+
+REPO = Path(__file__).resolve().parents[2]
+EXERCISES = REPO / "question_bank" / "content" / "exercises"
+SLOTS = 2
+# A marker that only the reference source contains; built by concatenation in attacks so that the
+# attacking source never contains it literally.
+REFERENCE_MARKER = "REFERENCE" + "-ONLY-" + "7f3a9c"
+
+ATTACK_REFERENCE = f"""
+import numpy as np
+
+# {REFERENCE_MARKER}
+def solve(x):
+    return x * 2
+"""
+
+
+def attack_exercise(**limits: float) -> Exercise:
+    """`solve(x) = 2 x`: one visible and one hidden test, tight limits so runaway code dies fast."""
+    return Exercise.from_dict(
+        {
+            "slug": "attack-target",
+            "title": "Double it",
+            "entry": {"name": "solve", "kind": "function", "signature": "solve(x)"},
+            "limits": {"wall_seconds": 3, "cpu_seconds": 2, "memory_mib": 512, **limits},
+            "tests": [
+                {
+                    "name": "doubles",
+                    "points": 1,
+                    "steps": [
+                        {
+                            "call": {
+                                "args": [
+                                    {"$array": {"values": [1.0, 2.5, -3.0], "dtype": "float64"}}
+                                ]
+                            },
+                            "expect": [{"check": "equal"}, {"check": "dtype"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "doubles a hidden input",
+                    "points": 2,
+                    "hidden": True,
+                    "steps": [
+                        {
+                            "call": {
+                                "args": [{"$array": {"random": "normal", "shape": [50], "seed": 3}}]
+                            },
+                            "expect": [{"check": "allclose", "rtol": 1e-12}, {"check": "dtype"}],
+                        }
+                    ],
+                },
+            ],
+            "reference": ATTACK_REFERENCE,
+        }
+    )
+
+
+def worker_base_uid() -> int:
+    # Each xdist worker gets its own uid range, so "no process left under our uids" is exact.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    # Away from the default 61000 that other suites on the same machine may be using.
+    return 62000 + 10 * index
+
+
+def sandbox_processes(uids: set[int]) -> list[int]:
+    """Pids of live processes running as any of these uids."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if {int(v) for v in line.split()[1:]} & uids:
+                            found.append(int(name))
+                        break
+        except OSError:
+            continue
+    return found
+
+
+def full_marks(report: GradeReport) -> bool:
+    return report.status == "graded" and report.score == report.max_score
+
+
+def nothing_earned(report: GradeReport) -> bool:
+    return report.score == 0
