@@ -22,6 +22,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from grader import Exercise, SpecError
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,79}$"
 TAG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 QUICK_TYPES = ("single_choice", "multiple_choice", "true_false", "numeric", "short_text")
@@ -129,6 +131,13 @@ class CodeData(Schema):
 
     exercise = fields.Dict(required=True)
 
+    @validates_schema
+    def _valid_exercise(self, data: dict[str, Any], **_: Any) -> None:
+        try:
+            Exercise.from_dict(data.get("exercise"))
+        except SpecError as exc:
+            raise ValidationError(f"invalid exercise: {exc}", "exercise") from exc
+
 
 DATA_SCHEMAS: dict[str, type[Schema]] = {
     "single_choice": SingleChoiceData,
@@ -157,13 +166,22 @@ def student_view(qtype: str, data: dict[str, Any]) -> dict[str, Any]:
     if qtype == "numeric":
         return {"unit": data.get("unit")}
     if qtype == "code":
-        exercise = data["exercise"]
+        public = Exercise.from_dict(data["exercise"]).public_dict()
         return {
-            "entry_point": exercise.get("entry"),
-            "starter_code": exercise.get("starter", ""),
-            "examples": exercise.get("examples", []),
+            "entry": public["entry"],
+            "starter_code": public["starter"],
+            # Visible tests in full (they are the examples); hidden ones by name and points only.
+            "tests": public["tests"],
         }
     return {}
+
+
+def grading_identity(qtype: str, data: dict[str, Any]) -> Any:
+    """What an answer is graded against: equal identities grade every answer the same way.
+    For code that is the exercise's fingerprint (tests, reference, limits), not its prose."""
+    if qtype == "code":
+        return (qtype, Exercise.from_dict(data["exercise"]).fingerprint)
+    return (qtype, data)
 
 
 @dataclass(frozen=True)

@@ -87,12 +87,18 @@ def _init_grading(app: Flask, settings: Settings) -> None:
 
 
 def _sandbox_ready() -> dict[str, Any]:
-    """The grader's isolation layers, once this process has started grading."""
-    from service import grading
+    """The grader's isolation layers, as a probe job sees them from inside (cached after the
+    first call), in a process that grades; elsewhere there is nothing to check."""
+    from flask import current_app
 
-    if grading.active_grader() is None:
-        return {"ok": True, "detail": "no grading in this process yet"}
-    status = grading.active_grader().sandbox_status()  # type: ignore[union-attr]
+    from service.grading import get_grader
+
+    if "holdout_executor" not in current_app.extensions:
+        return {"ok": True, "detail": "this process does not grade"}
+    try:
+        status = get_grader().sandbox_status()
+    except Exception as exc:  # a broken sandbox is "not ready", with the reason
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {**status, "ok": bool(status.get("ok"))}
 
 

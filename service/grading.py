@@ -6,10 +6,12 @@ import fcntl
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
 from grader.engine import BASE_UID
@@ -70,10 +72,6 @@ def get_grader() -> Grader:
         return _grader
 
 
-def active_grader() -> Grader | None:
-    return _grader
-
-
 def close_grader() -> None:
     global _grader
     with _grader_lock:
@@ -82,27 +80,47 @@ def close_grader() -> None:
             _grader = None
 
 
-def question_version_data(submission: Submission) -> tuple[float, dict[str, Any]]:
-    """Points and data of the question as it was when the submission was made."""
-    version = db.session.scalar(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == submission.question_id,
-            QuestionVersion.version == submission.question_version,
-        )
-    )
-    if version is None:  # pragma: no cover - every saved question records its versions
-        question = db.session.get(Question, submission.question_id)
-        assert question is not None
-        return question.points, question.data
-    return version.points, version.data
+@dataclass(frozen=True)
+class GradedAgainst:
+    """A question as one version of it grades: versions never change, so they are cached."""
+
+    type: str
+    points: float
+    data: dict[str, Any]
+    exercise: Exercise | None
 
 
-def evaluate(question_type: str, data: dict[str, Any], answer: Any) -> GradeReport | dict[str, Any]:
-    """Grade an answer against question data: the sandbox for code, at once for the rest."""
-    if question_type == "code":
-        exercise = Exercise.from_dict(data["exercise"])
-        return get_grader().grade(exercise, answer)
-    verdict = grade_quick(question_type, data, answer)
+_versions: dict[tuple[int, int], GradedAgainst] = {}
+_versions_lock = threading.Lock()
+VERSION_CACHE_SIZE = 256
+
+
+def graded_against(question_id: int, version: int) -> GradedAgainst:
+    key = (question_id, version)
+    with _versions_lock:
+        found = _versions.get(key)
+    if found is not None:
+        return found
+    row = db.session.execute(
+        select(Question.type, QuestionVersion.points, QuestionVersion.data)
+        .join(QuestionVersion, QuestionVersion.question_id == Question.id)
+        .where(Question.id == question_id, QuestionVersion.version == version)
+    ).one()
+    qtype, points, data = row
+    exercise = Exercise.from_dict(data["exercise"]) if qtype == "code" else None
+    found = GradedAgainst(qtype, points, data, exercise)
+    with _versions_lock:
+        if len(_versions) >= VERSION_CACHE_SIZE:
+            _versions.clear()
+        _versions[key] = found
+    return found
+
+
+def evaluate(question: GradedAgainst, answer: Any) -> GradeReport | dict[str, Any]:
+    """Grade an answer against one version of a question: the sandbox for code, at once else."""
+    if question.exercise is not None:
+        return get_grader().grade(question.exercise, answer)
+    verdict = grade_quick(question.type, question.data, answer)
     return {"fraction": verdict.fraction, "feedback": verdict.feedback}
 
 
@@ -113,13 +131,11 @@ def grade_submission(submission_id: int, owner: str) -> bool:
     submission = db.session.get(Submission, submission_id)
     if submission is None or submission.lease_owner != owner:
         return False
-    points, data = question_version_data(submission)
-    question = db.session.get(Question, submission.question_id)
-    assert question is not None
-    answer = submission.answer
+    question = graded_against(submission.question_id, submission.question_version)
+    points, answer = question.points, submission.answer
     db.session.rollback()  # don't hold a transaction (or SQLite's lock) while grading
     try:
-        outcome = evaluate(question.type, data, answer)
+        outcome = evaluate(question, answer)
     except ExerciseError as exc:
         result = _result(SubmissionStatus.FAILED, 0.0, [], f"The exercise itself is broken: {exc}")
         return write_result(submission_id, owner, result)
@@ -167,6 +183,18 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
     previous_score, regrade_id = submission.score, submission.regrade_id
     result = apply_penalty(result, submission.late_penalty)
     score = round(result["score"], 6)
+    values = {
+        "status": result["status"],
+        "score": score,
+        "tests": result["tests"],
+        "feedback": result["feedback"],
+        "exercise_version": result["exercise_version"],
+        "timings": result["timings"],
+        "graded_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "regrade_id": None,
+    }
     written = rows_changed(
         update(Submission)
         .where(
@@ -174,18 +202,7 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
             Submission.status == SubmissionStatus.RUNNING,
             Submission.lease_owner == owner,
         )
-        .values(
-            status=result["status"],
-            score=score,
-            tests=result["tests"],
-            feedback=result["feedback"],
-            exercise_version=result["exercise_version"],
-            timings=result["timings"],
-            graded_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            regrade_id=None,
-        )
+        .values(**values)
     )
     if written != 1:
         db.session.rollback()
@@ -205,7 +222,8 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
             graded_at=now,
         )
     )
-    db.session.refresh(submission)
+    for name, value in values.items():  # what the row now holds, without reading it back
+        set_committed_value(submission, name, value)
     attempt = submission.attempt
     if attempt is not None and attempt.status == AttemptStatus.SUBMITTED:
         attempt.score = score_attempt(attempt)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from question_bank.types import SLUG_PATTERN
+from question_bank.types import SLUG_PATTERN, grading_identity
 from service.models import Question, QuestionVersion, db, utcnow
 
 EDITABLE = ("type", "title", "prompt", "explanation", "points", "tags")
@@ -25,8 +25,8 @@ def find_question(slug: str, include_archived: bool = False) -> Question | None:
 def save_question(fields: dict[str, Any]) -> tuple[Question, bool]:
     """Insert or update by slug (also bringing back an archived one); return (question, changed).
 
-    A new version is recorded only when the grading changes (type data or points), so
-    fixing a typo in a prompt leaves every submission's version as it was.
+    A new version is recorded only when the grading changes (answer key, tests, reference or
+    points), so fixing a typo in a prompt leaves every submission's version as it was.
     """
     question = find_question(fields["slug"], include_archived=True)
     if question is None:
@@ -40,17 +40,17 @@ def save_question(fields: dict[str, Any]) -> tuple[Question, bool]:
 
     changed = question.archived_at is not None
     question.archived_at = None
-    grading_changed = (
-        question.data != fields["data"]
-        or question.points != fields["points"]
-        or question.type != fields["type"]
-    )
+    grading_changed = question.points != fields["points"] or grading_identity(
+        question.type, question.data
+    ) != grading_identity(fields["type"], fields["data"])
     for name in EDITABLE:
         if getattr(question, name) != fields[name]:
             setattr(question, name, fields[name])
             changed = True
-    if grading_changed:
+    if question.data != fields["data"]:
         question.data = fields["data"]
+        changed = True
+    if grading_changed:
         question.version += 1
         _record_version(question)
         changed = True

@@ -8,10 +8,13 @@ from flask import url_for
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, select
 
+from grader import Exercise, SandboxUnavailable
+from question_bank.exercise_check import check_exercise
 from question_bank.types import validate_data
 from service.api.common import BEARER, Blueprint, get_by_id, is_staff, paginate
 from service.auth import current_user, require
 from service.errors import Problem
+from service.grading import get_grader
 from service.jobs import dispatch
 from service.models import Question, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
@@ -48,7 +51,28 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
             f"Invalid data for a {body['type']} question: {exc.messages}",
             errors={"data": exc.messages},
         ) from exc
+    if body["type"] == "code":
+        _prove_exercise(body["data"]["exercise"])
     return body
+
+
+def _prove_exercise(exercise_data: dict[str, Any]) -> None:
+    """An exercise is accepted only if its reference gets full marks and each known-wrong answer
+    loses points for its stated reason, all run in the sandbox (as `holdout bank check` does)."""
+    exercise = Exercise.from_dict(exercise_data)
+    if not exercise.mutants:
+        raise Problem(422, "A code exercise needs at least one mutant (a known-wrong answer).")
+    try:
+        problems = check_exercise(exercise, get_grader())
+    except SandboxUnavailable as exc:
+        raise Problem(503, f"Exercises cannot be checked right now: {exc}") from exc
+    if problems:
+        raise Problem(
+            422,
+            f"The exercise failed its own checks ({len(problems)} problem(s)): "
+            + "; ".join(problems),
+            errors={"exercise": problems},
+        )
 
 
 @blp.route("/questions")
