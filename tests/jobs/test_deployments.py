@@ -121,6 +121,10 @@ def test_gunicorn_on_sqlite_grades_everything_once_and_survives_a_crash(tmp_path
     headers = prepare_database(tmp_path, env)
     server, base = start_gunicorn(env, tmp_path, workers=2)
     try:
+        ready = requests.get(f"{base}/readyz", timeout=30).json()
+        sandbox = ready["checks"]["sandbox"]
+        assert ready["status"] == "ready" and sandbox["ok"] and not sandbox["missing"]
+        assert all(sandbox[layer] for layer in ("uid_separation", "rlimits", "netns", "mountns"))
         ids = submit_all(
             base, headers, [read_answer("reference")] * 3 + [read_answer("no_scaling")] * 3
         )
