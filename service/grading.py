@@ -17,6 +17,7 @@ from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavaila
 from grader.engine import BASE_UID
 from question_bank.types import grade_quick
 from service.attempts import score_attempt
+from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
 from service.models import (
     AttemptStatus,
     Grade,
@@ -47,8 +48,11 @@ def grader_slots() -> int:
     return max(1, int(os.environ.get("HOLDOUT_GRADER_SLOTS", "2")))
 
 
-def _claim_uid_block(slots: int) -> int:
-    global _uid_block_lock
+def claim_uid_block(slots: int) -> tuple[int, Any]:
+    """A base uid whose whole range of sandbox uids no other process on this machine uses,
+    and the open lock file that reserves it for as long as it stays open."""
+    # The grader says how many uids `slots` jobs use; a block is that many uids wide.
+    width = len(Grader(slots=slots).uids)
     UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     for block in range(UID_BLOCKS):
         handle = open(UID_LOCK_DIR / f"block-{block}.lock", "a")  # noqa: SIM115 - held for life
@@ -57,8 +61,7 @@ def _claim_uid_block(slots: int) -> int:
         except BlockingIOError:
             handle.close()
             continue
-        _uid_block_lock = handle
-        return BASE_UID + block * slots
+        return BASE_UID + block * width, handle
     raise SandboxUnavailable(f"all {UID_BLOCKS} sandbox uid blocks are in use on this machine")
 
 
@@ -67,8 +70,10 @@ def get_grader() -> Grader:
     global _grader
     with _grader_lock:
         if _grader is None:
+            global _uid_block_lock
             slots = grader_slots()
-            _grader = Grader(slots=slots, base_uid=_claim_uid_block(slots))
+            base_uid, _uid_block_lock = claim_uid_block(slots)
+            _grader = Grader(slots=slots, base_uid=base_uid)
         return _grader
 
 
@@ -230,6 +235,7 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
     if regrade_id is not None:
         count_regraded(regrade_id, changed=previous_score != score)
     enqueue_graded_event(submission)
+    enqueue_lti_scores(submission)
     db.session.commit()
     log.info(
         "graded",

@@ -196,3 +196,18 @@ def test_stopping_gives_back_jobs_it_could_not_finish(
         row = db.session.get(Submission, submission_id)
         assert row is not None and row.status == SubmissionStatus.QUEUED
         assert row.lease_owner is None
+
+
+def test_grading_processes_get_disjoint_sandbox_uids() -> None:
+    from grader import Grader
+    from service.grading import claim_uid_block
+
+    first_base, first_lock = claim_uid_block(2)
+    second_base, second_lock = claim_uid_block(2)
+    try:
+        first = set(Grader(slots=2, base_uid=first_base).uids)
+        second = set(Grader(slots=2, base_uid=second_base).uids)
+        assert first and second and not first & second
+    finally:
+        first_lock.close()
+        second_lock.close()
