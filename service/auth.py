@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from service.errors import Problem
 from service.models import ApiToken, Course, Role, User, db, utcnow
@@ -54,7 +55,9 @@ def _authenticate() -> ApiToken:
             headers={"WWW-Authenticate": "Bearer"},
         )
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plain.strip()))
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))  # every view needs the user: one query, not two
+        .where(ApiToken.token_hash == hash_token(plain.strip()))
     )
     if token is None or token.revoked_at is not None:
         raise Problem(401, "The bearer token is unknown or has been revoked.")

@@ -48,8 +48,18 @@ def get_by_id(model: type[T], ident: int) -> T | None:
 
 def paginate(query: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
     page, size = args["page"], args["page_size"]
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(query.limit(size).offset((page - 1) * size)).all()
+    # The page and the total in one query (a window count); past the last page there is no
+    # row to carry the total, so only then is it counted apart.
+    rows = db.session.execute(
+        query.add_columns(func.count().over()).limit(size).offset((page - 1) * size)
+    ).all()
+    items = [row[0] for row in rows]
+    if rows:
+        total = rows[0][-1]
+    elif page == 1:
+        total = 0
+    else:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return {
         "items": items,
         "page": page,

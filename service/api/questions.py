@@ -7,6 +7,7 @@ from typing import Any
 from flask import url_for
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, select
+from sqlalchemy.orm import load_only
 
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
@@ -82,7 +83,22 @@ def _prove_exercise(exercise_data: dict[str, Any]) -> None:
 @blp.response(200, page_of(QuestionSummarySchema))
 def list_questions(args: dict[str, Any]) -> dict[str, Any]:
     """All questions, by slug; filter by `type` and `tag`."""
-    query = select(Question).where(Question.archived_at.is_(None)).order_by(Question.slug)
+    # Only the summary's columns: `data` (a whole exercise for code questions) and the prompt
+    # would be read and decoded for nothing.
+    summary = load_only(
+        Question.slug,
+        Question.type,
+        Question.title,
+        Question.points,
+        Question.tags,
+        Question.version,
+    )
+    query = (
+        select(Question)
+        .options(summary)
+        .where(Question.archived_at.is_(None))
+        .order_by(Question.slug)
+    )
     if "type" in args:
         query = query.where(Question.type == args["type"])
     if "tag" in args:

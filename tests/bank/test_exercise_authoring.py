@@ -32,7 +32,9 @@ def exercise_question(slug: str, **changes: Any) -> dict[str, Any]:
 def test_a_sound_exercise_is_accepted_and_students_see_only_what_they_may(
     app: Flask, client: FlaskClient, instructor: dict[str, str], student: dict[str, str]
 ) -> None:
-    created = client.post("/api/v1/questions", json=exercise_question("my-dropout"), headers=instructor)
+    created = client.post(
+        "/api/v1/questions", json=exercise_question("my-dropout"), headers=instructor
+    )
     assert created.status_code == 201, created.get_json()
 
     shown = client.get("/api/v1/questions/my-dropout", headers=student)

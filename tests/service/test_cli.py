@@ -1,0 +1,133 @@
+"""The real `holdout` command, run as a subprocess against a temporary SQLite database."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from question_bank.loader import BUNDLED_DIR, load_bank
+from service.app import create_app
+from tests.conftest import make_settings
+from tests.helpers import bearer
+
+HOLDOUT = str(Path(sys.executable).with_name("holdout"))
+
+
+def bank_dir(tmp_path: Path) -> Path:
+    """The bundled bank; without a grader to read exercises, a copy of its questions and quizzes."""
+    try:
+        from grader import load_exercise  # noqa: F401
+    except ImportError:
+        copy = tmp_path / "bank"
+        for part in ("questions", "quizzes"):
+            shutil.copytree(BUNDLED_DIR / part, copy / part)
+        return copy
+    return BUNDLED_DIR
+
+
+class Cli:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.database = workdir / "holdout.db"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDOUT_")}
+        self.env |= {
+            "HOLDOUT_DATABASE_URL": f"sqlite:///{self.database}",
+            "HOLDOUT_INSTANCE_DIR": str(workdir / "instance"),
+            "HOLDOUT_LOG_LEVEL": "WARNING",
+        }
+
+    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [HOLDOUT, *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok:
+            assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    run = Cli(tmp_path)
+    run("db", "upgrade")
+    return run
+
+
+def test_token_create_prints_a_working_token_last(cli: Cli, tmp_path: Path) -> None:
+    done = cli("token", "create", "--role", "student", "--name", "ada")
+    token = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"hot_[A-Za-z0-9_-]{40,}", token), done.stdout
+
+    app = create_app(make_settings(f"sqlite:///{cli.database}", tmp_path / "app"))
+    me = app.test_client().get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200, me.get_json()
+    assert (me.get_json()["name"], me.get_json()["role"]) == ("ada", "student")
+
+    # Stored hashed: the plain token is nowhere in the database.
+    with sqlite3.connect(cli.database) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert token not in dump and "ada" in dump
+
+
+def test_token_create_checks_its_arguments(cli: Cli) -> None:
+    refused = cli("token", "create", "--role", "admin", "--name", "x", ok=False)
+    assert refused.returncode == 2 and "admin" in refused.stderr
+    unknown = cli("token", "create", "--role", "lms", "--name", "x", "--course", "nope", ok=False)
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+
+
+def test_bank_check_quick_passes_on_the_bundled_bank(cli: Cli, tmp_path: Path) -> None:
+    done = cli("bank", "check", "--quick", str(bank_dir(tmp_path)))
+    assert done.stdout.strip().splitlines()[-1].startswith("OK:")
+
+
+def test_bank_check_and_load_refuse_a_broken_bank(cli: Cli, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    (broken / "questions").mkdir(parents=True)
+    (broken / "questions" / "bad.yaml").write_text(
+        "questions:\n"
+        "  - slug: bad-numeric\n"
+        "    type: numeric\n"
+        "    title: Bad\n"
+        "    prompt: p\n"
+        "    explanation: e\n"
+        "    answer: 1.0\n"
+        "    tolerance: {abs: -1}\n"
+    )
+    checked = cli("bank", "check", "--quick", str(broken), ok=False)
+    assert checked.returncode == 1 and "bad-numeric" in checked.stderr
+    loaded = cli("bank", "load", str(broken), ok=False)
+    assert loaded.returncode == 1 and "Nothing was loaded" in loaded.stderr
+    with sqlite3.connect(cli.database) as conn:
+        assert conn.execute("SELECT count(*) FROM questions").fetchone() == (0,)
+
+
+def test_bank_load_is_idempotent(cli: Cli, tmp_path: Path) -> None:
+    source = bank_dir(tmp_path)
+    expected = load_bank(source)
+    first = cli("bank", "load", str(source)).stdout
+    numbers = re.search(r"Loaded (\d+) questions \((\d+) new or changed, (\d+) unchanged\)", first)
+    assert numbers, first
+    total, changed, unchanged = map(int, numbers.groups())
+    assert total >= len(expected.questions) and (changed, unchanged) == (total, 0)
+    assert f"and {len(expected.quizzes)} quizzes" in first
+
+    second = cli("bank", "load", str(source)).stdout
+    assert f"(0 new or changed, {total} unchanged)" in second, second
+    with sqlite3.connect(cli.database) as conn:
+        assert conn.execute("SELECT count(*) FROM questions").fetchone() == (total,)
+        assert conn.execute("SELECT max(version) FROM questions").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM quizzes").fetchone() == (len(expected.quizzes),)
+        items = conn.execute("SELECT count(*) FROM quiz_questions").fetchone()[0]
+    assert items == sum(len(q["questions"]) for q in expected.quizzes)

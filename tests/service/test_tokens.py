@@ -1,0 +1,161 @@
+"""Tokens and auth: issuing (shown once, stored hashed), revoking, last use, and a role check on
+every endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service.models import ApiToken, db
+from tests.helpers import assert_problem, bearer
+
+TOKENS = "/api/v1/tokens"
+
+
+def create(client: FlaskClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post(
+        TOKENS, json={"name": "canvas sync", "role": "lms", **body}, headers=headers
+    )
+    assert response.status_code == 201, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
+def test_issued_token_is_shown_once_and_works(
+    client: FlaskClient, instructor: dict[str, str]
+) -> None:
+    created = create(client, instructor, role="student", user="zoe", name="zoe laptop")
+    plain = created["token"]
+    assert plain.startswith(created["prefix"]) and len(plain) > 40
+    assert created["user"]["name"] == "zoe" and created["user"]["role"] == "student"
+    assert (created["name"], created["last_used_at"], created["revoked_at"]) == (
+        "zoe laptop",
+        None,
+        None,
+    )
+    me = client.get("/api/v1/me", headers=bearer(plain))
+    assert me.status_code == 200 and me.get_json()["name"] == "zoe"
+    listed = client.get(TOKENS, headers=instructor)
+    assert plain not in listed.get_data(as_text=True)
+    assert all("token" not in item for item in listed.get_json()["items"])
+    shown = next(t for t in listed.get_json()["items"] if t["id"] == created["id"])
+    assert shown["prefix"] == created["prefix"]
+
+
+def test_tokens_are_stored_hashed(
+    app: Flask, client: FlaskClient, instructor: dict[str, str]
+) -> None:
+    plain = create(client, instructor)["token"]
+    with app.app_context():
+        rows = db.session.execute(select(ApiToken.__table__)).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert plain not in stored
+    assert plain[len("hot_") + 8 :] not in stored  # not even most of it
+    assert hashlib.sha256(plain.encode()).hexdigest() in stored
+
+
+def test_revoked_token_is_refused(
+    client: FlaskClient, instructor: dict[str, str], row_counts: Callable[[], dict[str, int]]
+) -> None:
+    created = create(client, instructor, role="student", user="mia")
+    token = bearer(created["token"])
+    assert client.get("/api/v1/me", headers=token).status_code == 200
+    assert client.delete(f"{TOKENS}/{created['id']}", headers=instructor).status_code == 204
+    assert_problem(client.get("/api/v1/me", headers=token), 401, "revoked")
+    assert client.delete(f"{TOKENS}/{created['id']}", headers=instructor).status_code == 204
+    listed = client.get(TOKENS, headers=instructor).get_json()["items"]
+    assert next(t for t in listed if t["id"] == created["id"])["revoked_at"]
+    assert_problem(client.delete(f"{TOKENS}/987654", headers=instructor), 404, "987654")
+
+
+def test_last_used_at_is_recorded(client: FlaskClient, instructor: dict[str, str]) -> None:
+    created = create(client, instructor)
+    assert created["last_used_at"] is None
+    assert client.get("/api/v1/questions", headers=bearer(created["token"])).status_code == 200
+    listed = client.get(TOKENS, headers=instructor).get_json()["items"]
+    used = next(t for t in listed if t["id"] == created["id"])
+    assert used["last_used_at"] is not None
+    assert used["last_used_at"] >= created["created_at"]
+
+
+def test_lms_token_scoped_to_a_course(client: FlaskClient, instructor: dict[str, str]) -> None:
+    assert_problem(create_raw(client, instructor, course="no-such-course"), 404, "no-such-course")
+    client.post("/api/v1/courses", json={"slug": "reg-101", "title": "Reg"}, headers=instructor)
+    assert create(client, instructor, course="reg-101")["course"] == "reg-101"
+
+
+def create_raw(client: FlaskClient, headers: dict[str, str], **body: Any) -> Any:
+    return client.post(TOKENS, json={"name": "x", "role": "lms", **body}, headers=headers)
+
+
+def test_token_endpoints_are_for_instructors(
+    client: FlaskClient,
+    student: dict[str, str],
+    lms: dict[str, str],
+    row_counts: Callable[[], dict[str, int]],
+) -> None:
+    before = row_counts()
+    for who in (student, lms):
+        assert_problem(client.get(TOKENS, headers=who), 403, "instructor")
+        assert_problem(create_raw(client, who, role="instructor"), 403, "instructor")
+        assert_problem(client.delete(f"{TOKENS}/1", headers=who), 403, "instructor")
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer hot_not-a-real-token", "hot_x"],
+)
+def test_missing_or_bad_credentials_are_401(client: FlaskClient, header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    assert_problem(client.get("/api/v1/me", headers=headers), 401)
+
+
+def _api_routes(app: Flask) -> list[tuple[str, str]]:
+    """Every (method, concrete path) under /api/v1, path parameters filled with plausible values."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = re.sub(r"<[^>]+>", "x-slug", path)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((method, path))
+    return routes
+
+
+def test_every_api_endpoint_needs_a_token(app: Flask, client: FlaskClient) -> None:
+    routes = _api_routes(app)
+    assert len(routes) >= 25
+    for method, path in routes:
+        response = client.open(path, method=method, json={} if method in ("POST", "PUT") else None)
+        assert_problem(response, 401)
+        assert response.headers["WWW-Authenticate"] == "Bearer", (method, path)
+
+
+def test_students_are_refused_every_staff_endpoint(
+    app: Flask, client: FlaskClient, student: dict[str, str]
+) -> None:
+    staff_only = [
+        ("GET", TOKENS),
+        ("POST", TOKENS),
+        ("DELETE", f"{TOKENS}/1"),
+        ("POST", "/api/v1/courses"),
+        ("GET", "/api/v1/courses/x-slug/gradebook"),
+        ("POST", "/api/v1/questions"),
+        ("PUT", "/api/v1/questions/x-slug"),
+        ("DELETE", "/api/v1/questions/x-slug"),
+        ("POST", "/api/v1/quizzes"),
+        ("PUT", "/api/v1/quizzes/x-slug"),
+    ]
+    assert set(staff_only) <= set(_api_routes(app))
+    for method, path in staff_only:
+        response = client.open(path, method=method, json={}, headers=student)
+        assert_problem(response, 403, "student")
