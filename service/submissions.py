@@ -12,10 +12,14 @@ from sqlalchemy import func, select
 
 from question_bank.types import AnswerError, check_answer_shape, grade_quick
 from service.errors import Problem
+from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
 from service.models import (
+    AttemptStatus,
     Grade,
     Question,
+    Quiz,
     QuizAttempt,
+    QuizQuestion,
     Submission,
     SubmissionStatus,
     User,
@@ -77,12 +81,36 @@ def check_cooldown(user: User, question: Question, attempt: QuizAttempt | None) 
         )
 
 
+def check_not_in_open_attempt(user: User, question: Question) -> None:
+    """While a quiz attempt holding this question is open, answering it on its own would show
+    the score (and the explanation) the attempt keeps hidden until it is submitted."""
+    quiz_slug = db.session.scalar(
+        select(Quiz.slug)
+        .join(QuizAttempt, QuizAttempt.quiz_id == Quiz.id)
+        .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.status == AttemptStatus.IN_PROGRESS,
+            QuizQuestion.question_id == question.id,
+        )
+        .limit(1)
+    )
+    if quiz_slug is not None:
+        raise Problem(
+            409,
+            f"Your attempt at quiz '{quiz_slug}' holds this question and is still open: "
+            "answer it there, or submit the attempt first.",
+        )
+
+
 def create_submission(
     user: User, question: Question, answer: Any, attempt: QuizAttempt | None = None
 ) -> Submission:
     """A new submission: quick answers graded at once, code answers queued for the grader.
     The caller commits, then dispatches the queued ones (service.jobs.dispatch)."""
     answer = normalized_answer(question, answer)
+    if attempt is None:
+        check_not_in_open_attempt(user, question)
     check_cooldown(user, question, attempt)
     submission = Submission(
         user=user,
@@ -125,6 +153,7 @@ def create_submission(
     )
     db.session.flush()
     enqueue_graded_event(submission)
+    enqueue_lti_scores(submission)
     return submission
 
 

@@ -20,11 +20,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
+from service.courses import submission_course_ids
 from service.models import (
-    Enrollment,
     JobStatus,
-    Quiz,
-    QuizQuestion,
     Submission,
     Webhook,
     WebhookDelivery,
@@ -43,24 +41,6 @@ SIGNATURE_HEADER = "X-Holdout-Signature"
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def submission_course_ids(submission: Submission) -> set[int]:
-    """A submission belongs to its attempt's course; a standalone one to every course the student
-    is enrolled in whose quizzes hold the question."""
-    if submission.attempt is not None:
-        return {submission.attempt.quiz.course_id}
-    return set(
-        db.session.scalars(
-            select(Quiz.course_id)
-            .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
-            .join(Enrollment, Enrollment.course_id == Quiz.course_id)
-            .where(
-                QuizQuestion.question_id == submission.question_id,
-                Enrollment.user_id == submission.user_id,
-            )
-        )
-    )
 
 
 def event_payload(submission: Submission) -> dict[str, Any]:

@@ -91,6 +91,13 @@ def is_staff() -> bool:
     return current_user().role in (Role.INSTRUCTOR, Role.LMS)
 
 
+def token_course_id() -> int | None:
+    """The course an lms token is limited to, if any."""
+    from service.auth import current_token
+
+    return current_token().course_id
+
+
 def check_course_scope(course_id: int) -> None:
     """An lms token limited to one course sees nothing of the others."""
     from service.auth import current_token

@@ -12,8 +12,16 @@ from sqlalchemy.orm import load_only
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
 from question_bank.types import validate_data
-from service.api.common import BEARER, Blueprint, get_by_id, is_staff, paginate
+from service.api.common import (
+    BEARER,
+    Blueprint,
+    get_by_id,
+    is_staff,
+    paginate,
+    token_course_id,
+)
 from service.auth import current_user, require
+from service.courses import in_course, submission_course_ids
 from service.errors import Problem
 from service.grading import get_grader
 from service.jobs import dispatch
@@ -187,6 +195,9 @@ def get_submission(args: dict[str, Any], submission_id: int) -> Submission:
     submission = get_by_id(Submission, submission_id)
     if submission is None or (not is_staff() and submission.user_id != current_user().id):
         raise Problem(404, f"No submission {submission_id}.")
+    scope = token_course_id()
+    if scope is not None and scope not in submission_course_ids(submission):
+        raise Problem(404, f"No submission {submission_id} in this token's course.")
     return wait_until_settled(submission, args["wait"])
 
 
@@ -202,6 +213,9 @@ def list_submissions(args: dict[str, Any]) -> dict[str, Any]:
         query = query.where(Submission.user_id == current_user().id)
     elif "user" in args:
         query = query.where(Submission.user_id == args["user"])
+    scope = token_course_id()
+    if scope is not None:
+        query = query.where(in_course(scope))
     if "question" in args:
         query = query.join(Question).where(Question.slug == args["question"])
     return paginate(query, args)

@@ -15,6 +15,7 @@ from service.api.common import (
     is_staff,
     paginate,
     quiz_or_404,
+    token_course_id,
 )
 from service.attempts import answer_question, start_attempt, submit_attempt
 from service.auth import current_user, require
@@ -63,6 +64,9 @@ def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
     query = select(Quiz).order_by(Quiz.slug)
     if "course" in args:
         query = query.join(Course).where(Course.slug == args["course"])
+    scope = token_course_id()
+    if scope is not None:
+        query = query.where(Quiz.course_id == scope)
     return paginate(query, args)
 
 
@@ -86,7 +90,9 @@ def create_quiz(body: dict[str, Any]) -> Quiz:
 @blp.response(200, QuizSchema)
 def get_quiz(slug: str) -> Quiz:
     """A quiz with its questions, as a student sees them."""
-    return quiz_or_404(slug)
+    quiz = quiz_or_404(slug)
+    check_course_scope(quiz.course_id)
+    return quiz
 
 
 @blp.route("/quizzes/<slug>", methods=["PUT"])

@@ -78,8 +78,6 @@ def _real_values(
     """Per kind of path (questions, quizzes, ...) and path parameter: values naming real rows."""
     by_slug = {q["slug"]: q for q in bank.questions}
     quiz = next(q for q in bank.quizzes if all(s in by_slug for s in q["questions"]))
-    attempt = client.post(f"/api/v1/quizzes/{quiz['slug']}/attempts", headers=student)
-    assert attempt.status_code == 201, attempt.get_json()
     submissions = []
     for slug in quiz["questions"][:3]:
         answered = client.post(
@@ -89,6 +87,9 @@ def _real_values(
         )
         assert answered.status_code == 201, answered.get_json()
         submissions.append(answered.get_json()["id"])
+    # Only now: while an attempt is open, its questions can't be answered on their own.
+    attempt = client.post(f"/api/v1/quizzes/{quiz['slug']}/attempts", headers=student)
+    assert attempt.status_code == 201, attempt.get_json()
     return {
         "questions": {"slug": list(by_slug)[:20]},
         "quizzes": {"slug": [q["slug"] for q in bank.quizzes]},
