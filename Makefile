@@ -6,9 +6,30 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install serve test lint format typecheck bench clean
+# The pages serve KaTeX themselves (no CDN): fetched once from the npm registry.
+KATEX_VERSION := 0.19.1
+KATEX_DIR := service/pages/static/vendor/katex
 
-install: $(STAMP)
+.PHONY: install serve test lint format typecheck bench clean browser
+
+install: $(STAMP) $(KATEX_DIR)/katex.min.js browser
+
+$(KATEX_DIR)/katex.min.js:
+	tmp=$$(mktemp -d) && npm pack --silent --pack-destination "$$tmp" katex@$(KATEX_VERSION) >/dev/null \
+	  && tar -xzf "$$tmp/katex-$(KATEX_VERSION).tgz" -C "$$tmp" \
+	  && mkdir -p $(KATEX_DIR) \
+	  && cp -r "$$tmp/package/dist/katex.min.css" "$$tmp/package/dist/fonts" "$$tmp/package/LICENSE" $(KATEX_DIR)/ \
+	  && cp "$$tmp/package/dist/katex.min.js" $(KATEX_DIR)/katex.min.js.part \
+	  && mv $(KATEX_DIR)/katex.min.js.part $@ && rm -rf "$$tmp"
+
+# Headless Chromium and its driver for the browser tests (tests/browser), from Debian.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -qq chromium chromium-driver \
+	    || { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver; }; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from service.config import Settings
 from service.errors import Problem, register_error_handlers
 from service.logs import configure_logging, install_request_logging
+from service.lti import FORM_BLUEPRINTS, init_lti
 from service.models import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -42,6 +43,8 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 def _require_json_body() -> None:
     if request.method not in BODY_METHODS:
+        return
+    if request.blueprint in FORM_BLUEPRINTS:  # LTI launches and the pages' forms
         return
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return
@@ -133,7 +136,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     from service.api import init_api
 
-    init_api(app)
+    init_lti(app, init_api(app))
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]

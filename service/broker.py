@@ -110,6 +110,7 @@ def _redact(url: str) -> str:
 def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: float) -> None:
     """Consume grading messages until SIGTERM or SIGINT; then finish or release what's in flight."""
     from service.jobs import release
+    from service.lti.ags import run_lti_background
     from service.webhooks import deliver_due
 
     queue.app = app
@@ -128,6 +129,7 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
             finally:
                 db.session.remove()
         deliver_due(app)
+        run_lti_background(app)
     log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})
     worker.stop(timeout=int(grace_seconds * 1000))
     with queue.lock:

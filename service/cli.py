@@ -130,3 +130,8 @@ def token_create(role: str, name: str, course: str | None) -> None:
     db.session.commit()
     click.echo(f"Created a {role} token for {name!r} (user id {user.id}). Keep it secret:")
     click.echo(plain)
+
+
+from service.lti.cli import lti_group  # noqa: E402
+
+main.add_command(lti_group)

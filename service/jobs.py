@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
+from service.lti.ags import run_lti_background
 from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
 from service.webhooks import deliver_due
 
@@ -221,7 +222,7 @@ class EmbeddedExecutor:
             finally:
                 db.session.remove()
         if submission_id is None:
-            return deliver_due(self.app) > 0
+            return deliver_due(self.app) + run_lti_background(self.app) > 0
         with self.lock:
             self.in_flight[submission_id] = owner
         try:

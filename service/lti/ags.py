@@ -1,0 +1,403 @@
+"""Assignment and Grade Services: a line item per resource link, and a score for each grade.
+
+A score delivery is enqueued in the transaction that writes the grade (like a webhook) and sent
+by the background loop (the embedded executor, or the worker's sweeper), retried with backoff.
+Each delivery keeps what was sent, to where, every try and what came back.
+
+The score sent is the one holdout counts: for a question, the student's best graded score; for a
+quiz, the attempt that counts under the quiz's policy. Its `timestamp` is when that grade was
+written, so a platform ignores a late retry that is older than a score it already has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.parse
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from service.lti import keys
+from service.lti.models import (
+    LtiLinkUser,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiScoreDelivery,
+    LtiUser,
+)
+from service.lti.platforms import PlatformError, http_json, token_cache
+from service.models import (
+    AttemptStatus,
+    JobStatus,
+    Question,
+    Quiz,
+    QuizAttempt,
+    ScorePolicy,
+    Submission,
+    SubmissionStatus,
+    db,
+    rows_changed,
+    utcnow,
+)
+
+log = logging.getLogger("holdout.lti")
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_TAG = "holdout"
+MAX_TRIES = int(os.environ.get("HOLDOUT_LTI_MAX_TRIES", "8"))
+BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_LTI_BACKOFF", "5"))
+CLAIM_SECONDS = 60.0
+HOUSEKEEPING_SECONDS = 60.0
+
+
+class DeliveryError(Exception):
+    """A try failed; `final` when trying again cannot help."""
+
+    def __init__(self, message: str, status: int | None = None, final: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.final = final
+
+
+# --- what to send ------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def score_body(
+    sub: str, given: float, maximum: float, moment: datetime, pending: bool = False
+) -> dict[str, Any]:
+    return {
+        "userId": sub,
+        "scoreGiven": round(given, 6),
+        "scoreMaximum": maximum,
+        "activityProgress": "Completed",
+        "gradingProgress": "Pending" if pending else "FullyGraded",
+        "timestamp": _iso(moment),
+    }
+
+
+def _links_of(user_id: int, **target: str) -> list[LtiLinkUser]:
+    query = (
+        select(LtiLinkUser)
+        .join(LtiResourceLink, LtiResourceLink.id == LtiLinkUser.resource_link_id)
+        .join(LtiUser, LtiUser.id == LtiLinkUser.lti_user_id)
+        .where(LtiUser.user_id == user_id)
+    )
+    if "question" in target:
+        query = query.where(LtiResourceLink.question_slug == target["question"])
+    else:
+        query = query.where(LtiResourceLink.quiz_slug == target["quiz"])
+    return list(db.session.scalars(query))
+
+
+def enqueue_for_submission(submission: Submission) -> None:
+    """After a submission is graded (same transaction): scores for the links that show it."""
+    if submission.attempt is not None:
+        if submission.attempt.status == AttemptStatus.SUBMITTED:
+            enqueue_for_attempt(submission.attempt)
+        return
+    links = _links_of(submission.user_id, question=submission.question.slug)
+    if not links:
+        return
+    best = db.session.scalar(
+        select(func.max(Submission.score)).where(
+            Submission.user_id == submission.user_id,
+            Submission.question_id == submission.question_id,
+            Submission.status == SubmissionStatus.GRADED,
+        )
+    )
+    moment = submission.graded_at or utcnow()
+    for link_user in links:
+        body = score_body(link_user.lti_user.sub, best or 0.0, submission.question.points, moment)
+        _enqueue(link_user, body, submission_id=submission.id)
+
+
+def quiz_score(quiz: Quiz, user_id: int) -> tuple[float, bool] | None:
+    """(the counted score, whether grading is still pending), or None before any attempt is
+    submitted."""
+    attempts = db.session.scalars(
+        select(QuizAttempt)
+        .where(
+            QuizAttempt.quiz_id == quiz.id,
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.status == AttemptStatus.SUBMITTED,
+        )
+        .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
+    ).all()
+    if not attempts:
+        return None
+    if quiz.score_policy == ScorePolicy.LATEST:
+        counted = attempts[-1]
+    else:
+        counted = max(attempts, key=lambda a: (a.score or 0.0, a.id))
+    pending = any(
+        s.status in (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING) for s in counted.submissions
+    )
+    return counted.score or 0.0, pending
+
+
+def enqueue_for_attempt(attempt: QuizAttempt) -> None:
+    """After an attempt is submitted, or one of its code answers graded later."""
+    links = _links_of(attempt.user_id, quiz=attempt.quiz.slug)
+    if not links:
+        return
+    counted = quiz_score(attempt.quiz, attempt.user_id)
+    if counted is None:
+        return
+    score, pending = counted
+    maximum = sum(item.question.points for item in attempt.quiz.items)
+    for link_user in links:
+        body = score_body(link_user.lti_user.sub, score, maximum, utcnow(), pending=pending)
+        _enqueue(link_user, body, attempt_id=attempt.id)
+
+
+def _enqueue(link_user: LtiLinkUser, body: dict[str, Any], **source: int) -> None:
+    db.session.add(
+        LtiScoreDelivery(
+            resource_link_id=link_user.resource_link_id,
+            lti_user_id=link_user.lti_user_id,
+            score=body,
+            **source,
+        )
+    )
+
+
+def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
+    """(scoreMaximum, label) of the link's line item."""
+    if link.question_slug:
+        question = db.session.scalar(select(Question).where(Question.slug == link.question_slug))
+        if question is not None:
+            return question.points, link.title or question.title
+    if link.quiz_slug:
+        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == link.quiz_slug))
+        if quiz is not None:
+            return sum(i.question.points for i in quiz.items), link.title or quiz.title
+    return 1.0, link.title or "holdout"
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+_last_housekeeping = 0.0
+
+
+def run_lti_background(app: Flask, limit: int = 20) -> int:
+    """One pass of the background loop: send the score deliveries that are due (returns how
+    many were tried), and once a minute forget old logins, revoke the tokens of expired browser
+    sessions and rotate the tool's key when it is old."""
+    global _last_housekeeping
+    tried = 0
+    with app.app_context():
+        try:
+            due = db.session.scalars(
+                select(LtiScoreDelivery.id)
+                .where(
+                    LtiScoreDelivery.status == JobStatus.QUEUED,
+                    LtiScoreDelivery.next_try_at <= utcnow(),
+                )
+                .order_by(LtiScoreDelivery.id)
+                .limit(limit)
+            ).all()
+            db.session.rollback()
+            for delivery_id in due:
+                tried += deliver(delivery_id)
+            if time.monotonic() - _last_housekeeping > HOUSEKEEPING_SECONDS:
+                _last_housekeeping = time.monotonic()
+                housekeeping()
+        except Exception:
+            log.exception("LTI background pass failed")
+            db.session.rollback()
+        finally:
+            db.session.remove()
+    return tried
+
+
+def housekeeping() -> None:
+    from service.lti.launch import expire_old_logins
+    from service.pages.sessions import revoke_expired_sessions
+
+    expire_old_logins()
+    revoke_expired_sessions()
+    keys.rotate_if_old()
+    db.session.commit()
+
+
+def deliver(delivery_id: int) -> int:
+    """Try one delivery if this process wins its claim; returns 1 if it was tried."""
+    claimed = rows_changed(
+        update(LtiScoreDelivery)
+        .where(
+            LtiScoreDelivery.id == delivery_id,
+            LtiScoreDelivery.status == JobStatus.QUEUED,
+            LtiScoreDelivery.next_try_at <= utcnow(),
+        )
+        .values(next_try_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
+    )
+    db.session.commit()
+    if claimed != 1:
+        return 0
+    delivery = db.session.get(LtiScoreDelivery, delivery_id)
+    assert delivery is not None
+    link, body = delivery.resource_link, dict(delivery.score)
+    url, status, error = None, None, ""
+    try:
+        lineitem = ensure_line_item(link)
+        if lineitem is None:  # another process is creating it: come back soon, no try spent
+            delivery.next_try_at = utcnow() + timedelta(seconds=2)
+            db.session.commit()
+            return 0
+        url = scores_url(lineitem)
+        status = post_score(link.platform, url, body)
+    except DeliveryError as exc:
+        status, error = exc.status, str(exc)
+        if exc.final:
+            delivery.tries = MAX_TRIES - 1
+    except PlatformError as exc:
+        error = str(exc)
+    _record(delivery, url, status, error)
+    db.session.commit()
+    return 1
+
+
+def _record(delivery: LtiScoreDelivery, url: str | None, status: int | None, error: str) -> None:
+    now = utcnow()
+    delivery.tries += 1
+    delivery.sent_to = url or delivery.sent_to
+    delivery.last_status_code = status
+    delivery.last_error = error[:1000] or None
+    delivery.log = [
+        *delivery.log,
+        {"at": _iso(now), "url": url, "status": status, "error": error[:500] or None},
+    ]
+    if not error and status is not None and 200 <= status < 300:
+        delivery.status = JobStatus.DONE
+        delivery.delivered_at = now
+        log.info("score sent", extra={"delivery_id": delivery.id, "url": url})
+    elif delivery.tries >= MAX_TRIES:
+        delivery.status = JobStatus.FAILED
+        log.warning(
+            "score delivery failed for good", extra={"delivery_id": delivery.id, "error": error}
+        )
+    else:
+        delivery.next_try_at = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1))
+
+
+def scores_url(lineitem_url: str) -> str:
+    """The line item's scores endpoint: `/scores` added to its path, its query kept."""
+    parts = urllib.parse.urlsplit(lineitem_url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+def _authorized(
+    platform: LtiPlatform, scope: str, url: str, method: str, body: bytes | None, ctype: str
+) -> tuple[int, Any]:
+    headers = {"Authorization": "Bearer " + token_cache.get(platform, [scope])}
+    if body is not None:
+        headers["Content-Type"] = ctype
+    else:
+        headers["Accept"] = ctype
+    status, answer = http_json(url, method=method, body=body, headers=headers)
+    if status == 401:  # the token may have been revoked early: get a new one next time
+        token_cache.forget(platform)
+    return status, answer
+
+
+def post_score(platform: LtiPlatform, url: str, body: dict[str, Any]) -> int:
+    status, answer = _authorized(
+        platform, SCOPE_SCORE, url, "POST", json.dumps(body).encode(), SCORE_TYPE
+    )
+    if not 200 <= status < 300:
+        raise DeliveryError(f"score POST answered HTTP {status}: {_brief(answer)}", status)
+    return status
+
+
+def _brief(answer: Any) -> str:
+    return json.dumps(answer)[:300] if answer is not None else "no JSON body"
+
+
+def ensure_line_item(link: LtiResourceLink) -> str | None:
+    """The link's line item URL, found or created once (None while another process holds the
+    claim to create it)."""
+    if link.lineitem_url:
+        return link.lineitem_url
+    if not link.lineitems_url or SCOPE_LINEITEM not in link.ags_scopes:
+        raise DeliveryError(
+            "the platform gave this link no line item and no permission to create one "
+            "(enable Assignment and Grade Services for the tool)",
+            final=True,
+        )
+    now = utcnow()
+    claimed = rows_changed(
+        update(LtiResourceLink)
+        .where(
+            LtiResourceLink.id == link.id,
+            LtiResourceLink.lineitem_url.is_(None),
+            (LtiResourceLink.lineitem_claimed_until.is_(None))
+            | (LtiResourceLink.lineitem_claimed_until < now),
+        )
+        .values(lineitem_claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    )
+    db.session.commit()
+    if claimed != 1:
+        db.session.refresh(link)
+        return link.lineitem_url
+    try:
+        url = _find_or_create_line_item(link)
+    except Exception:
+        db.session.rollback()
+        rows_changed(
+            update(LtiResourceLink)
+            .where(LtiResourceLink.id == link.id)
+            .values(lineitem_claimed_until=None)
+        )
+        db.session.commit()
+        raise
+    link.lineitem_url = url
+    link.lineitem_claimed_until = None
+    db.session.commit()
+    return url
+
+
+def _find_or_create_line_item(link: LtiResourceLink) -> str:
+    """Look for our line item first (a crash after creating one must not make a second)."""
+    platform, lineitems = link.platform, link.lineitems_url
+    assert lineitems is not None
+    query = urllib.parse.urlencode({"resource_link_id": link.resource_link_id})
+    separator = "&" if "?" in lineitems else "?"
+    status, found = _authorized(
+        platform, SCOPE_LINEITEM, lineitems + separator + query, "GET", None, LINEITEMS_TYPE
+    )
+    if status == 200 and isinstance(found, list):
+        for item in found:
+            if (
+                isinstance(item, dict)
+                and item.get("resourceLinkId") == link.resource_link_id
+                and item.get("id")
+            ):
+                return str(item["id"])
+    maximum, label = target_maximum(link)
+    item_body = {
+        "scoreMaximum": maximum,
+        "label": label,
+        "resourceId": link.question_slug or link.quiz_slug or "",
+        "resourceLinkId": link.resource_link_id,
+        "tag": LINEITEM_TAG,
+    }
+    status, created = _authorized(
+        platform, SCOPE_LINEITEM, lineitems, "POST", json.dumps(item_body).encode(), LINEITEM_TYPE
+    )
+    if status not in (200, 201) or not isinstance(created, dict) or not created.get("id"):
+        raise DeliveryError(f"creating the line item answered HTTP {status}", status)
+    log.info("line item created", extra={"link": link.id, "lineitem": created["id"]})
+    return str(created["id"])

@@ -1,0 +1,480 @@
+"""OIDC login initiation and the LTI 1.3 launch: validating the id_token and provisioning.
+
+A launch is accepted only when every check passes: the state we issued (once, to this browser),
+the platform's signature (against its JWKS), iss, aud (and azp), exp and iat, the nonce we issued
+with that state, the message type and version, and a registered deployment id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+from sqlalchemy import delete, select, update
+
+from service.attempts import enroll
+from service.lti.models import (
+    LtiContext,
+    LtiLinkUser,
+    LtiLogin,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiUser,
+)
+from service.lti.platforms import PlatformError, find_platform, has_deployment, jwks_cache
+from service.models import Course, Quiz, Role, User, db, rows_changed, utcnow
+from service.questions import find_question
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+MESSAGE_TYPE = LTI + "message_type"
+VERSION = LTI + "version"
+DEPLOYMENT_ID = LTI + "deployment_id"
+TARGET_LINK_URI = LTI + "target_link_uri"
+RESOURCE_LINK = LTI + "resource_link"
+ROLES = LTI + "roles"
+CONTEXT = LTI + "context"
+CUSTOM = LTI + "custom"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+
+LOGIN_TTL = timedelta(seconds=float(os.environ.get("HOLDOUT_LTI_LOGIN_TTL", "600")))
+LEEWAY_SECONDS = 60
+STATE_COOKIE_PREFIX = "holdout-lti-state-"
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+INSTRUCTOR_ROLES = {
+    MEMBERSHIP + "#Instructor",
+    MEMBERSHIP + "#ContentDeveloper",
+    MEMBERSHIP + "#Administrator",
+    MEMBERSHIP + "/Instructor#TeachingAssistant",
+    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
+    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
+    # The short forms some platforms still send.
+    "Instructor",
+    "ContentDeveloper",
+    "Administrator",
+}
+
+
+class LaunchError(Exception):
+    """A refused login or launch: shown to the person as a page with this title and detail."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def state_cookie_name(state: str) -> str:
+    return STATE_COOKIE_PREFIX + state_hash(state)[:16]
+
+
+# --- login initiation --------------------------------------------------------------------------
+
+
+@dataclass
+class LoginRedirect:
+    url: str
+    state: str
+
+
+def begin_login(params: dict[str, str], redirect_uri: str) -> LoginRedirect:
+    """Third-party initiated login: remember a state and nonce, send the browser to the
+    platform's authorization endpoint. The caller commits and sets the state cookie."""
+    issuer, login_hint = params.get("iss", ""), params.get("login_hint", "")
+    if not issuer or not login_hint:
+        raise LaunchError(
+            400,
+            "Incomplete login request",
+            "The platform's login request lacks 'iss' or 'login_hint'.",
+        )
+    platform = find_platform(issuer, params.get("client_id") or None)
+    if platform is None:
+        raise LaunchError(
+            400,
+            "Unknown platform",
+            f"No LMS with issuer {issuer!r}"
+            + (f" and client id {params['client_id']!r}" if params.get("client_id") else "")
+            + " is registered with holdout. An administrator can register it with "
+            "'holdout lti register'.",
+        )
+    deployment = params.get("lti_deployment_id")
+    if deployment and not has_deployment(platform, deployment):
+        raise unknown_deployment(platform, deployment)
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    db.session.add(LtiLogin(state_hash=state_hash(state), nonce=nonce, platform_id=platform.id))
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": platform.client_id,
+        "redirect_uri": redirect_uri,
+        "login_hint": login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    separator = "&" if "?" in platform.auth_login_url else "?"
+    return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state)
+
+
+def unknown_deployment(platform: LtiPlatform, deployment_id: str) -> LaunchError:
+    return LaunchError(
+        403,
+        "Unknown deployment",
+        f"Deployment {deployment_id!r} of {platform.name} is not registered with holdout. "
+        "An administrator can add it with 'holdout lti register ... --deployment-id'.",
+    )
+
+
+# --- the launch --------------------------------------------------------------------------------
+
+
+@dataclass
+class Launch:
+    platform: LtiPlatform
+    claims: dict[str, Any]
+
+    @property
+    def message_type(self) -> str:
+        return str(self.claims.get(MESSAGE_TYPE, ""))
+
+    @property
+    def deployment_id(self) -> str:
+        return str(self.claims.get(DEPLOYMENT_ID, ""))
+
+
+def validate_launch(form: dict[str, str], cookies: dict[str, str]) -> Launch:
+    """Check everything about a launch (see the module doc), consuming its login state."""
+    if form.get("error"):
+        raise LaunchError(
+            400,
+            "The LMS refused the login",
+            f"The platform answered {form['error']!r}"
+            + (f": {form['error_description']}" if form.get("error_description") else "")
+            + ". Try opening holdout again from your course.",
+        )
+    id_token, state = form.get("id_token", ""), form.get("state", "")
+    if not id_token or not state:
+        raise LaunchError(
+            400,
+            "Incomplete launch",
+            "The launch lacks 'id_token' or 'state'. Open holdout from your course in the LMS.",
+        )
+    login = db.session.scalar(select(LtiLogin).where(LtiLogin.state_hash == state_hash(state)))
+    if login is None or utcnow() - login.created_at > LOGIN_TTL:
+        raise LaunchError(
+            400,
+            "Unknown or expired launch",
+            "This launch does not match a login holdout started in the last "
+            f"{int(LOGIN_TTL.total_seconds() // 60)} minutes. Open holdout again from your course.",
+        )
+    if login.used_at is not None:
+        raise replayed()
+    cookie = cookies.get(state_cookie_name(state), "")
+    if not hmac.compare_digest(cookie.encode(), state.encode()):
+        raise LaunchError(
+            403,
+            "Launch from another browser",
+            "This launch did not come back to the browser that started it (the state cookie "
+            "is missing). If your browser blocks third-party cookies, set the LMS to open "
+            "holdout in a new window.",
+        )
+    platform = db.session.get(LtiPlatform, login.platform_id)
+    assert platform is not None
+    claims = _verified_claims(platform, id_token)
+    if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), login.nonce.encode()):
+        raise LaunchError(
+            401,
+            "Invalid launch",
+            "The id_token's nonce is not the one holdout issued for this login.",
+        )
+    if claims.get(VERSION) != "1.3.0":
+        raise LaunchError(400, "Unsupported LTI version", "holdout supports LTI 1.3.0 only.")
+    if claims.get(MESSAGE_TYPE) not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
+        raise LaunchError(
+            400,
+            "Unsupported message",
+            f"holdout cannot handle LTI message type {claims.get(MESSAGE_TYPE)!r}.",
+        )
+    deployment = str(claims.get(DEPLOYMENT_ID, ""))
+    if not has_deployment(platform, deployment):
+        raise unknown_deployment(platform, deployment)
+    used = rows_changed(
+        update(LtiLogin)
+        .where(LtiLogin.id == login.id, LtiLogin.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if used != 1:
+        db.session.rollback()
+        raise replayed()
+    return Launch(platform=platform, claims=claims)
+
+
+def replayed() -> LaunchError:
+    return LaunchError(
+        400,
+        "Launch already used",
+        "This launch (its state and nonce) has already been used once; a replayed launch is "
+        "refused. Open holdout again from your course.",
+    )
+
+
+def _verified_claims(platform: LtiPlatform, id_token: str) -> dict[str, Any]:
+    invalid = "Invalid launch"
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.DecodeError as exc:
+        raise LaunchError(400, invalid, f"The id_token is not a JWT: {exc}.") from exc
+    if header.get("alg") != "RS256":
+        raise LaunchError(
+            401, invalid, f"The id_token is signed with {header.get('alg')!r}, not RS256."
+        )
+    try:
+        jwk = jwks_cache.key(platform.jwks_url, header.get("kid"))
+    except PlatformError as exc:
+        raise LaunchError(
+            502, "Cannot check the launch", f"holdout could not get the platform's keys: {exc}."
+        ) from exc
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            id_token,
+            key=jwt.PyJWK(jwk, algorithm="RS256").key,
+            algorithms=["RS256"],
+            audience=platform.client_id,
+            issuer=platform.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise LaunchError(
+            401,
+            invalid,
+            "The id_token's signature does not match the platform's published keys.",
+        ) from exc
+    except jwt.ExpiredSignatureError as exc:
+        raise LaunchError(
+            401, "Launch expired", "The id_token has expired. Open holdout again."
+        ) from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise LaunchError(401, invalid, "The id_token is issued in the future.") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise LaunchError(
+            401,
+            invalid,
+            f"The id_token is meant for another tool: its audience is not holdout's client id "
+            f"{platform.client_id!r}.",
+        ) from exc
+    except jwt.InvalidIssuerError as exc:
+        raise LaunchError(
+            401, invalid, f"The id_token was not issued by {platform.issuer!r}."
+        ) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise LaunchError(401, invalid, f"The id_token lacks the {exc.claim!r} claim.") from exc
+    except jwt.PyJWTError as exc:
+        raise LaunchError(401, invalid, f"The id_token is not valid: {exc}.") from exc
+    aud = claims.get("aud")
+    if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != platform.client_id:
+        raise LaunchError(
+            401, invalid, "The id_token has several audiences and its 'azp' is not holdout."
+        )
+    if "azp" in claims and claims["azp"] != platform.client_id:
+        raise LaunchError(401, invalid, "The id_token's 'azp' is not holdout's client id.")
+    return claims
+
+
+# --- provisioning ------------------------------------------------------------------------------
+
+
+def role_of(claims: dict[str, Any]) -> Role:
+    """Instructors (and TAs, content developers, administrators) teach; everyone else learns."""
+    roles = claims.get(ROLES) or []
+    if isinstance(roles, list) and any(r in INSTRUCTOR_ROLES for r in roles):
+        return Role.INSTRUCTOR
+    return Role.STUDENT
+
+
+def display_name(claims: dict[str, Any]) -> str:
+    name = str(claims.get("name") or "").strip()
+    if not name:
+        given, family = claims.get("given_name") or "", claims.get("family_name") or ""
+        name = f"{given} {family}".strip() or str(claims.get("email") or "").strip()
+    return (name or f"LMS user {str(claims['sub'])[:12]}")[:150]
+
+
+def lti_user(platform: LtiPlatform, claims: dict[str, Any]) -> User:
+    """The holdout user for this platform user and role, created on their first launch."""
+    sub, role = str(claims["sub"]), role_of(claims)
+    link = db.session.scalar(
+        select(LtiUser).where(
+            LtiUser.platform_id == platform.id, LtiUser.sub == sub, LtiUser.role == role
+        )
+    )
+    if link is not None:
+        return link.user
+    name = display_name(claims)
+    # Names are unique per role in holdout: a namesake gets a short tag of their own.
+    tag = hashlib.sha256(f"{platform.id}:{sub}".encode()).hexdigest()[:6]
+    for candidate in (name, f"{name} ({tag})", f"{name} ({platform.id}:{sub[:40]})"):
+        taken = db.session.scalar(select(User.id).where(User.name == candidate, User.role == role))
+        if taken is None:
+            break
+    user = User(name=candidate, role=role)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(LtiUser(platform_id=platform.id, sub=sub, role=role, user_id=user.id))
+    db.session.flush()
+    return user
+
+
+def _slug_part(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+
+
+def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
+    """The holdout course for the launch's context (created on its first launch)."""
+    context = claims.get(CONTEXT)
+    if not isinstance(context, dict) or not context.get("id"):
+        return None
+    context_id = str(context["id"])
+    row = db.session.scalar(
+        select(LtiContext).where(
+            LtiContext.platform_id == platform.id, LtiContext.context_id == context_id
+        )
+    )
+    title = str(context.get("title") or context.get("label") or context_id)[:200]
+    if row is not None:
+        if title and row.course.title != title:
+            row.course.title = title
+        return row.course
+    digest = hashlib.sha256(f"{platform.id}:{context_id}".encode()).hexdigest()[:8]
+    label = _slug_part(str(context.get("label") or context.get("title") or ""))
+    slug = "-".join(p for p in ("lti", label, digest) if p)
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        course = Course(slug=slug, title=title)
+        db.session.add(course)
+        db.session.flush()
+    db.session.add(
+        LtiContext(platform_id=platform.id, context_id=context_id, course_id=course.id, title=title)
+    )
+    db.session.flush()
+    return course
+
+
+def launch_target(claims: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(question slug, quiz slug) the link opens: from its custom parameters (as Deep Linking
+    sets them), else from the target link URI's query."""
+    custom = claims.get(CUSTOM)
+    found: dict[str, Any] = dict(custom) if isinstance(custom, dict) else {}
+    if not found.get("question") and not found.get("quiz"):
+        query = parse_qs(urlsplit(str(claims.get(TARGET_LINK_URI, ""))).query)
+        found = {name: values[0] for name, values in query.items()}
+    question, quiz = found.get("question"), found.get("quiz")
+    return (str(question) if question else None), (str(quiz) if quiz and not question else None)
+
+
+def resource_link(
+    platform: LtiPlatform, claims: dict[str, Any], course: Course | None
+) -> LtiResourceLink | None:
+    link_claim = claims.get(RESOURCE_LINK)
+    if not isinstance(link_claim, dict) or not link_claim.get("id"):
+        return None
+    link = db.session.scalar(
+        select(LtiResourceLink).where(
+            LtiResourceLink.platform_id == platform.id,
+            LtiResourceLink.resource_link_id == str(link_claim["id"]),
+        )
+    )
+    if link is None:
+        link = LtiResourceLink(platform_id=platform.id, resource_link_id=str(link_claim["id"]))
+        db.session.add(link)
+    link.title = str(link_claim.get("title") or link.title or "")[:200]
+    question, quiz = launch_target(claims)
+    if question or quiz:
+        link.question_slug, link.quiz_slug = question, quiz
+    if course is not None:
+        context_id = str(claims[CONTEXT]["id"])
+        link.context = db.session.scalar(
+            select(LtiContext).where(
+                LtiContext.platform_id == platform.id, LtiContext.context_id == context_id
+            )
+        )
+    endpoint = claims.get(AGS_ENDPOINT)
+    if isinstance(endpoint, dict):
+        link.lineitems_url = endpoint.get("lineitems") or link.lineitems_url
+        if endpoint.get("lineitem"):
+            link.lineitem_url = endpoint["lineitem"]
+        link.ags_scopes = [s for s in endpoint.get("scope") or [] if isinstance(s, str)]
+    db.session.flush()
+    return link
+
+
+def remember_link_user(link: LtiResourceLink, platform: LtiPlatform, sub: str, role: Role) -> None:
+    lti_user_row = db.session.scalar(
+        select(LtiUser).where(
+            LtiUser.platform_id == platform.id, LtiUser.sub == sub, LtiUser.role == role
+        )
+    )
+    assert lti_user_row is not None
+    exists = db.session.scalar(
+        select(LtiLinkUser.id).where(
+            LtiLinkUser.resource_link_id == link.id, LtiLinkUser.lti_user_id == lti_user_row.id
+        )
+    )
+    if exists is None:
+        db.session.add(LtiLinkUser(resource_link_id=link.id, lti_user_id=lti_user_row.id))
+
+
+@dataclass
+class Provisioned:
+    user: User
+    course: Course | None
+    link: LtiResourceLink | None
+
+
+def provision(launch: Launch) -> Provisioned:
+    """Create or reuse the user, the course (enrolling the user) and the resource link."""
+    platform, claims = launch.platform, launch.claims
+    user = lti_user(platform, claims)
+    course = lti_course(platform, claims)
+    if course is not None:
+        enroll(user, course.id)
+    link = None
+    if launch.message_type == RESOURCE_LINK_REQUEST:
+        link = resource_link(platform, claims, course)
+        if link is not None:
+            remember_link_user(link, platform, str(claims["sub"]), user.role)
+    return Provisioned(user=user, course=course, link=link)
+
+
+def target_exists(link: LtiResourceLink) -> bool:
+    if link.question_slug:
+        return find_question(link.question_slug) is not None
+    if link.quiz_slug:
+        return db.session.scalar(select(Quiz.id).where(Quiz.slug == link.quiz_slug)) is not None
+    return False
+
+
+def expire_old_logins() -> int:
+    """Forget logins older than twice the TTL (used or not)."""
+    result = db.session.execute(
+        delete(LtiLogin).where(LtiLogin.created_at < utcnow() - LOGIN_TTL * 2)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

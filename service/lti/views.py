@@ -1,0 +1,201 @@
+"""The tool's LTI endpoints: login initiation, launch (resource links and deep linking requests),
+the tool's JWKS, and the deep linking picker. Refusals are pages a person can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from service.errors import Problem
+from service.lti import keys
+from service.lti.deep_linking import (
+    choices as deep_link_choices,
+)
+from service.lti.deep_linking import (
+    content_item,
+    find_choice,
+    response_jwt,
+    settings_for_session,
+)
+from service.lti.launch import (
+    DEEP_LINKING_REQUEST,
+    LOGIN_TTL,
+    LaunchError,
+    begin_login,
+    provision,
+    state_cookie_name,
+    target_exists,
+    validate_launch,
+)
+from service.lti.models import LtiPlatform
+from service.models import Role, db
+from service.pages.sessions import (
+    api_token,
+    check_csrf,
+    cookie_options,
+    csrf_token,
+    public_url,
+    require_session,
+    start_session,
+)
+
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+
+def tool_url(endpoint: str) -> str:
+    """An absolute URL of this tool, on HOLDOUT_PUBLIC_URL when it is set."""
+    base = public_url()
+    if base:
+        return base + url_for(endpoint)
+    return url_for(endpoint, _external=True)
+
+
+def tool_urls() -> dict[str, str]:
+    return {
+        "login_initiation": tool_url("lti.login"),
+        "launch": tool_url("lti.launch"),
+        "redirect_uris": tool_url("lti.launch"),
+        "deep_linking": tool_url("lti.launch"),
+        "jwks": tool_url("lti.jwks"),
+    }
+
+
+@bp.errorhandler(LaunchError)
+def _launch_error(exc: LaunchError) -> tuple[str, int]:
+    return render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+
+
+@bp.errorhandler(Problem)
+def _problem(exc: Problem) -> tuple[str, int]:
+    title = exc.title or "Something went wrong"
+    return render_template("error.html", title=title, detail=exc.detail), exc.status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """OIDC third-party initiated login: the platform sends the browser here first."""
+    params: dict[str, str] = {**request.args.to_dict(), **request.form.to_dict()}
+    started = begin_login(params, redirect_uri=tool_url("lti.launch"))
+    db.session.commit()
+    response = redirect(started.url, code=302)
+    response.set_cookie(
+        state_cookie_name(started.state),
+        started.state,
+        max_age=int(LOGIN_TTL.total_seconds()),
+        path=url_for("lti.launch"),
+        **cookie_options(),
+    )
+    return response
+
+
+@bp.route("/launch", methods=["POST"])
+def launch() -> Response:
+    """The platform posts the signed id_token here (the redirect URI)."""
+    form = request.form.to_dict()
+    checked = validate_launch(form, request.cookies)
+    granted = provision(checked)
+    start_session(granted.user, granted.course)
+    if checked.message_type == DEEP_LINKING_REQUEST:
+        if granted.user.role != Role.INSTRUCTOR:
+            db.session.commit()
+            raise LaunchError(
+                403,
+                "Only instructors can add content",
+                "Choosing holdout content for a course needs an instructor role in the LMS.",
+            )
+        session["deep_link"] = settings_for_session(checked)
+        target = url_for("lti.deep_link")
+    elif granted.link is None:
+        raise LaunchError(400, "Incomplete launch", "The launch names no resource link.")
+    elif not target_exists(granted.link):
+        db.session.commit()
+        raise LaunchError(
+            404,
+            "Nothing to open here",
+            "This link does not point to a holdout question or quiz (any more). "
+            "An instructor can choose one again through the LMS.",
+        )
+    elif granted.user.role == Role.INSTRUCTOR and granted.course is not None:
+        target = url_for("pages.course", slug=granted.course.slug)
+    elif granted.link.quiz_slug:
+        target = url_for("pages.quiz", slug=granted.link.quiz_slug)
+    else:
+        target = url_for("pages.question", slug=granted.link.question_slug)
+    db.session.commit()
+    response = redirect(target, code=303)
+    response.delete_cookie(
+        state_cookie_name(form["state"]), path=url_for("lti.launch"), **_deletion_options()
+    )
+    return response
+
+
+def _deletion_options() -> dict[str, Any]:
+    options = cookie_options()
+    options.pop("httponly")
+    return options
+
+
+@bp.route("/jwks")
+def jwks() -> Response:
+    """The tool's public keys: the signing key, the next one, and recently replaced ones."""
+    body = keys.jwks()
+    if not body["keys"]:
+        keys.signing_key()
+        body = keys.jwks()
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _picker(**context: Any) -> str:
+    return render_template(
+        "deep_link.html",
+        choices=deep_link_choices(),
+        user=require_session().user,
+        csrf=csrf_token(),
+        api_token=api_token(),
+        **context,
+    )
+
+
+@bp.route("/deep-link", methods=["GET", "POST"])
+def deep_link() -> str | tuple[str, int]:
+    """The picker an instructor sees after a deep linking request, and its answer: a page that
+    posts the signed response back to the platform."""
+    browser = require_session()
+    settings = session.get("deep_link")
+    if browser.user.role != Role.INSTRUCTOR or not isinstance(settings, dict):
+        raise LaunchError(
+            400,
+            "No content selection in progress",
+            "Start from 'Add an activity' (or 'Select content') in your LMS.",
+        )
+    if request.method == "GET":
+        return _picker()
+    check_csrf(request.form.get("csrf"))
+    kind, _, slug = request.form.get("item", "").partition(":")
+    choice = find_choice(kind, slug)
+    if choice is None:
+        return _picker(error="Choose a quiz or an exercise first."), 422
+    platform = db.session.get(LtiPlatform, settings["platform_id"])
+    if platform is None:
+        abort(404)
+    token = response_jwt(platform, settings, [content_item(choice, tool_url("lti.launch"))])
+    session.pop("deep_link", None)
+    return render_template(
+        "autopost.html",
+        action=settings["return_url"],
+        fields={"JWT": token},
+        message=f"Adding “{choice.title}” to your course…",
+    )

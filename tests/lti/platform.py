@@ -1,0 +1,393 @@
+"""A fake LMS (an LTI 1.3 platform) served over real HTTP on loopback, for the tests.
+
+It signs real RS256 id_tokens, serves its JWKS, answers the OIDC authorization request with an
+auto-posting form (as Moodle and Canvas do), issues AGS access tokens for client assertions that
+verify against the tool's JWKS, keeps line items, records every score and Deep Linking response,
+and can be told to fail the next score posts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, Response, abort, jsonify, request
+from jwt.algorithms import RSAAlgorithm
+from werkzeug.serving import make_server
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+]
+PEOPLE = {
+    "alice": {"sub": "user-alice-1", "name": "Alice Learner", "roles": [LEARNER]},
+    "bob": {"sub": "user-bob-2", "name": "Bob Learner", "roles": [LEARNER]},
+    "prof": {"sub": "user-prof-9", "name": "Pat Professor", "roles": [INSTRUCTOR]},
+}
+
+
+@dataclass
+class SigningKey:
+    kid: str
+    private: rsa.RSAPrivateKey
+
+    @classmethod
+    def new(cls) -> SigningKey:
+        return cls(
+            secrets.token_hex(6), rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
+
+    def pem(self) -> bytes:
+        return self.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def jwk(self) -> dict[str, Any]:
+        public = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
+        return {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}
+
+
+@dataclass
+class PendingLaunch:
+    claims: dict[str, Any]
+    # Changes applied to the claims or the signature, for the negative cases.
+    tamper: Callable[[dict[str, Any]], None] | None = None
+    sign_with: SigningKey | None = None
+
+
+@dataclass
+class Recorded:
+    jwks_fetches: int = 0
+    token_requests: list[dict[str, Any]] = field(default_factory=list)
+    lineitem_posts: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    deep_links: list[dict[str, Any]] = field(default_factory=list)
+    auth_requests: list[dict[str, str]] = field(default_factory=list)
+
+
+class FakePlatform:
+    def __init__(self, tool_base: str, tool_jwks: Callable[[], dict[str, Any]]) -> None:
+        self.tool_base = tool_base.rstrip("/")
+        self.tool_jwks = tool_jwks
+        self.client_id = "holdout-" + secrets.token_hex(4)
+        self.deployment_id = "deployment-1"
+        self.key = SigningKey.new()
+        self.recorded = Recorded()
+        self.pending: dict[str, PendingLaunch] = {}
+        self.lineitems: dict[int, dict[str, Any]] = {}
+        self.tokens: dict[str, list[str]] = {}
+        self.fail_next_scores = 0
+        self.lock = threading.Lock()
+        self.app = self._make_app()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakePlatform:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+    @property
+    def issuer(self) -> str:
+        return self.base
+
+    def registration(self) -> dict[str, Any]:
+        """The fields holdout's registration takes (API body; the CLI has the same options)."""
+        return {
+            "name": "Fake LMS",
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "deployment_ids": [self.deployment_id],
+            "auth_login_url": self.base + "/auth",
+            "auth_token_url": self.base + "/token",
+            "jwks_url": self.base + "/jwks",
+        }
+
+    # --- launches ------------------------------------------------------------------------------
+
+    def claims(
+        self,
+        person: str,
+        *,
+        message_type: str = "LtiResourceLinkRequest",
+        resource_link: str = "link-1",
+        custom: dict[str, str] | None = None,
+        context: str = "course-101",
+        lineitem: str | None = None,
+        return_url: str | None = None,
+    ) -> dict[str, Any]:
+        who = PEOPLE[person]
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "sub": who["sub"],
+            "name": who["name"],
+            "iat": now,
+            "exp": now + 300,
+            LTI + "message_type": message_type,
+            LTI + "version": "1.3.0",
+            LTI + "deployment_id": self.deployment_id,
+            LTI + "target_link_uri": self.tool_base + "/lti/launch",
+            LTI + "roles": who["roles"],
+            LTI + "context": {"id": context, "label": "ML 101", "title": "Machine Learning 101"},
+        }
+        if message_type == "LtiResourceLinkRequest":
+            claims[LTI + "resource_link"] = {"id": resource_link, "title": "Regularization"}
+            claims[AGS] = {"scope": SCOPES, "lineitems": self.base + "/lineitems"}
+            if lineitem:
+                claims[AGS]["lineitem"] = lineitem
+            if custom:
+                claims[LTI + "custom"] = custom
+        else:
+            claims[DL + "deep_linking_settings"] = {
+                "deep_link_return_url": return_url or self.base + "/deep-link-return",
+                "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["iframe", "window"],
+                "accept_multiple": False,
+                "data": "opaque-" + secrets.token_hex(3),
+            }
+        return claims
+
+    def prepare(
+        self,
+        claims: dict[str, Any],
+        tamper: Callable[[dict[str, Any]], None] | None = None,
+        sign_with: SigningKey | None = None,
+    ) -> str:
+        """Hold these claims for the next authorization request; returns the login_hint."""
+        hint = secrets.token_urlsafe(8)
+        with self.lock:
+            self.pending[hint] = PendingLaunch(claims, tamper, sign_with)
+        return hint
+
+    def login_params(self, hint: str) -> dict[str, str]:
+        """What the platform sends to the tool's login initiation URL."""
+        return {
+            "iss": self.issuer,
+            "login_hint": hint,
+            "target_link_uri": self.tool_base + "/lti/launch",
+            "lti_message_hint": "msg-" + hint,
+            "client_id": self.client_id,
+            "lti_deployment_id": self.deployment_id,
+        }
+
+    def sign(self, claims: dict[str, Any], key: SigningKey | None = None) -> str:
+        key = key or self.key
+        return jwt.encode(claims, key.pem(), algorithm="RS256", headers={"kid": key.kid})
+
+    def rotate_key(self) -> None:
+        self.key = SigningKey.new()
+
+    # --- the HTTP side ------------------------------------------------------------------------
+
+    def _make_app(self) -> Flask:
+        app = Flask("fake-lms")
+
+        @app.get("/jwks")
+        def jwks() -> Response:
+            with self.lock:
+                self.recorded.jwks_fetches += 1
+            return jsonify({"keys": [self.key.jwk()]})
+
+        @app.get("/auth")
+        def auth() -> tuple[str, int] | str:
+            args = request.args.to_dict()
+            self.recorded.auth_requests.append(args)
+            expected = {
+                "scope": "openid",
+                "response_type": "id_token",
+                "response_mode": "form_post",
+                "prompt": "none",
+                "client_id": self.client_id,
+                "redirect_uri": self.tool_base + "/lti/launch",
+            }
+            wrong = [k for k, v in expected.items() if args.get(k) != v]
+            with self.lock:
+                pending = self.pending.pop(args.get("login_hint", ""), None)
+            if wrong or pending is None or not args.get("nonce") or not args.get("state"):
+                return f"bad authorization request: {wrong or 'unknown login_hint'}", 400
+            if args.get("lti_message_hint") != "msg-" + args["login_hint"]:
+                return "lti_message_hint was not passed back", 400
+            claims = {**pending.claims, "nonce": args["nonce"]}
+            if pending.tamper:
+                pending.tamper(claims)
+            token = self.sign(claims, pending.sign_with)
+            return autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+
+        @app.get("/start/<hint>")
+        def start(hint: str) -> str:
+            """Where a browser test begins: the LMS sends the browser to the tool's login."""
+            return autopost(self.tool_base + "/lti/login", self.login_params(hint))
+
+        @app.post("/token")
+        def token() -> tuple[Response, int] | Response:
+            form = request.form.to_dict()
+            self.recorded.token_requests.append(form)
+            if (
+                form.get("grant_type") != "client_credentials"
+                or form.get("client_assertion_type")
+                != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ):
+                return jsonify({"error": "unsupported_grant_type"}), 400
+            try:
+                assertion = verify(
+                    form.get("client_assertion", ""), self.tool_jwks(), self.base + "/token"
+                )
+            except jwt.PyJWTError as exc:
+                return jsonify({"error": "invalid_client", "detail": str(exc)}), 401
+            if assertion["iss"] != self.client_id or assertion["sub"] != self.client_id:
+                return jsonify({"error": "invalid_client"}), 401
+            scopes = form.get("scope", "").split()
+            if not scopes or any(s not in SCOPES for s in scopes):
+                return jsonify({"error": "invalid_scope"}), 400
+            access = secrets.token_urlsafe(16)
+            self.tokens[access] = scopes
+            return jsonify(
+                {
+                    "access_token": access,
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "scope": " ".join(scopes),
+                }
+            )
+
+        def require_scope(scope: str) -> None:
+            header = request.headers.get("Authorization", "")
+            scopes = self.tokens.get(header.removeprefix("Bearer "), [])
+            if not any(s.endswith("/" + scope) for s in scopes):
+                abort(401)
+
+        @app.get("/lineitems")
+        def list_lineitems() -> Response:
+            require_scope("lineitem")
+            wanted = request.args.get("resource_link_id")
+            items = [i for i in self.lineitems.values() if wanted in (None, i["resourceLinkId"])]
+            return jsonify(items)
+
+        @app.post("/lineitems")
+        def create_lineitem() -> tuple[Response, int]:
+            require_scope("lineitem")
+            if request.mimetype != "application/vnd.ims.lis.v2.lineitem+json":
+                abort(415)
+            body = json.loads(request.get_data())
+            with self.lock:
+                number = len(self.lineitems) + 1
+                item = {**body, "id": f"{self.base}/lineitems/{number}"}
+                self.lineitems[number] = item
+                self.recorded.lineitem_posts.append(body)
+            return jsonify(item), 201
+
+        @app.post("/lineitems/<int:number>/scores")
+        def post_score(number: int) -> tuple[str, int]:
+            require_scope("score")
+            if number not in self.lineitems:
+                abort(404)
+            with self.lock:
+                if self.fail_next_scores > 0:
+                    self.fail_next_scores -= 1
+                    return "temporarily unavailable", 503
+                self.recorded.scores.append(
+                    {
+                        "lineitem": number,
+                        "content_type": request.headers.get("Content-Type"),
+                        "body": json.loads(request.get_data()),
+                    }
+                )
+            return "", 204
+
+        @app.post("/deep-link-return")
+        def deep_link_return() -> tuple[str, int] | str:
+            try:
+                claims = verify(request.form.get("JWT", ""), self.tool_jwks(), self.issuer)
+            except jwt.PyJWTError as exc:
+                return f"invalid deep linking response: {exc}", 400
+            self.recorded.deep_links.append(claims)
+            titles = ", ".join(i["title"] for i in claims.get(DL + "content_items", []))
+            return f"<!doctype html><title>Added</title><h1>Added: {html.escape(titles)}</h1>"
+
+        return app
+
+    # --- conveniences for tests ----------------------------------------------------------------
+
+    def wait_for_scores(self, count: int, seconds: float = 60) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.recorded.scores) >= count:
+                    return list(self.recorded.scores)
+            time.sleep(0.1)
+        raise AssertionError(f"expected {count} score(s), got {self.recorded.scores}")
+
+
+def verify(token: str, jwks: dict[str, Any], audience: str) -> dict[str, Any]:
+    """Check a JWT the tool signed against the tool's JWKS."""
+    kid = jwt.get_unverified_header(token).get("kid")
+    matches = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
+    if not matches:
+        raise jwt.InvalidKeyError(f"the tool's JWKS has no key {kid!r}")
+    key = jwt.PyJWK(matches[0], algorithm="RS256").key
+    claims: dict[str, Any] = jwt.decode(token, key, algorithms=["RS256"], audience=audience)
+    return claims
+
+
+def autopost(action: str, fields: dict[str, str]) -> str:
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in fields.items()
+    )
+    return (
+        '<!doctype html><html><body onload="document.forms[0].submit()">'
+        f'<form method="post" action="{html.escape(action)}">{inputs}'
+        '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+    )
+
+
+def form_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of an auto-posting page."""
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', page)
+    }
+
+
+def form_action(page: str) -> str:
+    match = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert match, page
+    return html.unescape(match.group(1))
+
+
+def fetch_jwks(url: str) -> dict[str, Any]:
+    answer: dict[str, Any] = requests.get(url, timeout=10).json()
+    return answer
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}
