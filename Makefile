@@ -10,9 +10,9 @@ PYTEST_WORKERS ?= 2
 KATEX_VERSION := 0.19.1
 KATEX_DIR := service/pages/static/vendor/katex
 
-.PHONY: install serve test lint format typecheck bench clean browser
+.PHONY: install serve test lint format typecheck bench clean browser wrk
 
-install: $(STAMP) $(KATEX_DIR)/katex.min.js browser
+install: $(STAMP) $(KATEX_DIR)/katex.min.js
 
 $(KATEX_DIR)/katex.min.js:
 	tmp=$$(mktemp -d) && npm pack --silent --pack-destination "$$tmp" katex@$(KATEX_VERSION) >/dev/null \
@@ -22,14 +22,16 @@ $(KATEX_DIR)/katex.min.js:
 	  && cp "$$tmp/package/dist/katex.min.js" $(KATEX_DIR)/katex.min.js.part \
 	  && mv $(KATEX_DIR)/katex.min.js.part $@ && rm -rf "$$tmp"
 
-# Headless Chromium and its driver for the browser tests (tests/browser), from Debian.
+# Debian packages: `make test` needs headless Chromium for tests/browser, `make bench` needs wrk.
+APT_INSTALL = sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -qq $(1) || { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(1); }
+
 browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  $$sudo apt-get install -y -qq chromium chromium-driver \
-	    || { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver; }; \
-	fi
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || { $(call APT_INSTALL,chromium chromium-driver fonts-dejavu-core); }
+
+wrk:
+	@command -v wrk >/dev/null || { $(call APT_INSTALL,wrk); }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,11 +56,14 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-bench: install
+# Each prints a Markdown table; the README's figures come from these.
+bench: install wrk
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/grader.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,6 @@ from service.attempts import (
 )
 from service.errors import Problem
 from service.jobs import dispatch
-from service.lti.ags import enqueue_for_attempt
 from service.models import (
     AttemptStatus,
     Course,
@@ -274,8 +273,6 @@ def save_attempt(attempt_id: int) -> Response:
     handed_in = request.form.get("action") == "submit"
     if handed_in:
         submit_attempt(attempt)
-        db.session.flush()
-        enqueue_for_attempt(attempt)
     db.session.commit()
     dispatch(queued)
     if handed_in:

@@ -206,3 +206,27 @@ def test_scores_of_students_who_never_launched_the_link_are_not_sent(
     )
     assert response.status_code == 201
     assert deliveries(app) == []
+
+
+def test_a_quiz_attempt_submitted_over_the_rest_api_posts_the_quiz_score(
+    app: Flask, client: FlaskClient, platform: FakePlatform
+) -> None:
+    from service.auth import issue_token
+    from service.lti.models import LtiLinkUser
+
+    launch(client, platform, platform.claims("alice", custom={"quiz": QUIZ["slug"]}))
+    with app.app_context():
+        link_user = db.session.scalars(select(LtiLinkUser)).one()
+        _, plain = issue_token(link_user.lti_user.user, "rest client")
+        db.session.commit()
+    rest = app.test_client()
+    headers = {"Authorization": f"Bearer {plain}"}
+    attempt = rest.post(f"/api/v1/quizzes/{QUIZ['slug']}/attempts", headers=headers).get_json()
+    url = f"/api/v1/attempts/{attempt['id']}/answers/{QUESTION['slug']}"
+    assert rest.put(url, json={"answer": "a"}, headers=headers).status_code == 200
+    submitted = rest.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=headers)
+    assert submitted.get_json()["score"] == 2.0
+
+    run_lti_background(app)
+    (score,) = platform.recorded.scores
+    assert (score["body"]["scoreGiven"], score["body"]["scoreMaximum"]) == (2.0, 3.0)
