@@ -1,6 +1,20 @@
 # holdout: the API under gunicorn, as `make serve` runs it.
 #   docker build -t holdout .
-#   docker run -p 8000:8000 -v holdout-data:/var/lib/holdout holdout
+# Scaled out (the web processes stay unprivileged; only graders get the sandbox's privileges):
+#   docker run -p 8000:8000 -e HOLDOUT_DATABASE_URL=postgresql://... -e HOLDOUT_BROKER_URL=redis://... holdout
+#   docker run --user root --cap-add SYS_ADMIN -e HOLDOUT_DATABASE_URL=... -e HOLDOUT_BROKER_URL=... \
+#       --entrypoint holdout holdout worker
+# All in one container (embedded grading: the web process forks the sandbox, so it needs them):
+#   docker run --user root --cap-add SYS_ADMIN -p 8000:8000 -v holdout-data:/var/lib/holdout holdout
+# SYS_ADMIN is for the sandbox's namespaces; switching to its uids needs SETUID and SETGID, which
+# Docker grants by default. Without them the grader refuses to grade, and /readyz says why.
+# The pages serve KaTeX themselves (no CDN): fetched from the npm registry, as `make install` does.
+FROM node:20-slim AS assets
+ARG KATEX_VERSION=0.19.1
+RUN cd /tmp && npm pack --silent katex@${KATEX_VERSION} && tar -xzf katex-${KATEX_VERSION}.tgz \
+    && mkdir -p /katex && cp -r package/dist/katex.min.js package/dist/katex.min.css \
+        package/dist/fonts package/LICENSE /katex/
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +37,7 @@ COPY service ./service
 COPY grader ./grader
 COPY question_bank ./question_bank
 COPY migrations ./migrations
+COPY --from=assets /katex ./service/pages/static/vendor/katex
 # As `make install` does, less the dev tools. Editable, so the app finds migrations/ beside service/.
 RUN pip install --upgrade pip && pip install -e . && python -m compileall -q service grader question_bank
 
