@@ -32,6 +32,14 @@ class StepContext:
     lets: dict[str, Any] = field(default_factory=dict)
     others: list[dict[str, Any]] = field(default_factory=list)
     param_names: list[str] = field(default_factory=list)
+    # Builds (args, kwargs) on first use instead: most steps have no check that looks at them.
+    inputs: Callable[[], tuple[list[Any], dict[str, Any]]] | None = None
+
+    def arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        if self.inputs is not None:
+            self.args, self.kwargs = self.inputs()
+            self.inputs = None
+        return self.args, self.kwargs
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,9 +224,10 @@ def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
             return np.stack(parts)
         return _numeric(value)
     if tag == "$arg":
+        args, kwargs = ctx.arguments()
         if isinstance(arg, int):
-            return _numeric(ctx.args[arg])
-        return _numeric(ctx.kwargs[arg])
+            return _numeric(args[arg])
+        return _numeric(kwargs[arg])
     if tag == "$ref":
         return _numeric(ctx.lets[arg])
     with np.errstate(all="ignore"):
@@ -299,6 +308,8 @@ def run_check(check: dict[str, Any], ctx: StepContext) -> str | None:
         if name in ("equal", "allclose", "dtype", "shape", "type"):
             if ctx.ref is None or "out" not in ctx.ref:
                 return "the reference produced no output here (exercise error)"
+            if ctx.step.get("repeat", 1) > 1:
+                return _against_reference_repeated(name, check, ctx.ref["out"], ctx, path or [])
             expected = _pick(ctx.ref["out"], path or [])
             got = output_of(ctx, path)
             return _against_reference(name, check, expected, got)
@@ -358,6 +369,24 @@ def _against_reference(name: str, check: dict[str, Any], expected: Any, got: Any
     )
 
 
+def _against_reference_repeated(
+    name: str, check: dict[str, Any], expected: Any, ctx: StepContext, path: list[Any]
+) -> str | None:
+    """A reference check on a `repeat` step: `path` and the check apply to each repetition, as
+    in `$out`; the first repetition that fails is reported."""
+    got = ctx.got.get("out")
+    if not isinstance(expected, list):
+        return "the reference produced no list of repetitions here (exercise error)"
+    if not isinstance(got, list) or len(got) != len(expected):
+        what = f"{len(got)}" if isinstance(got, list) else describe_kind(got)
+        return f"expected {len(expected)} outputs, one per repetition, got {what}"
+    for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+        problem = _against_reference(name, check, _pick(e, path), _pick(g, path))
+        if problem:
+            return f"repetition {i + 1} of {len(expected)}: {problem}"
+    return None
+
+
 def _raises(check: dict[str, Any], ctx: StepContext) -> str | None:
     wanted = check.get("exception", "ValueError")
     exc = ctx.got.get("exc")
@@ -375,11 +404,12 @@ def _inputs_unchanged(ctx: StepContext) -> str | None:
     if not isinstance(after, list) or len(after) != 2:
         return "could not inspect the arguments after the call"
     problems: list[str] = []
-    for i, original in enumerate(ctx.args):
+    args, kwargs = ctx.arguments()
+    for i, original in enumerate(args):
         label = f"argument {ctx.param_names[i]!r}" if i < len(ctx.param_names) else f"argument {i}"
         later = after[0][i] if isinstance(after[0], list) and i < len(after[0]) else None
         _diff_inputs(original, later, label, problems)
-    for key, original in ctx.kwargs.items():
+    for key, original in kwargs.items():
         later = after[1].get(key) if isinstance(after[1], dict) else None
         _diff_inputs(original, later, f"argument {key!r}", problems)
     return "modified its input: " + "; ".join(problems) if problems else None

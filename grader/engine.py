@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import fcntl
+import functools
 import json
 import os
 import re
@@ -17,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import Any
 from grader import sandbox
 from grader.checks import StepContext, run_check, short
 from grader.spec import Exercise, TestSpec
-from grader.values import DecodeError, apply_mutation, decode, materialize
+from grader.values import ArrayCache, DecodeError, apply_mutation, decode, materialize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 UNSAFE_ENV = "HOLDOUT_SANDBOX_ALLOW_UNSAFE"
@@ -33,6 +36,9 @@ HIDE_ENV = "HOLDOUT_SANDBOX_HIDE"
 BASE_UID = 61000
 MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
+# The tests' input arrays as the parent rebuilds them for every grading, built once per content.
+_ARRAYS = ArrayCache()
+RESULT_PIPE_BYTES = 1 << 20
 ZYGOTE_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -149,17 +155,32 @@ class _Run:
     wall: float = 0.0
 
 
+# Called with a test's index and decoded step results as soon as its record arrives.
+OnTest = Callable[[int, list[dict[str, Any]]], None]
+
+
 class _Zygote:
     """One zygote process and the thread that reads its replies."""
 
-    def __init__(self) -> None:
+    def __init__(self, hide: list[str], standbys: int = 1) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The zygote needs only the sandbox side (zygote, _child, sandbox, values): the package is
+        # registered bare, so its __init__ (the engine, the spec, yaml...) is never imported there.
+        # Less memory in the zygote is less to copy on every fork and to tear down at every exit.
+        package = str(PROJECT_ROOT / "grader")
         boot = (
-            f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
-            "from grader.zygote import main; main(int(sys.argv[1]))"
+            "import sys, types; "
+            "pkg = types.ModuleType('grader'); "
+            f"pkg.__path__ = [{package!r}]; "
+            "sys.modules['grader'] = pkg; "
+            "from grader.zygote import main; main(int(sys.argv[1]), sys.argv[2])"
         )
+        from grader.spec import DEFAULT_LIMITS
+
+        tmp_kib = int(DEFAULT_LIMITS["file_mib"] * 1024)
+        options = json.dumps({"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib})
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(child.fileno())],
+            [sys.executable, "-I", "-c", boot, str(child.fileno()), options],
             pass_fds=[child.fileno()],
             env=ZYGOTE_ENV,
             cwd="/",
@@ -200,6 +221,9 @@ class _Zygote:
                 message = json.dumps({"op": "run", "job": job, "cfg": cfg}).encode()
                 socket.send_fds(self.sock, [message], fds)
             except OSError as exc:
+                # The reader thread may not have seen the EOF yet: without this, a retry would be
+                # handed the same dead zygote.
+                self.alive = False
                 self._pending.pop(job, None)
                 raise _ZygoteDied(str(exc)) from exc
         return future
@@ -297,18 +321,33 @@ class Grader:
         if failure:
             return self._failed(exercise, failure, status, started, timings)
         t = time.monotonic()
-        refs = self.reference_outputs(exercise)
+        version = exercise.fingerprint  # hashes the whole exercise: once per grading
+        refs = self.reference_outputs(exercise, version)
         timings["reference_ms"] = round((time.monotonic() - t) * 1000, 2)
+        # Each test is scored as soon as its result arrives, while the sandbox runs the next ones.
+        early: dict[int, tuple[list[dict[str, Any]], TestResult]] = {}
+
+        def on_test(i: int, steps: list[dict[str, Any]]) -> None:
+            if 0 <= i < len(exercise.tests):
+                with contextlib.suppress(Exception):  # scored again below, where errors surface
+                    early[i] = (
+                        steps,
+                        self._score_test(exercise, exercise.tests[i], steps, refs.get(i)),
+                    )
+
         t = time.monotonic()
-        outcomes, fatal, output, runs = self._run_tests(exercise, text)
+        outcomes, fatal, output, runs = self._run_tests(exercise, text, on_test)
         timings["run_ms"] = round((time.monotonic() - t) * 1000, 2)
         timings["runs"] = runs
         if fatal:
             return self._failed(exercise, fatal, status, started, timings, output)
-        results = [
-            self._score_test(exercise, test, outcomes[i], refs.get(i))
-            for i, test in enumerate(exercise.tests)
-        ]
+        results = []
+        for i, test in enumerate(exercise.tests):
+            hit = early.get(i)
+            if hit is not None and hit[0] is outcomes[i]:
+                results.append(hit[1])
+            else:
+                results.append(self._score_test(exercise, test, outcomes[i], refs.get(i)))
         score = float(sum(r.score for r in results))
         passed = sum(r.passed for r in results)
         timings["total_ms"] = round((time.monotonic() - started) * 1000, 2)
@@ -321,13 +360,16 @@ class Grader:
             f"score {score:g} of {exercise.max_score:g}.",
             sandbox=status,
             timings=timings,
-            exercise_version=exercise.fingerprint,
+            exercise_version=version,
             output=output,
         )
 
-    def reference_outputs(self, exercise: Exercise) -> dict[int, list[dict[str, Any]]]:
-        """The reference's decoded step outcomes per test, cached per exercise fingerprint."""
-        key = exercise.fingerprint
+    def reference_outputs(
+        self, exercise: Exercise, fingerprint: str | None = None
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The reference's decoded step outcomes per test, cached per exercise fingerprint
+        (`fingerprint`, if given, must be `exercise.fingerprint`)."""
+        key = fingerprint or exercise.fingerprint
         with self._lock:
             lock = self._ref_locks.setdefault(key, threading.Lock())
         with lock:
@@ -390,7 +432,8 @@ class Grader:
             if self._zygote is None or not self._zygote.alive:
                 if self._zygote is not None:
                     self._zygote.close()
-                self._zygote = _Zygote()
+                # One standby more than slots: a job never waits for one to be prepared.
+                self._zygote = _Zygote(self._hide, self.slots + 1)
             return self._zygote
 
     def _cfg(self, uid: int, limits: dict[str, float]) -> dict[str, Any]:
@@ -408,6 +451,7 @@ class Grader:
         job: dict[str, Any],
         extra: dict[str, Any] | None = None,
         need_status: bool = False,
+        on_test: OnTest | None = None,
     ) -> _Run:
         self._running.acquire()
         with self._slot_cond:
@@ -444,8 +488,10 @@ class Grader:
             for attempt in range(2):
                 try:
                     if self.cold_start_per_job:
-                        cold = _Zygote()
-                    run, future = self._run_once(cfg, job, cold)
+                        if cold is not None:
+                            cold.close()
+                        cold = _Zygote(self._hide)
+                    run, future = self._run_once(cfg, job, cold, on_test)
                 except _ZygoteDied:
                     if attempt:
                         raise SandboxUnavailable("the grading zygote keeps dying") from None
@@ -459,6 +505,8 @@ class Grader:
                 try:
                     reply = future.result(timeout=limits["wall_seconds"] + 15)
                 except _ZygoteDied:
+                    if run.setup is None and not attempt:
+                        continue  # it died before the job started: once more, with a new zygote
                     reply = {"error": "the zygote died during the job"}
                 except TimeoutError:
                     reply = {"error": "no status from the zygote"}
@@ -484,13 +532,20 @@ class Grader:
         return True
 
     def _run_once(
-        self, cfg: dict[str, Any], job: dict[str, Any], zygote: _Zygote | None = None
+        self,
+        cfg: dict[str, Any],
+        job: dict[str, Any],
+        zygote: _Zygote | None = None,
+        on_test: OnTest | None = None,
     ) -> tuple[_Run, Future[dict[str, Any]]]:
         limits = cfg["limits"]
         zygote = zygote or self._get_zygote()
         job_fd = os.memfd_create("holdout-job", os.MFD_CLOEXEC)
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
+        with contextlib.suppress(OSError):
+            # Room for a typical job's results, so the job rarely waits for this process to read.
+            fcntl.fcntl(result_w, fcntl.F_SETPIPE_SZ, RESULT_PIPE_BYTES)
         try:
             os.write(job_fd, json.dumps(job).encode())
             future = zygote.submit(cfg, [job_fd, result_w, output_w])
@@ -501,21 +556,24 @@ class Grader:
         run = _Run()
         started = time.monotonic()
         try:
-            raw = self._read_channels(run, result_r, output_r, limits)
+            self._read_channels(run, result_r, output_r, limits, _RecordReader(run, on_test))
         finally:
             os.close(result_r)
             os.close(output_r)
         run.wall = time.monotonic() - started
-        _parse_records(run, raw)
         return run, future
 
     def _read_channels(
-        self, run: _Run, result_r: int, output_r: int, limits: dict[str, float]
-    ) -> bytes:
+        self,
+        run: _Run,
+        result_r: int,
+        output_r: int,
+        limits: dict[str, float],
+        reader: _RecordReader,
+    ) -> None:
         cap = int(limits["result_mib"] * 1024 * 1024)
         keep = int(limits["output_kib"] * 1024)
         deadline = time.monotonic() + limits["wall_seconds"] + 10
-        chunks: list[bytes] = []
         size = 0
         output = bytearray()
         sel = selectors.DefaultSelector()
@@ -528,7 +586,7 @@ class Grader:
                 if remaining <= 0:
                     break
                 for key, _ in sel.select(remaining):
-                    data = os.read(key.fd, 1 << 16)
+                    data = os.read(key.fd, RESULT_PIPE_BYTES)
                     if not data:
                         sel.unregister(key.fd)
                         open_fds -= 1
@@ -541,12 +599,12 @@ class Grader:
                         sel.unregister(key.fd)
                         open_fds -= 1
                     else:
-                        chunks.append(data)
                         size += len(data)
+                        reader.feed(data)
         finally:
             sel.close()
+            reader.close()
         run.output = bytes(output)
-        return b"".join(chunks)
 
     def _probe(self) -> dict[str, Any]:
         from grader.spec import DEFAULT_LIMITS
@@ -586,7 +644,7 @@ class Grader:
     # running tests
 
     def _run_tests(
-        self, exercise: Exercise, source: str
+        self, exercise: Exercise, source: str, on_test: OnTest | None = None
     ) -> tuple[dict[int, Any], str | None, str, int]:
         """Per-test outcomes (step results or _Abnormal), a fatal reason, the output, runs used."""
         limits = exercise.effective_limits
@@ -601,7 +659,7 @@ class Grader:
                 "entry": {"name": exercise.entry.name, "kind": exercise.entry.kind},
                 "tests": [_child_test(i, exercise.tests[i]) for i in range(start, n)],
             }
-            run = self._run(limits, job)
+            run = self._run(limits, job, on_test=on_test)
             runs += 1
             output += run.output
             if run.setup is None:
@@ -715,26 +773,98 @@ def _child_test(index: int, test: TestSpec) -> dict[str, Any]:
     return {"index": index, "let": test.let, "steps": steps}
 
 
-def _parse_records(run: _Run, raw: bytes) -> None:
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for n, line in enumerate(lines):
+GARBAGE = "the submission wrote garbage into the result channel"
+NPY_MIN = 64
+TAMPERED = "the submission tampered with the result channel"
+
+
+class _RecordReader:
+    """Parses the result channel while it arrives: records are JSON objects on one line each, then
+    the blobs whose sizes their "b" key lists. The first record must be the harness's `setup`;
+    the first one that breaks the protocol ends the parsing (`run.protocol_error`).
+    `on_test(i, steps)` sees each decoded test as soon as its record is complete."""
+
+    def __init__(self, run: _Run, on_test: OnTest | None = None) -> None:
+        self.run = run
+        self.on_test = on_test
+        self.buf = bytearray()
+        self.pos = 0  # buf[:pos] is parsed
+        self.scanned = 0  # no newline in buf[pos:scanned]
+        self.pending: tuple[dict[str, Any], list[int]] | None = None  # a record awaiting blobs
+        self.count = 0
+        self.begun: set[int] = set()
+        self.stopped = False
+
+    def feed(self, data: bytes) -> None:
+        if self.stopped:
+            return
+        self.buf += data
         try:
-            record = json.loads(line)
+            while not self.stopped and self._next():
+                pass
+        except (ValueError, RecursionError):
+            self._fail(GARBAGE)
+        # Drop what was parsed once per read, not once per record: linear in the channel's size.
+        del self.buf[: self.pos]
+        self.scanned = max(0, self.scanned - self.pos)
+        self.pos = 0
+
+    def close(self) -> None:
+        """End of the channel: an unfinished record is garbage."""
+        if not self.stopped and (len(self.buf) > self.pos or self.pending):
+            self._fail(GARBAGE)
+        self.stopped = True
+
+    def _fail(self, why: str) -> None:
+        self.run.protocol_error = why
+        self.run.done = False
+        self.stopped = True
+
+    def _next(self) -> bool:
+        """Take one complete record off the buffer; False when more data is needed."""
+        if self.pending is None:
+            end = self.buf.find(b"\n", max(self.pos, self.scanned))
+            if end < 0:
+                self.scanned = len(self.buf)
+                return False
+            record = json.loads(bytes(self.buf[self.pos : end]))
             if not isinstance(record, dict):
                 raise ValueError("not an object")
-        except (ValueError, RecursionError):
-            run.protocol_error = "the submission wrote garbage into the result channel"
-            return
+            sizes = record.pop("b", [])
+            # Every `.npy` blob has a header of at least NPY_MIN bytes: that bounds how many there
+            # can be in the capped channel.
+            if not isinstance(sizes, list) or not all(
+                type(n) is int and n >= NPY_MIN for n in sizes
+            ):
+                raise ValueError("bad blob sizes")
+            self.pos = end + 1
+            self.pending = (record, sizes)
+        record, sizes = self.pending
+        total = sum(sizes)
+        if len(self.buf) - self.pos < total:
+            return False
+        data = memoryview(bytes(self.buf[self.pos : self.pos + total]))
+        self.pos += total
+        self.pending = None
+        blobs = []
+        pos = 0
+        for n in sizes:
+            blobs.append(data[pos : pos + n])
+            pos += n
+        self._handle(record, blobs)
+        return True
+
+    def _handle(self, record: dict[str, Any], blobs: list[memoryview]) -> None:
+        run = self.run
         kind = record.get("t")
-        if n == 0:
+        self.count += 1
+        if self.count == 1:
             # Written before any submission code ran: the only record taken at face value.
             if kind != "setup" or not isinstance(record.get("layers"), dict):
-                run.protocol_error = "the sandbox did not report its set-up"
+                self._fail("the sandbox did not report its set-up")
                 return
             run.setup = record
-            continue
+            return
         try:
             if kind == "probe":
                 run.probe = record["seen"]
@@ -745,30 +875,41 @@ def _parse_records(run: _Run, raw: bytes) -> None:
                     raise ValueError("duplicate load")
                 run.load = record
             elif kind == "begin":
-                run.began.append(int(record["i"]))
+                i = int(record["i"])
+                if i in self.begun:
+                    raise ValueError("duplicate begin")
+                self.begun.add(i)
+                run.began.append(i)
             elif kind == "test":
                 i = int(record["i"])
                 if i in run.tests:
                     raise ValueError("duplicate test")
-                run.tests[i] = [_decode_step(s) for s in record["steps"]]
+                run.tests[i] = steps = [_decode_step(s, blobs) for s in record["steps"]]
+                if self.on_test is not None:
+                    self.on_test(i, steps)
             elif kind == "done":
                 run.done = True
             else:
                 raise ValueError("unknown record")
         except (KeyError, TypeError, ValueError, DecodeError, RecursionError):
-            run.protocol_error = "the submission tampered with the result channel"
-            run.done = False
-            return
+            self._fail(TAMPERED)
 
 
-def _decode_step(step: Any) -> dict[str, Any]:
+def _parse_records(run: _Run, raw: bytes) -> None:
+    """The whole channel at once (what `_RecordReader` does piece by piece)."""
+    reader = _RecordReader(run)
+    reader.feed(raw)
+    reader.close()
+
+
+def _decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
     if not isinstance(step, dict):
         raise DecodeError("step is not an object")
     out: dict[str, Any] = {}
     if "out" in step:
-        out["out"] = decode(step["out"])
+        out["out"] = decode(step["out"], blobs)
     if "after" in step:
-        out["after"] = decode(step["after"])
+        out["after"] = decode(step["after"], blobs)
     if "signature" in step:
         out["signature"] = str(step["signature"])[:2000]
     if "exc" in step:
@@ -862,16 +1003,17 @@ def _hidden_exception(exc: dict[str, Any]) -> str:
 _PARAM_RE = re.compile(r"\((.*)\)")
 
 
-def _param_names(signature: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _param_names(signature: str) -> tuple[str, ...]:
     m = _PARAM_RE.search(signature)
     if not m:
-        return []
+        return ()
     names = []
     for part in m.group(1).split(","):
         name = part.split("=")[0].split(":")[0].strip().lstrip("*")
         if name and name not in ("self", "/"):
             names.append(name)
-    return names
+    return tuple(names)
 
 
 def _describe_value(value: Any) -> str:
@@ -890,9 +1032,7 @@ def _describe_value(value: Any) -> str:
         if tag == "$tuple":
             return "(" + ", ".join(_describe_value(v) for v in arg) + ")"
         if tag == "$array":
-            from grader.values import make_array
-
-            arr = make_array(arg)
+            arr = _ARRAYS.get(arg)
             return short(arr) if arr.size <= 8 else f"<{arr.dtype} array, shape {arr.shape}>"
     return "{" + ", ".join(f"{k!r}: {_describe_value(v)}" for k, v in value.items()) + "}"
 
@@ -921,10 +1061,10 @@ def _evaluate(
     ref: list[dict[str, Any]] | None,
 ) -> tuple[str, str]:
     """("", "") when the test passes, else (full message, message for a hidden test)."""
-    lets = {k: materialize(v, {}) for k, v in test.let.items()}
-    params = _param_names(exercise.entry.signature)
+    lets = {k: materialize(v, {}, None, _ARRAYS) for k, v in test.let.items()}
+    params = list(_param_names(exercise.entry.signature))
     for j, step in enumerate(test.steps):
-        desc = _describe_step(exercise, step, j)
+        desc = _StepName(exercise, step, j)
         if j >= len(outcome):
             return f"{desc}: no result (the step did not run)", "invalid result"
         got = outcome[j]
@@ -953,15 +1093,52 @@ def _evaluate(
             index=j,
             got=got,
             ref=ref[j] if ref is not None and j < len(ref) else None,
-            args=materialize(body.get("args", []), lets, rep),
-            kwargs=materialize(body.get("kwargs", {}), lets, rep),
+            # Checks run right below, before any later `mutate` step changes `lets`.
+            inputs=functools.partial(_arguments, body, lets, rep),
             lets=lets,
             others=outcome[:j],
             param_names=params if action == "call" else [],
         )
-        for check in checks:
-            problem = run_check(check, ctx)
-            if problem:
-                hint = f"\n  hint: {check['message']}" if check.get("message") else ""
-                return f"{desc}: {problem}{hint}", "wrong result"
+        failures = [(p, c.get("message")) for c in checks if (p := run_check(c, ctx))]
+        if failures:
+            return _failure_text(desc, failures), "wrong result"
     return "", ""
+
+
+def _arguments(
+    body: dict[str, Any], lets: dict[str, Any], rep: int | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """A step's arguments as the parent materializes them (for the checks that look at them)."""
+    args = materialize(body.get("args", []), lets, rep, _ARRAYS)
+    kwargs = materialize(body.get("kwargs", {}), lets, rep, _ARRAYS)
+    return args, kwargs
+
+
+class _StepName:
+    """A step's description, worked out only when a message needs it (most steps pass)."""
+
+    def __init__(self, exercise: Exercise, step: dict[str, Any], index: int) -> None:
+        self.args = (exercise, step, index)
+
+    def __str__(self) -> str:
+        return _describe_step(*self.args)
+
+
+def _failure_text(desc: _StepName | str, failures: list[tuple[str, str | None]]) -> str:
+    """Every failing check of a step: the first in full with its hint, each other one as one
+    `also:` line (its first line and hint), repeated lines and hints left out."""
+    (first, hint), rest = failures[0], failures[1:]
+    lines = [f"{desc}: {first}"] + ([f"  hint: {hint}"] if hint else [])
+    seen_problems, seen_hints = {first.split("\n", 1)[0]}, {hint}
+    for problem, hint in rest:
+        head = problem.split("\n", 1)[0]
+        if head in seen_problems:
+            if hint and hint not in seen_hints:
+                seen_hints.add(hint)
+                lines.append(f"  hint: {hint}")
+            continue
+        seen_problems.add(head)
+        extra = f" (hint: {hint})" if hint and hint not in seen_hints else ""
+        seen_hints.add(hint)
+        lines.append(f"  also: {head}{extra}")
+    return "\n".join(lines)

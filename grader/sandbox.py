@@ -1,13 +1,17 @@
-"""Isolation layers applied inside a freshly forked job process, before untrusted code runs.
+"""Isolation layers applied inside a sandbox process, before untrusted code runs.
 
-Runs in the process that becomes PID 1 of a new PID namespace (see zygote.py), still as root. Each
-layer is applied independently so that the start-up probe can report exactly which ones are active.
+Runs in a process that is PID 1 of a new PID namespace (see zygote.py), still as root, in two parts:
+`prepare` while the process waits as a standby (nothing about the job known yet: new IPC, UTS and
+mount namespaces, the project and secret directories hidden), then `enter` once a job arrives (the
+slot's network namespace, a private /tmp of the job's size, rlimits, the uid switch). Each layer is
+applied independently so that the start-up probe can report exactly which ones are active.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import resource
 import signal
@@ -23,6 +27,8 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
@@ -32,7 +38,8 @@ PR_SET_CHILD_SUBREAPER = 36
 
 RESULT_FD = 3
 JOB_FD = 4
-STATUS_FD = 5
+# The slot's network namespace, handed over by the zygote with the job; closed once entered.
+NETNS_FD = 5
 # Paths where secrets, project files, databases and Unix sockets usually live. The project root and
 # anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
 DEFAULT_HIDE = [
@@ -83,6 +90,10 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
     _check(
         _libc.mount(
@@ -108,61 +119,102 @@ def set_pdeathsig() -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def enter(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Apply every layer; returns {layer: True | "error text"}. Ends as the sandbox user."""
+def _attempt(layers: dict[str, Any], name: str, fn: Any) -> None:
+    try:
+        fn()
+        layers[name] = True
+    except OSError as exc:
+        layers[name] = f"{exc.strerror or exc}"
+    except Exception as exc:
+        layers[name] = f"{type(exc).__name__}: {exc}"
+
+
+def prepare(hide: list[str], tmp_kib: int) -> dict[str, Any]:
+    """The layers that do not depend on the job, applied by a standby process while it waits:
+    returns {layer: True | "error text"}, plus the hidden paths as "hidden" and the size of the
+    private /tmp as "tmp_kib" (a job of another size resizes it)."""
     layers: dict[str, Any] = {}
-    limits = cfg["limits"]
-
-    def attempt(name: str, fn: Any) -> None:
-        try:
-            fn()
-            layers[name] = True
-        except OSError as exc:
-            layers[name] = f"{exc.strerror or exc}"
-        except Exception as exc:
-            layers[name] = f"{type(exc).__name__}: {exc}"
-
-    attempt("netns", lambda: unshare(CLONE_NEWNET))
-    attempt("ipcns", lambda: unshare(CLONE_NEWIPC | CLONE_NEWUTS))
-    attempt("mountns", lambda: _private_mounts(cfg))
-    if layers["mountns"] is not True:
-        os.makedirs(cfg.get("fallback_dir", JOB_DIR), exist_ok=True)
-    attempt("rlimits", lambda: _rlimits(limits))
-    attempt("uid_separation", lambda: _drop_privileges(cfg["uid"], cfg["gid"]))
-    attempt("no_new_privs", lambda: prctl(PR_SET_NO_NEW_PRIVS, 1) and None)
-    # Credential changes clear the parent-death signal, so it is set only now.
-    attempt("parent_death_signal", set_pdeathsig)
+    hidden: list[str] = []
+    _attempt(layers, "ipcns", lambda: unshare(CLONE_NEWIPC | CLONE_NEWUTS))
+    _attempt(layers, "mountns", lambda: _private_mounts(hide, hidden, tmp_kib))
+    # Irreversible; it only stops execve() from granting privileges, which the standby never needs
+    # (mounts, setns and the uid switch still work).
+    _attempt(layers, "no_new_privs", lambda: prctl(PR_SET_NO_NEW_PRIVS, 1) and None)
     os.environ.clear()
     os.environ.update(SANDBOX_ENV)
     layers["empty_env"] = True
+    layers["hidden"] = hidden
+    layers["tmp_kib"] = tmp_kib
     return layers
 
 
-def _private_mounts(cfg: dict[str, Any]) -> None:
+def enter(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None) -> dict[str, Any]:
+    """Apply the job's layers on top of `prepare`'s; returns {layer: True | "error text"}. Ends as
+    the sandbox user. `netns_fd` is the slot's network namespace (from the zygote), or None to
+    create one here."""
+    layers = {k: v for k, v in prepared.items() if k not in ("hidden", "tmp_kib")}
+    limits = cfg["limits"]
+
+    def network() -> None:
+        if netns_fd is None:
+            unshare(CLONE_NEWNET)
+            return
+        try:
+            setns(netns_fd, CLONE_NEWNET)
+        finally:
+            os.close(netns_fd)
+
+    _attempt(layers, "netns", network)
+    if layers.get("mountns") is True:
+        _attempt(layers, "mountns", lambda: _job_mounts(cfg, prepared))
+    if layers["mountns"] is not True:
+        os.makedirs(cfg.get("fallback_dir", JOB_DIR), exist_ok=True)
+    _attempt(layers, "rlimits", lambda: _rlimits(limits))
+    _attempt(layers, "uid_separation", lambda: _drop_privileges(cfg["uid"], cfg["gid"]))
+    # Credential changes clear the parent-death signal, so it is set only now.
+    _attempt(layers, "parent_death_signal", set_pdeathsig)
+    return layers
+
+
+HIDE_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+TMP_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     unshare(CLONE_NEWNS)
     # Nothing we mount may propagate back to the host's mount namespace.
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     if os.getpid() == 1:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for path in cfg["hide"]:
-        if os.path.isdir(path) and not os.path.islink(path):
-            mount(
-                "tmpfs",
-                path,
-                "tmpfs",
-                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=4k,mode=755",
-            )
-    size_kib = int(cfg["limits"]["file_mib"] * 1024)
+    _hide(hide, hidden)
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
-            mount(
-                "tmpfs",
-                path,
-                "tmpfs",
-                MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                f"size={size_kib}k,mode=1777,nr_inodes=4096",
-            )
+            mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
+
+
+def _hide(paths: list[str], hidden: list[str]) -> None:
+    """Cover each directory with an empty read-only tmpfs: one, mounted once and then bind-mounted
+    on the others (cheaper than a new tmpfs each), every copy made read-only itself too."""
+    for path in sorted(paths):
+        if path in hidden or not os.path.isdir(path) or os.path.islink(path):
+            continue  # e.g. inside a directory hidden already
+        if hidden:
+            mount(hidden[0], path, None, MS_BIND)
+            mount(None, path, None, MS_REMOUNT | MS_BIND | HIDE_FLAGS)
+        else:
+            mount("tmpfs", path, "tmpfs", HIDE_FLAGS, "size=4k,mode=755")
+        hidden.append(path)
+
+
+def _job_mounts(cfg: dict[str, Any], prepared: dict[str, Any]) -> None:
+    # Normally every path was hidden by the standby already; a job may name more.
+    hidden = prepared["hidden"]
+    _hide([p for p in cfg["hide"] if p not in hidden], list(hidden))
+    size_kib = int(cfg["limits"]["file_mib"] * 1024)
+    if size_kib != prepared["tmp_kib"]:
+        for path in PRIVATE_TMP:
+            if os.path.isdir(path):
+                mount("tmpfs", path, "tmpfs", MS_REMOUNT | TMP_FLAGS, f"size={size_kib}k")
     os.mkdir(JOB_DIR, 0o700)
     os.chown(JOB_DIR, cfg["uid"], cfg["gid"])
 
@@ -249,19 +301,21 @@ def _visible_pids() -> int:
         return 0
 
 
-def redirect_fds(result_fd: int, output_fd: int, job_fd: int, status_fd: int) -> None:
+def redirect_fds(result_fd: int, output_fd: int, job_fd: int, netns_fd: int | None) -> None:
     """stdin from /dev/null, stdout+stderr to the output pipe, fixed numbers for the channels,
     and every other inherited descriptor closed."""
-    import fcntl
-
     # Move everything above the target range first so no dup2 clobbers a source.
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (result_fd, output_fd, job_fd, status_fd)]
+    sources = (result_fd, output_fd, job_fd, netns_fd)
+    high = [None if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]
     devnull = fcntl.fcntl(os.open("/dev/null", os.O_RDONLY), fcntl.F_DUPFD, 100)
-    result, output, job, status = high
+    result, output, job, netns = high
     os.dup2(devnull, 0)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.dup2(result, RESULT_FD)
-    os.dup2(job, JOB_FD)
-    os.dup2(status, STATUS_FD)
-    os.closerange(STATUS_FD + 1, 65536)
+    os.dup2(output, 1)  # type: ignore[arg-type]
+    os.dup2(output, 2)  # type: ignore[arg-type]
+    os.dup2(result, RESULT_FD)  # type: ignore[arg-type]
+    os.dup2(job, JOB_FD)  # type: ignore[arg-type]
+    if netns is not None:
+        os.dup2(netns, NETNS_FD)
+        os.closerange(NETNS_FD + 1, 65536)
+    else:
+        os.closerange(NETNS_FD, 65536)

@@ -2,16 +2,18 @@
 
 `materialize` turns spec values into Python/numpy objects; it runs in the sandbox child (to build
 the arguments) and in the trusted parent (to know what the arguments were). `encode` runs in the
-child and turns outputs into JSON-able data; `decode` runs in the parent and rebuilds plain objects
-from that data, trusting nothing: dtypes from an allow-list, sizes checked before any allocation,
-no pickles.
+child and turns outputs into JSON-able data plus binary blobs (every array and numpy scalar as a
+plain `.npy` file); `decode` runs in the parent and rebuilds plain objects from that data, trusting
+nothing: dtypes from an allow-list, the `.npy` header parsed by hand (never evaluated), sizes
+checked before any allocation, no pickles.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +38,12 @@ class Unsupported:
 # materialize (spec value -> object)
 
 
-def materialize(value: Any, lets: dict[str, Any], rep: int | None = None) -> Any:
+def materialize(
+    value: Any, lets: dict[str, Any], rep: int | None = None, arrays: ArrayCache | None = None
+) -> Any:
+    """The object a spec value stands for; `arrays` (the parent's) builds each `$array` once."""
     if isinstance(value, list):
-        return [materialize(v, lets, rep) for v in value]
+        return [materialize(v, lets, rep, arrays) for v in value]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
@@ -50,10 +55,43 @@ def materialize(value: Any, lets: dict[str, Any], rep: int | None = None) -> Any
         if tag == "$float":
             return float(str(arg))
         if tag == "$tuple":
-            return tuple(materialize(v, lets, rep) for v in arg)
+            return tuple(materialize(v, lets, rep, arrays) for v in arg)
         if tag == "$array":
-            return make_array(arg)
-    return {k: materialize(v, lets, rep) for k, v in value.items()}
+            return make_array(arg) if arrays is None else arrays.get(arg)
+    return {k: materialize(v, lets, rep, arrays) for k, v in value.items()}
+
+
+class ArrayCache:
+    """`make_array` results by content, for the trusted parent, which rebuilds every test's inputs
+    at each grading: a fresh copy each time (so in-place `mutate` steps never leak into the cache),
+    at most `max_bytes` kept, arrays over `max_item` bytes not kept at all."""
+
+    def __init__(self, max_bytes: int = 32 << 20, max_item: int = 4 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.max_item = max_item
+        self._arrays: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, spec: dict[str, Any]) -> np.ndarray:
+        # Specs are plain JSON-like data, for which repr() is exact and distinct (1 vs 1.0 vs True);
+        # the same content in another key order is only a miss.
+        key = repr(spec)
+        with self._lock:
+            arr = self._arrays.get(key)
+            if arr is not None:
+                self._arrays.move_to_end(key)
+        if arr is None:
+            arr = make_array(spec)
+            if arr.nbytes <= self.max_item:
+                with self._lock:
+                    if key not in self._arrays:
+                        self._arrays[key] = arr
+                        self._bytes += arr.nbytes
+                    while self._bytes > self.max_bytes:
+                        _, old = self._arrays.popitem(last=False)
+                        self._bytes -= old.nbytes
+        return arr.copy()
 
 
 def make_array(spec: dict[str, Any]) -> np.ndarray:
@@ -109,8 +147,13 @@ def _float_strings(values: Any) -> Any:
 # encode (child side)
 
 
-def encode(value: Any, depth: int = 0) -> Any:
-    """Turn an output into JSON-able data. Exact type checks so subclasses cannot pose as arrays."""
+# A blob: the `.npy` header and the array's bytes, written to the channel one after the other.
+Blob = tuple[bytes, bytes]
+
+
+def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
+    """Turn an output into JSON-able data; arrays and numpy scalars go to `blobs` and are named by
+    their index. Exact type checks so subclasses cannot pose as arrays."""
     if depth > MAX_DEPTH:
         return {"$unsupported": "nesting too deep"}
     t = type(value)
@@ -126,38 +169,60 @@ def encode(value: Any, depth: int = 0) -> Any:
     if t is np.ndarray:
         if value.dtype.kind not in ALLOWED_DTYPE_KINDS:
             return {"$unsupported": f"a numpy array of dtype {value.dtype}"}
-        return {"$nd": _npy(value)}
+        return {"$nd": _npy(value, blobs)}
     if isinstance(value, np.generic) and t.__module__ == "numpy":
         if np.dtype(t).kind not in ALLOWED_DTYPE_KINDS:
             return {"$unsupported": f"a numpy scalar of type {t.__name__}"}
-        return {"$scalar": _npy(np.asarray(value))}
+        return {"$scalar": _npy(np.asarray(value), blobs)}
     if t is list:
-        return [encode(v, depth + 1) for v in value]
+        return [encode(v, blobs, depth + 1) for v in value]
     if t is tuple:
-        return {"$tuple": [encode(v, depth + 1) for v in value]}
+        return {"$tuple": [encode(v, blobs, depth + 1) for v in value]}
     if t is dict:
         items = []
         for k, v in value.items():
             if type(k) is not str:
                 return {"$unsupported": "a dict with non-string keys"}
-            items.append([k, encode(v, depth + 1)])
+            items.append([k, encode(v, blobs, depth + 1)])
         return {"$dict": items}
     if isinstance(value, np.ndarray):
         return {"$unsupported": f"an ndarray subclass ({t.__name__}), not a plain numpy array"}
     return {"$unsupported": f"an object of type {t.__name__}"}
 
 
-def _npy(arr: np.ndarray) -> str:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+NPY_MAGIC = b"\x93NUMPY\x01\x00"
+MAX_NDIM = 32
+
+
+def _npy(arr: np.ndarray, blobs: list[Blob]) -> int:
+    """Append `arr` as a version 1.0 `.npy` file (C order) to `blobs`; returns its index.
+
+    The header is written here, not by np.lib.format (after np.ascontiguousarray, which turns a 0-d
+    array into shape (1,)). `tobytes()` copies now, in C order whatever the strides, so a later
+    in-place change cannot alter what this step returned."""
+    text = f"{{'descr': '{arr.dtype.str}', 'fortran_order': False, 'shape': {arr.shape!r}, }}"
+    # Padded with spaces and a newline so the data starts 64-byte aligned, as numpy writes it.
+    pad = -(len(NPY_MAGIC) + 2 + len(text) + 1) % 64
+    header = (text + " " * pad + "\n").encode("ascii")
+    blobs.append((NPY_MAGIC + len(header).to_bytes(2, "little") + header, arr.tobytes()))
+    return len(blobs) - 1
+
+
+def npy_bytes(value: np.ndarray | np.generic) -> bytes:
+    """One array or numpy scalar as the bytes of a `.npy` file, as `encode` sends it."""
+    blobs: list[Blob] = []
+    _npy(np.asarray(value), blobs)
+    return b"".join(blobs[0])
 
 
 # --------------------------------------------------------------------------------------------
 # decode (trusted parent side)
 
 
-def decode(data: Any, depth: int = 0) -> Any:
+def decode(data: Any, blobs: list[Any] | None = None, depth: int = 0) -> Any:
+    """Rebuild a value from `encode`'s data and its record's blobs (bytes-like `.npy` files).
+    Each blob is used once (and removed from `blobs`): a reference cannot be repeated to multiply
+    one array's size."""
     if depth > MAX_DEPTH:
         raise DecodeError("nesting too deep")
     if data is None or isinstance(data, bool | str):
@@ -167,7 +232,7 @@ def decode(data: Any, depth: int = 0) -> Any:
     if isinstance(data, float):
         return data
     if isinstance(data, list):
-        return [decode(v, depth + 1) for v in data]
+        return [decode(v, blobs, depth + 1) for v in data]
     if not isinstance(data, dict) or len(data) != 1:
         raise DecodeError("malformed value")
     ((tag, arg),) = data.items()
@@ -179,17 +244,22 @@ def decode(data: Any, depth: int = 0) -> Any:
         if not isinstance(arg, str) or len(arg) > 4000:
             raise DecodeError("malformed integer")
         return int(arg)
-    if tag == "$nd":
-        return decode_npy(arg)
-    if tag == "$scalar":
-        arr = decode_npy(arg)
+    if tag in ("$nd", "$scalar"):
+        if blobs is None or type(arg) is not int or not 0 <= arg < len(blobs):
+            raise DecodeError("array reference out of range")
+        raw, blobs[arg] = blobs[arg], None
+        if raw is None:
+            raise DecodeError("array referenced twice")
+        arr = decode_npy(raw)
+        if tag == "$nd":
+            return arr
         if arr.shape != ():
             raise DecodeError("scalar with a shape")
         return arr[()]
     if tag == "$tuple":
         if not isinstance(arg, list):
             raise DecodeError("malformed tuple")
-        return tuple(decode(v, depth + 1) for v in arg)
+        return tuple(decode(v, blobs, depth + 1) for v in arg)
     if tag == "$dict":
         if not isinstance(arg, list):
             raise DecodeError("malformed dict")
@@ -197,37 +267,65 @@ def decode(data: Any, depth: int = 0) -> Any:
         for item in arg:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
                 raise DecodeError("malformed dict item")
-            out[item[0]] = decode(item[1], depth + 1)
+            out[item[0]] = decode(item[1], blobs, depth + 1)
         return out
     if tag == "$unsupported":
         return Unsupported(str(arg)[:200])
     raise DecodeError(f"unknown tag {str(tag)[:40]!r}")
 
 
-def decode_npy(b64: Any) -> np.ndarray:
-    if not isinstance(b64, str):
-        raise DecodeError("array payload is not a string")
-    try:
-        raw = base64.b64decode(b64, validate=True)
-    except ValueError as exc:
-        raise DecodeError("array payload is not base64") from exc
-    fp = io.BytesIO(raw)
-    try:
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-        else:
-            raise DecodeError("unsupported npy version")
-    except (ValueError, SyntaxError) as exc:
-        raise DecodeError(f"bad npy header: {exc}") from exc
-    if dtype.hasobject or dtype.kind not in ALLOWED_DTYPE_KINDS or dtype.fields is not None:
-        raise DecodeError(f"dtype {dtype} is not allowed")
+def _allowed_descrs() -> dict[bytes, np.dtype[Any]]:
+    out: dict[bytes, np.dtype[Any]] = {}
+    for code in np.typecodes["AllInteger"] + np.typecodes["AllFloat"] + "?":
+        for dt in (np.dtype(code), np.dtype(code).newbyteorder()):
+            if dt.kind in ALLOWED_DTYPE_KINDS and not dt.hasobject and dt.fields is None:
+                out[dt.str.encode("ascii")] = dt
+    return out
+
+
+# The only dtypes an array from the sandbox may have, by their exact `.npy` descr string.
+ALLOWED_DESCRS = _allowed_descrs()
+_DIM = rb"(?:0|[1-9][0-9]{0,18})"
+# Exactly the header `_npy` writes (and numpy writes for these dtypes): no other keys, C order,
+# a tuple of non-negative integers, then spaces and a newline. Parsed by hand, never evaluated.
+_HEADER_RE = re.compile(
+    rb"\{'descr': '([<>|=]?[A-Za-z][0-9]{0,3})', 'fortran_order': False, 'shape': \(("
+    + rb"|"
+    + _DIM
+    + rb",|"
+    + _DIM
+    + rb"(?:, "
+    + _DIM
+    + rb")+"
+    + rb")\), \} *\n"
+)
+
+
+def decode_npy(raw: Any) -> np.ndarray:
+    """A `.npy` file (bytes or memoryview) of exactly the form `_npy` writes, as a new array."""
+    if not isinstance(raw, bytes | memoryview):
+        raise DecodeError("array payload is not bytes")
+    size = len(raw)
+    head = bytes(raw[:10])
+    if head[:6] != NPY_MAGIC[:6]:
+        raise DecodeError("bad npy header: not an npy file")
+    if head[6:8] != NPY_MAGIC[6:]:
+        raise DecodeError("unsupported npy version")
+    if size < 10:
+        raise DecodeError("bad npy header: truncated")
+    end = 10 + int.from_bytes(head[8:10], "little")
+    m = _HEADER_RE.fullmatch(bytes(raw[10:end])) if end <= size else None
+    if m is None:
+        raise DecodeError("bad npy header")
+    dtype = ALLOWED_DESCRS.get(m.group(1))
+    if dtype is None:
+        raise DecodeError(f"dtype {m.group(1).decode('ascii')} is not allowed")
+    shape = tuple(int(d) for d in m.group(2).split(b",") if d.strip())
+    if len(shape) > MAX_NDIM:
+        raise DecodeError("too many dimensions")
     # Size is checked against the bytes actually present before allocating anything.
     count = math.prod(shape)
-    data = raw[fp.tell() :]
-    if len(data) != count * dtype.itemsize:
+    if size - end != count * dtype.itemsize:
         raise DecodeError("array data does not match its header")
-    arr = np.frombuffer(data, dtype=dtype, count=count)
-    return arr.reshape(shape, order="F" if fortran else "C").copy()
+    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=end)
+    return arr.reshape(shape).copy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -65,12 +66,24 @@ def attack_exercise(**limits: float) -> Exercise:
     )
 
 
+# Another run of these tests on the same machine (another checkout, another session) must not use
+# the same uids, or "no process left under our uids" would see its jobs: each run takes one of 12
+# blocks of 200 uids, chosen by its xdist run id (or this process, without xdist).
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+RUN_BASE = 62000 + 200 * (int(hashlib.sha256(_RUN.encode()).hexdigest(), 16) % 12)
+
+
 def worker_base_uid() -> int:
     # Each xdist worker gets its own uid range, so "no process left under our uids" is exact.
+    # Away from the default 61000 that other suites on the same machine may be using.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-    # Away from the default 61000 that other suites on the same machine may be using.
-    return 62000 + 10 * index
+    return RUN_BASE + 10 * index
+
+
+def own_base_uid(n: int) -> int:
+    """A uid range of 10 for a test's own Grader (n = 0..9), disjoint from the workers' ones."""
+    return RUN_BASE + 100 + 10 * n
 
 
 def sandbox_processes(uids: set[int]) -> list[int]:

@@ -13,6 +13,7 @@ import os
 import socket
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -495,6 +496,37 @@ CHEATS = {
             expected = [o for o in gc.get_objects() if isinstance(o, dict) and "expected" in o]
             return x * 0 + len(expected)
         """,
+    "lying about the size of binary data": """
+        import os
+        def solve(x):
+            os.write(3, b'{"t":"test","i":1,"steps":[{"out":{"$nd":0}}],"b":[1000000000]}\\n')
+            os.write(3, b"\\x93NUMPY")
+            return x * 0
+        """,
+    "array references out of range": """
+        import os
+        def solve(x):
+            os.write(3, b'{"t":"test","i":1,"steps":[{"out":{"$nd":7}}],"b":[64]}\\n' + b"x" * 64)
+            return x * 0
+        """,
+    "one array referenced many times": """
+        import io, os
+        import numpy as np
+        def solve(x):
+            buf = io.BytesIO()
+            np.save(buf, np.zeros(1000))
+            blob = buf.getvalue()
+            refs = b",".join([b'{"$nd":0}'] * 10000)
+            head = b'{"t":"test","i":1,"steps":[{"out":[%s]}],"b":[%d]}\\n' % (refs, len(blob))
+            os.write(3, head + blob)
+            return x * 0
+        """,
+    "flooding the channel with records": """
+        import os
+        def solve(x):
+            os.write(3, b'{"t":"begin","i":0}\\n' * 200000)
+            return x * 0
+        """,
     "closing the result channel": """
         import os
         def solve(x):
@@ -509,6 +541,26 @@ def test_cheating_gains_nothing(grader: Grader, target, name: str) -> None:
     report = grader.grade(target, src(CHEATS[name]))
     assert nothing_earned(report), report.to_dict()
     assert not os.path.exists("/tmp/pwned")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("lying about the size of binary data", "garbage"),
+        ("array references out of range", "tampered"),
+        ("one array referenced many times", "tampered"),
+        ("flooding the channel with records", "tampered"),
+    ],
+)
+def test_a_forged_result_channel_is_named_as_such(
+    grader: Grader, target, name: str, reason: str
+) -> None:
+    # Even around a correct answer: the channel is not to be trusted once it breaks the protocol.
+    source = src(CHEATS[name]).replace("return x * 0", "return x * 2")
+    started = time.monotonic()
+    report = grader.grade(target, source)
+    assert time.monotonic() - started < 10
+    assert not report.tests[0].passed and reason in report.tests[0].message
 
 
 def test_hidden_feedback_reveals_no_inputs(grader: Grader, target) -> None:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from grader_helpers import EXERCISES, full_marks
+from grader_helpers import EXERCISES, full_marks, own_base_uid
 
 from grader import Exercise, Grader, SandboxUnavailable, SpecError, load_exercise
 from grader.cli import grade_command
@@ -181,7 +181,7 @@ def test_refuses_to_grade_without_uid_separation(dropout: Exercise) -> None:
 
 
 def test_dead_zygote_is_restarted(dropout: Exercise) -> None:
-    with Grader(slots=1, base_uid=63000) as g:
+    with Grader(slots=1, base_uid=own_base_uid(0)) as g:
         assert full_marks(g.grade(dropout, dropout.reference))
         old = g._zygote
         assert old is not None
@@ -193,7 +193,7 @@ def test_dead_zygote_is_restarted(dropout: Exercise) -> None:
 
 def test_zygote_killed_mid_job_is_retried(dropout: Exercise) -> None:
     source = "import time\ntime.sleep(1.0)\n" + dropout.reference
-    with Grader(slots=1, base_uid=63010) as g:
+    with Grader(slots=1, base_uid=own_base_uid(1)) as g:
         g.reference_outputs(dropout)
         zygote = g._zygote
         assert zygote is not None
@@ -283,17 +283,24 @@ def test_spec_validation_messages(dropout: Exercise, patch: dict, message: str) 
 
 
 def test_decode_rejects_lying_npy_headers() -> None:
-    good = encode(np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert decode(good).shape == (2, 3)
-    import base64
-
-    raw = base64.b64decode(good["$nd"])
-    lying = raw.replace(b"(2, 3)", b"(200000, 300000)")
+    blobs: list = []
+    good = encode(np.arange(6, dtype=np.float32).reshape(2, 3), blobs)
+    raw = [b"".join(blob) for blob in blobs]
+    assert decode(good, list(raw)).shape == (2, 3)
+    # A well-formed header (same length, padding shortened) that claims far more data than sent.
+    lying = raw[0].replace(b"(2, 3), }" + b" " * 10, b"(200000, 300000), }")
+    assert len(lying) == len(raw[0])
     with pytest.raises(DecodeError, match="does not match"):
-        decode_npy(base64.b64encode(lying).decode())
+        decode_npy(lying)
     with pytest.raises(DecodeError):
-        decode({"$nd": base64.b64encode(b"\x93NUMPY garbage").decode()})
-    assert "object" in decode(encode(np.array([object()]))).description
+        decode({"$nd": 0}, [b"\x93NUMPY garbage"])
+    with pytest.raises(DecodeError, match="out of range"):
+        decode({"$nd": 1}, raw)
+    with pytest.raises(DecodeError, match="out of range"):
+        decode({"$nd": True}, raw)
+    with pytest.raises(DecodeError, match="referenced twice"):
+        decode({"$tuple": [{"$nd": 0}, {"$nd": 0}]}, list(raw))
+    assert "object" in decode(encode(np.array([object()]), [])).description
 
 
 def test_cli_grades_and_reports_usage_errors(dropout: Exercise, tmp_path) -> None:

@@ -1,0 +1,239 @@
+"""The zygote's standby processes and per-uid network namespaces: what the speed work relies on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import threading
+import time
+from typing import Any
+
+import pytest
+from grader_helpers import full_marks, own_base_uid, sandbox_processes
+
+from grader import Exercise, Grader
+from grader.engine import _child_test
+
+
+def src(code: str) -> str:
+    return textwrap.dedent(code).lstrip()
+
+
+def probe_exercise(**limits: float) -> Exercise:
+    """`f()` with one test and no checks: for reading what a job sees, from its output."""
+    return Exercise.from_dict(
+        {
+            "slug": "sandbox-probe",
+            "title": "Probe",
+            "entry": {"name": "f", "kind": "function", "signature": "f()"},
+            "limits": {"wall_seconds": 5, **limits},
+            "tests": [{"name": "runs", "steps": [{"call": {}}]}],
+            "reference": "def f():\n    return None\n",
+        }
+    )
+
+
+def output_of(grader: Grader, source: str, exercise: Exercise | None = None) -> Any:
+    """What `f()` returned in the sandbox (decoded by the parent)."""
+    ex = exercise or probe_exercise()
+    job = {
+        "mode": "run",
+        "source": src(source),
+        "entry": {"name": "f", "kind": "function"},
+        "tests": [_child_test(0, ex.tests[0])],
+    }
+    run = grader._run(ex.effective_limits, job)
+    assert run.done and not run.protocol_error, run
+    return run.tests[0][0]["out"]
+
+
+SEEN = """
+    import os, socket
+
+    def f():
+        names = [name for _, name in socket.if_nameindex()]
+        return [os.getuid(), os.stat("/proc/self/ns/net").st_ino, names]
+    """
+
+
+def test_each_uid_has_its_own_network_namespace(grader: Grader) -> None:
+    host = os.stat("/proc/self/ns/net").st_ino
+    seen: dict[int, set[int]] = {}
+    for _ in range(3 * len(grader.uids)):
+        uid, netns, _ = output_of(grader, SEEN)
+        seen.setdefault(uid, set()).add(netns)
+    assert set(seen) <= set(grader.uids) and len(seen) >= 2
+    # One namespace per uid, kept for its jobs; never the host's, never another uid's.
+    assert all(len(inodes) == 1 for inodes in seen.values()), seen
+    inodes = [next(iter(v)) for v in seen.values()]
+    assert len(set(inodes)) == len(inodes) and host not in inodes
+
+
+def test_a_job_cannot_bring_up_the_shared_loopback(grader: Grader) -> None:
+    source = """
+        import ctypes, fcntl, socket, struct
+
+        def f():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ifreq = struct.pack("16sH14s", b"lo", 0x1, b"")
+            try:
+                fcntl.ioctl(s.fileno(), 0x8914, ifreq)  # SIOCSIFFLAGS: IFF_UP
+                return "up"
+            except OSError as exc:
+                return exc.errno
+        """
+    assert output_of(grader, source) == 1  # EPERM
+    # and the next job of any uid still finds no way out
+    assert output_of(grader, SEEN)[2] == ["lo"]
+
+
+def test_the_zygote_refuses_a_second_live_job_for_one_uid() -> None:
+    ex = probe_exercise()
+    slow = {
+        "mode": "run",
+        "source": "import time\ntime.sleep(1.0)\ndef f():\n    return 1\n",
+        "entry": {"name": "f", "kind": "function"},
+        "tests": [_child_test(0, ex.tests[0])],
+    }
+    with Grader(slots=1, base_uid=own_base_uid(2)) as g:
+        g.sandbox_status()
+        cfg = g._cfg(g.uids[0], ex.effective_limits)
+        first: list[Any] = []
+        worker = threading.Thread(target=lambda: first.append(g._run_once(cfg, slow)))
+        worker.start()
+        time.sleep(0.3)
+        run, future = g._run_once(cfg, slow)  # same uid while the first job lives
+        assert run.setup is None
+        assert "still has a live job" in future.result(timeout=10)["error"]
+        worker.join()
+        assert first[0][0].done and "status" in first[0][1].result(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("file_mib", "chunk_mib", "expected"),
+    [(2, 0.75, [True, False]), (40, 15, [True, False]), (16, 7, [True, False])],
+    ids=["smaller than the standby's", "larger", "default"],
+)
+def test_private_tmp_has_the_exercise_size(
+    grader: Grader, file_mib: float, chunk_mib: float, expected: list[bool]
+) -> None:
+    source = f"""
+        import os
+
+        def fill(n):
+            try:
+                for i in range(n):
+                    with open(f"/tmp/fill{{i}}", "wb") as fh:
+                        fh.write(b"x" * int({chunk_mib} * 2**20))
+                return True
+            except OSError:
+                return False
+            finally:
+                for i in range(n):
+                    if os.path.exists(f"/tmp/fill{{i}}"):
+                        os.remove(f"/tmp/fill{{i}}")
+
+        def f():
+            return [fill(2), fill(3)]
+        """
+    ex = probe_exercise(file_mib=file_mib, memory_mib=512)
+    assert output_of(grader, source, ex) == expected
+
+
+def test_a_job_sees_nothing_of_the_standby_warm_up(grader: Grader) -> None:
+    source = """
+        import linecache, sys
+
+        def f():
+            module = sys.modules["submission"]
+            names = sorted(n for n in vars(module) if not n.startswith("__"))
+            texts = ["".join(entry[2]) for entry in linecache.cache.values() if len(entry) == 4]
+            mine = "".join(linecache.cache["submission.py"][2])
+            needle = "def " + "warm("
+            return [names, any(needle in t for t in texts), "def f():" in mine]
+        """
+    assert output_of(grader, source) == [["f", "linecache", "sys"], False, True]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [p for p in pids if os.path.exists(f"/proc/{p}")]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _wait_for_standbys(zygote: int, n: int) -> list[int]:
+    """The zygote's children once there are n of them (jobs reaped: only standbys are left)."""
+    deadline = time.monotonic() + 10
+    while len(standbys := _children(zygote)) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(standbys) == n, standbys
+    return standbys
+
+
+def test_a_dead_standby_is_replaced_and_standbys_die_with_the_zygote() -> None:
+    ex = probe_exercise()
+    with Grader(slots=2, base_uid=own_base_uid(3)) as g:
+        assert full_marks(g.grade(ex, ex.reference))
+        zygote = g._zygote
+        assert zygote is not None
+        assert g.wait_idle(30)
+        # One per slot and a spare, as root, waiting for jobs.
+        standbys = _wait_for_standbys(zygote.info["pid"], g.slots + 1)
+        os.kill(standbys[0], signal.SIGKILL)
+        assert _gone(standbys[:1])
+        assert full_marks(g.grade(ex, ex.reference))
+        assert full_marks(g.grade(ex, ex.reference))
+        assert g.wait_idle(30)
+        standbys = _wait_for_standbys(zygote.info["pid"], g.slots + 1)
+        os.kill(zygote.info["pid"], signal.SIGKILL)
+        assert _gone(standbys), "standby processes outlived the zygote"
+        assert full_marks(g.grade(ex, ex.reference))  # a new zygote
+    assert sandbox_processes(set(g.uids)) == []
+
+
+def test_a_job_runs_at_normal_priority(grader: Grader) -> None:
+    # Standbys prepare at SCHED_IDLE; the job itself must not be starved by other load.
+    source = """
+        import os
+
+        def f():
+            return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)]
+        """
+    assert output_of(grader, source) == [os.SCHED_OTHER, 0]
+
+
+def test_hidden_directories_are_empty_read_only_mounts(grader: Grader) -> None:
+    source = """
+        import os
+
+        def f():
+            seen = {}
+            for line in open("/proc/self/mountinfo"):
+                fields = line.split()
+                dash = fields.index("-")
+                opts, sb = fields[5].split(","), fields[dash + 3].split(",")
+                seen[fields[4]] = [fields[dash + 1], "ro" in opts, "ro" in sb, "nosuid" in opts]
+            paths = ("/home", "/root", "/run", "/srv", "/work", "/var/lib")
+            return {p: seen[p] + [os.listdir(p)] for p in paths if p in seen}
+        """
+    seen = output_of(grader, source)
+    assert {"/root", "/work"} <= set(seen)
+    for path, (fstype, ro, sb_ro, nosuid, entries) in seen.items():
+        assert (fstype, ro, sb_ro, nosuid, entries) == ("tmpfs", True, True, True, []), path
