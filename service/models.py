@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
@@ -394,3 +395,16 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined]
 
     webhook: Mapped[Webhook] = relationship()
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_try_at"),)
+
+
+def due_ids(outbox: Any, limit: int) -> list[int]:
+    """Ids of an outbox's queued rows whose next try is due, oldest first. An outbox is a table
+    of things sent with retries (webhook and LMS score deliveries): id, status, next_try_at."""
+    ids = db.session.scalars(
+        select(outbox.id)
+        .where(outbox.status == JobStatus.QUEUED, outbox.next_try_at <= utcnow())
+        .order_by(outbox.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return list(ids)

@@ -27,6 +27,7 @@ from service.models import (
     Webhook,
     WebhookDelivery,
     db,
+    due_ids,
     rows_changed,
     utcnow,
 )
@@ -110,17 +111,7 @@ def deliver_due(app: Flask, limit: int = 20) -> int:
     tried = 0
     with app.app_context():
         try:
-            due = db.session.scalars(
-                select(WebhookDelivery.id)
-                .where(
-                    WebhookDelivery.status == JobStatus.QUEUED,
-                    WebhookDelivery.next_try_at <= utcnow(),
-                )
-                .order_by(WebhookDelivery.id)
-                .limit(limit)
-            ).all()
-            db.session.rollback()
-            for delivery_id in due:
+            for delivery_id in due_ids(WebhookDelivery, limit):
                 tried += _deliver(delivery_id)
         finally:
             db.session.remove()

@@ -41,6 +41,7 @@ from service.models import (
     Submission,
     SubmissionStatus,
     db,
+    due_ids,
     rows_changed,
     utcnow,
 )
@@ -200,17 +201,7 @@ def run_lti_background(app: Flask, limit: int = 20) -> int:
     tried = 0
     with app.app_context():
         try:
-            due = db.session.scalars(
-                select(LtiScoreDelivery.id)
-                .where(
-                    LtiScoreDelivery.status == JobStatus.QUEUED,
-                    LtiScoreDelivery.next_try_at <= utcnow(),
-                )
-                .order_by(LtiScoreDelivery.id)
-                .limit(limit)
-            ).all()
-            db.session.rollback()
-            for delivery_id in due:
+            for delivery_id in due_ids(LtiScoreDelivery, limit):
                 tried += deliver(delivery_id)
             if time.monotonic() - _last_housekeeping > HOUSEKEEPING_SECONDS:
                 _last_housekeeping = time.monotonic()
