@@ -30,7 +30,7 @@ from service.models import (
     utcnow,
 )
 from service.regrades import count_regraded
-from service.submissions import apply_penalty
+from service.submissions import apply_penalty, grade_result
 from service.webhooks import enqueue_graded_event
 
 log = logging.getLogger("holdout.grading")
@@ -142,14 +142,16 @@ def grade_submission(submission_id: int, owner: str) -> bool:
     try:
         outcome = evaluate(question, answer)
     except ExerciseError as exc:
-        result = _result(SubmissionStatus.FAILED, 0.0, [], f"The exercise itself is broken: {exc}")
+        result = grade_result(
+            SubmissionStatus.FAILED, 0.0, [], f"The exercise itself is broken: {exc}"
+        )
         return write_result(submission_id, owner, result)
     if isinstance(outcome, dict):
-        result = _result(
+        result = grade_result(
             SubmissionStatus.GRADED, outcome["fraction"] * points, [], outcome["feedback"]
         )
     else:
-        result = _result(
+        result = grade_result(
             SubmissionStatus(outcome.status),
             outcome.score / outcome.max_score * points if outcome.max_score else 0.0,
             [t.to_dict() for t in outcome.tests],
@@ -158,24 +160,6 @@ def grade_submission(submission_id: int, owner: str) -> bool:
             timings=outcome.timings,
         )
     return write_result(submission_id, owner, result)
-
-
-def _result(
-    status: SubmissionStatus,
-    score: float,
-    tests: list[Any],
-    feedback: str,
-    exercise_version: str | None = None,
-    timings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "score": score,
-        "tests": tests,
-        "feedback": feedback,
-        "exercise_version": exercise_version,
-        "timings": timings,
-    }
 
 
 def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:

@@ -111,20 +111,13 @@ def release(submission_id: int, owner: str) -> None:
 
 def _give_up(submission_id: int, owner: str, claims: int) -> None:
     from service.grading import write_result
+    from service.submissions import grade_result
 
-    write_result(
-        submission_id,
-        owner,
-        {
-            "status": SubmissionStatus.FAILED,
-            "score": 0.0,
-            "tests": [],
-            "feedback": f"Grading was interrupted {claims} times (the grading process stopped); "
-            "an instructor can regrade this submission.",
-            "exercise_version": None,
-            "timings": None,
-        },
+    feedback = (
+        f"Grading was interrupted {claims} times (the grading process stopped); "
+        "an instructor can regrade this submission."
     )
+    write_result(submission_id, owner, grade_result(SubmissionStatus.FAILED, 0.0, [], feedback))
 
 
 def run_claimed(app: Flask, submission_id: int, owner: str) -> None:

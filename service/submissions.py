@@ -40,6 +40,25 @@ def normalized_answer(question: Question, answer: Any) -> Any:
         raise Problem(422, f"Invalid answer for {question.type} question: {exc}") from exc
 
 
+def grade_result(
+    status: SubmissionStatus,
+    score: float,
+    tests: list[Any],
+    feedback: str,
+    exercise_version: str | None = None,
+    timings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A result as every grading path hands it to be stored (see service.grading.write_result)."""
+    return {
+        "status": status,
+        "score": score,
+        "tests": tests,
+        "feedback": feedback,
+        "exercise_version": exercise_version,
+        "timings": timings,
+    }
+
+
 def apply_penalty(result: dict[str, Any], penalty: float) -> dict[str, Any]:
     """A late answer's grade: the score reduced by the quiz's late penalty, and said so."""
     if penalty <= 0 or result["status"] != SubmissionStatus.GRADED:
@@ -129,11 +148,9 @@ def create_submission(
         return submission
     verdict = grade_quick(question.type, question.data, answer)
     result = apply_penalty(
-        {
-            "status": SubmissionStatus.GRADED,
-            "score": verdict.fraction * question.points,
-            "feedback": verdict.feedback,
-        },
+        grade_result(
+            SubmissionStatus.GRADED, verdict.fraction * question.points, [], verdict.feedback
+        ),
         submission.late_penalty,
     )
     submission.status = SubmissionStatus.GRADED
