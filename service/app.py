@@ -14,9 +14,12 @@ from sqlalchemy import event
 
 from service.config import Settings
 from service.errors import Problem, register_error_handlers
+from service.events import init_events
 from service.logs import configure_logging, install_request_logging
-from service.lti import FORM_BLUEPRINTS, init_lti
+from service.lti import init_lti
 from service.models import db
+from service.outbox import init_outbox
+from service.pages import FORM_BLUEPRINTS, init_pages
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -105,6 +108,19 @@ def _sandbox_ready() -> dict[str, Any]:
     return {**status, "ok": bool(status.get("ok"))}
 
 
+def _init_features(app: Flask) -> None:
+    """The event bus and its listeners, the outbox, the periodic work, and the endpoints."""
+    from service import attempts, webhooks
+    from service.api import init_api
+
+    attempts.listen(init_events(app))
+    init_outbox(app)
+    webhooks.init_webhooks(app)
+    api = init_api(app)
+    init_lti(app, api)
+    init_pages(app, api)
+
+
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -133,10 +149,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     _init_grading(app, settings)
     limiter = _init_rate_limits(app, settings)
-
-    from service.api import init_api
-
-    init_lti(app, init_api(app))
+    _init_features(app)
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]

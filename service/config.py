@@ -47,6 +47,12 @@ class Settings:
     submit_rate_limit: str = "60 per minute"
     # Where the counters live: shared Redis when scaled out, this process's memory otherwise.
     rate_limit_storage: str = "memory://"
+    # Threads that send webhook events and LMS scores (the outbox), in each process that grades.
+    delivery_threads: int = 4
+    # Long polls (?wait=) open at once, per user and in each API process; past either, the
+    # answer is the current status at once, with Retry-After.
+    max_waits_per_user: int = 4
+    max_waits: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +70,9 @@ class Settings:
             rate_limit=os.environ.get("HOLDOUT_RATE_LIMIT", cls.rate_limit),
             submit_rate_limit=os.environ.get("HOLDOUT_SUBMIT_RATE_LIMIT", cls.submit_rate_limit),
             rate_limit_storage=_rate_limit_storage(broker_url),
+            delivery_threads=max(1, _int_env("HOLDOUT_DELIVERY_THREADS", cls.delivery_threads)),
+            max_waits_per_user=_int_env("HOLDOUT_MAX_WAITS_PER_USER", cls.max_waits_per_user),
+            max_waits=_int_env("HOLDOUT_MAX_WAITS", cls.max_waits),
         )
 
 

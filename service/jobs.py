@@ -22,9 +22,8 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
-from service.lti.ags import run_lti_background
+from service.background import start_background, stop_background
 from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
-from service.webhooks import deliver_due
 
 log = logging.getLogger("holdout.jobs")
 
@@ -110,8 +109,8 @@ def release(submission_id: int, owner: str) -> None:
 
 
 def _give_up(submission_id: int, owner: str, claims: int) -> None:
+    from service.grades import grade_result
     from service.grading import write_result
-    from service.submissions import grade_result
 
     feedback = (
         f"Grading was interrupted {claims} times (the grading process stopped); "
@@ -215,7 +214,7 @@ class EmbeddedExecutor:
             finally:
                 db.session.remove()
         if submission_id is None:
-            return deliver_due(self.app) + run_lti_background(self.app) > 0
+            return False
         with self.lock:
             self.in_flight[submission_id] = owner
         try:
@@ -293,6 +292,7 @@ def start_embedded_executor(app: Flask) -> EmbeddedExecutor | None:
         executor = EmbeddedExecutor(app, threads=grader_slots())
         app.extensions["holdout_executor"] = executor
         executor.start()
+        start_background(app)  # deliveries and housekeeping: threads of their own
     return executor
 
 
@@ -302,4 +302,5 @@ def stop_embedded_executor(app: Flask, timeout: float) -> None:
     executor = app.extensions.pop("holdout_executor", None)
     if executor is not None:
         executor.stop(timeout)
+        stop_background(app)
     close_grader()
