@@ -27,12 +27,12 @@ from typing import Any
 
 from grader import sandbox
 from grader.checks import StepContext, run_check, short
+from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
 from grader.spec import Exercise, TestSpec
 from grader.values import ArrayCache, DecodeError, apply_mutation, decode, materialize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-UNSAFE_ENV = "HOLDOUT_SANDBOX_ALLOW_UNSAFE"
-HIDE_ENV = "HOLDOUT_SANDBOX_HIDE"
+UNSAFE_ENV = SANDBOX_ALLOW_UNSAFE.env
 BASE_UID = 61000
 MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
@@ -283,9 +283,9 @@ class Grader:
         self.slots = slots
         self.base_uid = base_uid
         if allow_unsafe is None:
-            allow_unsafe = os.environ.get(UNSAFE_ENV, "") == "1"
+            allow_unsafe = SANDBOX_ALLOW_UNSAFE.read()
         self.allow_unsafe = allow_unsafe
-        extra = [p for p in os.environ.get(HIDE_ENV, "").split(":") if p]
+        extra = SANDBOX_HIDE.read()
         self._hide = sorted(
             {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])} - {"/"}
         )
