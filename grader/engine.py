@@ -768,6 +768,7 @@ def _child_test(index: int, test: TestSpec) -> dict[str, Any]:
                 "repeat": step.get("repeat", 1),
                 "raises": "raises" in names,
                 "snapshot": "inputs_unchanged" in names,
+                "memory": "new_object" in names,
             }
         )
     return {"index": index, "let": test.let, "steps": steps}
@@ -912,6 +913,8 @@ def _decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
         out["after"] = decode(step["after"], blobs)
     if "signature" in step:
         out["signature"] = str(step["signature"])[:2000]
+    if "shared" in step:
+        out["shared"] = _decode_shared(step["shared"])
     if "exc" in step:
         exc = step["exc"]
         if not isinstance(exc, dict):
@@ -921,9 +924,38 @@ def _decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
             "builtin_bases": [str(b) for b in exc.get("builtin_bases", [])][:20],
             "message": str(exc.get("message", ""))[:2000],
             "traceback": [str(x)[:300] for x in exc.get("traceback", [])][:40],
+            "raised_by": str(exc.get("raised_by", "unknown"))[:40],
         }
     if not out:
         raise DecodeError("empty step result")
+    return out
+
+
+def _decode_shared(shared: Any) -> list[dict[str, Any]]:
+    """The child's `new_object` findings: plain data, re-built from checked parts only."""
+    if not isinstance(shared, list):
+        raise DecodeError("malformed memory report")
+
+    def keys(path: Any) -> list[int | str]:
+        if not isinstance(path, list) or len(path) > 40:
+            raise DecodeError("malformed path")
+        return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+
+    out = []
+    for entry in shared[:16]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("with"), list):
+            raise DecodeError("malformed memory report")
+        rep, label = entry.get("rep"), entry["with"]
+        if len(label) != 3 or label[0] not in ("arg", "let", "out"):
+            raise DecodeError("malformed memory report")
+        out.append(
+            {
+                "rep": rep if type(rep) is int else None,
+                "at": keys(entry.get("at", [])),
+                "with": [label[0], keys([label[1]])[0] if keys([label[1]]) else 0, keys(label[2])],
+                "how": "same" if entry.get("how") == "same" else "memory",
+            }
+        )
     return out
 
 
