@@ -108,13 +108,13 @@ def _sandbox_ready() -> dict[str, Any]:
     return {**status, "ok": bool(status.get("ok"))}
 
 
-def _init_features(app: Flask) -> None:
+def _init_features(app: Flask, settings: Settings) -> None:
     """The event bus and its listeners, the outbox, the periodic work, and the endpoints."""
     from service import attempts, webhooks
     from service.api import init_api
 
     attempts.listen(init_events(app))
-    init_outbox(app)
+    init_outbox(app, settings.delivery_threads)
     webhooks.init_webhooks(app)
     api = init_api(app)
     init_lti(app, api)
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     _init_grading(app, settings)
     limiter = _init_rate_limits(app, settings)
-    _init_features(app)
+    _init_features(app, settings)
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]

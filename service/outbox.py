@@ -314,9 +314,9 @@ class DeliveryLoop:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def init_outbox(app: Flask) -> None:
-    """Register the delivery loop as a background task of this app."""
-    loop = DeliveryLoop(app, app.config["HOLDOUT_SETTINGS"].delivery_threads)
+def init_outbox(app: Flask, threads: int) -> None:
+    """Register the delivery loop, with this many delivery threads, as a background task."""
+    loop = DeliveryLoop(app, threads)
     app.extensions["holdout_delivery_loop"] = loop
     tasks = background.background(app)
     tasks.register(TASK, POLL_SECONDS, loop.run)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from datetime import timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from question_bank.types import AnswerError, check_answer_shape, grade_quick
+from service import config
 from service.errors import Problem
 from service.grades import apply_penalty as apply_penalty  # re-exported: its old home
 from service.grades import grade_result, write_grade
@@ -28,7 +28,7 @@ from service.models import (
 )
 
 # Between two code submissions to one question outside a quiz (a quiz sets its own).
-CODE_COOLDOWN_SECONDS = int(os.environ.get("HOLDOUT_CODE_COOLDOWN_SECONDS", "0"))
+CODE_COOLDOWN_SECONDS = config.current().code_cooldown_seconds
 
 
 def normalized_answer(question: Question, answer: Any) -> Any:

@@ -12,13 +12,12 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
 
-from service import events, outbox
+from service import config, events, outbox
 from service.courses import submission_course_ids
 from service.events import SubmissionGraded
 from service.models import Submission, Webhook, WebhookDelivery, db
@@ -34,9 +33,9 @@ from service.outbox import (
 
 log = logging.getLogger("holdout.webhooks")
 EVENT_GRADED = "submission.graded"
-MAX_TRIES = int(os.environ.get("HOLDOUT_WEBHOOK_MAX_TRIES", "6"))
-TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_TIMEOUT", "5"))
-BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_BACKOFF", "2"))
+MAX_TRIES = config.current().webhook_max_tries
+TIMEOUT_SECONDS = config.current().webhook_timeout
+BACKOFF_SECONDS = config.current().webhook_backoff
 SIGNATURE_HEADER = "X-Holdout-Signature"
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.parse
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from service import background, events, outbox
+from service import background, config, events, outbox
 from service.events import AttemptHandedIn, AttemptRescored, SubmissionGraded
 from service.lti import keys
 from service.lti.models import (
@@ -54,8 +53,8 @@ LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TAG = "holdout"
-MAX_TRIES = int(os.environ.get("HOLDOUT_LTI_MAX_TRIES", "8"))
-BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_LTI_BACKOFF", "5"))
+MAX_TRIES = config.current().lti_max_tries
+BACKOFF_SECONDS = config.current().lti_backoff
 CLAIM_SECONDS = 60.0
 HOUSEKEEPING_SECONDS = 60.0
 

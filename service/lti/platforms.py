@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import threading
 import time
@@ -16,15 +15,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service import config
 from service.lti import keys
 from service.lti.models import LtiDeployment, LtiPlatform
 from service.models import db
 from service.outbox import AnswerTooLarge, http_exchange
 
-TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_LTI_HTTP_TIMEOUT", "10"))
-JWKS_TTL_SECONDS = float(os.environ.get("HOLDOUT_LTI_JWKS_TTL", "300"))
+TIMEOUT_SECONDS = config.current().lti_http_timeout
+JWKS_TTL_SECONDS = config.current().lti_jwks_ttl
 # A launch waits for the platform's keys: a person is watching, so this is short.
-JWKS_TIMEOUT_SECONDS = 3.0
+JWKS_TIMEOUT_SECONDS = min(3.0, TIMEOUT_SECONDS)
 # An unknown kid makes us fetch the JWKS again (the platform rotated), at most this often.
 JWKS_MIN_REFRESH_SECONDS = 10.0
 USER_AGENT = "holdout-lti/1"
