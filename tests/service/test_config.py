@@ -44,10 +44,9 @@ def test_every_holdout_variable_the_code_names_is_declared() -> None:
             if "content" in path.parts:
                 continue  # exercise files, not code of ours
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                value = getattr(node, "value", None)
-                if isinstance(node, ast.Constant) and isinstance(value, str):
-                    if re.fullmatch(r"HOLDOUT_[A-Z0-9_]+", value):
-                        used.setdefault(value, str(path.relative_to(ROOT)))
+                value = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and re.fullmatch(r"HOLDOUT_[A-Z0-9_]+", value):
+                    used.setdefault(value, str(path.relative_to(ROOT)))
     assert used, "the scan found nothing: it is broken"
     undeclared = {name: where for name, where in used.items() if name not in names}
     assert not undeclared, f"declare these in service/config.py: {undeclared}"
