@@ -43,7 +43,7 @@ wrk:
 
 # `make test` runs the API behind a real nginx (tests/e2e/test_nginx.py); see deploy/nginx.conf.
 nginx:
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { $(call APT_INSTALL,nginx-light); }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { $(call APT_INSTALL,nginx); }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
@@ -35,6 +36,16 @@ class HoldoutGroup(FlaskGroup):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return click.Group.get_command(self, ctx, name)
+
+    # Flask wraps every command in an app context, which would load the app (and look for the
+    # database) for `bank check` or `config docs` too: commands that need it say @with_appcontext.
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("with_appcontext", False)
+        return super().command(*args, **kwargs)
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", click.Group)
+        return super().group(*args, **kwargs)
 
 
 def _require_database(url: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
-from service import config
+from service import config, metrics
 from service.courses import submission_course_ids
 from service.models import (
     JobStatus,
@@ -148,8 +148,10 @@ def _deliver(delivery_id: int) -> int:
         delivery.delivered_at = utcnow()
     elif delivery.tries >= MAX_TRIES:
         delivery.status = JobStatus.FAILED
+        metrics.delivery_failed("webhook", final=True)
         log.warning("webhook delivery failed for good", extra={"delivery_id": delivery_id})
     else:
+        metrics.delivery_failed("webhook", final=False)
         delivery.next_try_at = utcnow() + timedelta(
             seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1)
         )

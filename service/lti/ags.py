@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from service import config
+from service import config, metrics
 from service.lti import keys
 from service.lti.models import (
     LtiLinkUser,
@@ -277,10 +277,12 @@ def _record(delivery: LtiScoreDelivery, url: str | None, status: int | None, err
         log.info("score sent", extra={"delivery_id": delivery.id, "url": url})
     elif delivery.tries >= MAX_TRIES:
         delivery.status = JobStatus.FAILED
+        metrics.delivery_failed("lti", final=True)
         log.warning(
             "score delivery failed for good", extra={"delivery_id": delivery.id, "error": error}
         )
     else:
+        metrics.delivery_failed("lti", final=False)
         delivery.next_try_at = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1))
 
 
