@@ -171,6 +171,15 @@ class Settings:
         "INFO",
         "log level; logs are JSON lines on stderr, each with the request id",
     )
+    metrics_token: str = setting(
+        "HOLDOUT_METRICS_TOKEN",
+        Text(),
+        "",
+        "a bearer token for `/metrics` and the details of `/readyz` (Prometheus: "
+        "`authorization: {credentials: …}`); without it, only direct connections from this "
+        "machine (loopback, not through a proxy) see them",
+        "unset",
+    )
     # Grading
     grader_slots: int = setting(
         "HOLDOUT_GRADER_SLOTS",

@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
-from service import config
+from service import config, metrics
 from service.background import start_background, stop_background
 from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
 
@@ -130,9 +130,11 @@ def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
             target=_heartbeat, args=(app, submission_id, owner, stop), daemon=True
         )
         heartbeat.start()
+        started, outcome = time.monotonic(), "crashed"
         try:
-            grade_submission(submission_id, owner)
+            outcome = "written" if grade_submission(submission_id, owner) else "lease_lost"
         except SandboxUnavailable:
+            outcome = "sandbox_unavailable"
             log.exception("sandbox unavailable; submission released")
             release(submission_id, owner)
             raise
@@ -143,7 +145,25 @@ def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
         finally:
             stop.set()
             heartbeat.join()
+            _count_job(submission_id, outcome, time.monotonic() - started)
             db.session.remove()
+
+
+def _count_job(submission_id: int, outcome: str, seconds: float) -> None:
+    """Metrics: a written job counts as its grade's status (graded or failed), with its lag."""
+    lag = None
+    if outcome == "written":
+        row = db.session.execute(
+            select(Submission.status, Submission.created_at, Submission.graded_at).where(
+                Submission.id == submission_id
+            )
+        ).one_or_none()
+        db.session.rollback()
+        if row is not None:
+            outcome = row.status.value
+            if row.graded_at is not None:
+                lag = (row.graded_at - row.created_at).total_seconds()
+    metrics.job_finished(outcome, seconds, lag)
 
 
 def _heartbeat(app: Flask, submission_id: int, owner: str, stop: threading.Event) -> None:

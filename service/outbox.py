@@ -31,7 +31,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import update
 
-from service import background
+from service import background, metrics
 from service.models import JobStatus, db, due_ids, rows_changed, utcnow
 
 log = logging.getLogger("holdout.outbox")
@@ -243,11 +243,13 @@ def _record(kind: Kind, row: Any, outcome: Outcome) -> None:
         log.info("delivered", extra={"kind": kind.name, "id": row.id, "url": outcome.url})
     elif outcome.final or row.tries >= kind.max_tries():
         row.status = JobStatus.FAILED
+        metrics.delivery_failed(kind.name, final=True)
         log.warning(
             "delivery failed for good",
             extra={"kind": kind.name, "id": row.id, "error": outcome.error},
         )
     else:
+        metrics.delivery_failed(kind.name, final=False)
         row.next_try_at = now + timedelta(seconds=kind.backoff() * 2 ** (row.tries - 1))
 
 
