@@ -323,13 +323,18 @@ class Worker(UvicornWorker):
     async def _serve(self) -> None:
         from service.config import current
 
-        settings = current()
-        flask_app: Flask = self.wsgi  # type: ignore[has-type]
-        self.wsgi = WaitingFront(
-            flask_app,
-            threads=self.cfg.threads,
-            max_waits=settings.max_waits,
-            max_waits_per_user=settings.max_waits_per_user,
-        )
+        app: Any = self.wsgi  # type: ignore[has-type]
+        served: Any
+        if "holdout_events" in getattr(app, "extensions", {}):
+            settings = current()
+            served = WaitingFront(
+                app,
+                threads=self.cfg.threads,
+                max_waits=settings.max_waits,
+                max_waits_per_user=settings.max_waits_per_user,
+            )
+        else:  # another WSGI app under the same configuration (a benchmark's bare Flask app)
+            served = WSGIMiddleware(app, workers=self.cfg.threads)
+        self.wsgi = served
         with contextlib.suppress(asyncio.CancelledError):
             await super()._serve()
