@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader import sandbox
+from grader.protocol import Kind
 from grader.values import Blob, apply_mutation, encode, materialize
 
 FILENAME = "submission.py"
@@ -152,18 +153,18 @@ def run_job(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None)
         layers = sandbox.enter(cfg, prepared, netns_fd)
         required = ("uid_separation", "rlimits")
         missing = [k for k in required if layers.get(k) is not True]
-        emit({"t": "setup", "layers": layers})
+        emit({"t": Kind.SETUP, "layers": layers})
         if missing and not cfg.get("allow_unsafe"):
             os._exit(4)
         os.chdir(sandbox.JOB_DIR if layers.get("mountns") is True else cfg["fallback_dir"])
         job = _read_job(job_fd)
         if job["mode"] == "probe":
-            emit({"t": "probe", "seen": sandbox.observe(cfg)})
+            emit({"t": Kind.PROBE, "seen": sandbox.observe(cfg)})
             if job.get("hang"):
                 time.sleep(3600)
         else:
             _run(job)
-        emit({"t": "done"})
+        emit({"t": Kind.DONE})
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -226,29 +227,29 @@ def _run(job: dict[str, Any]) -> None:
         line = getattr(exc, "lineno", None)
         msg = getattr(exc, "msg", None) or str(exc)
         where = f"line {line}: " if line else ""
-        emit({"t": "load", "ok": False, "kind": "syntax", "message": f"{where}{msg}"[:MAX_TEXT]})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "syntax", "message": f"{where}{msg}"[:MAX_TEXT]})
         return
-    emit({"t": "loading"})
+    emit({"t": Kind.LOADING})
     try:
         exec(code, module.__dict__)
     except BaseException as exc:
-        emit({"t": "load", "ok": False, "kind": "exception", "exc": _exception(exc)})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "exception", "exc": _exception(exc)})
         return
     entry = job["entry"]
     target = module.__dict__.get(entry["name"])
     if target is None:
-        emit({"t": "load", "ok": False, "kind": "missing"})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "missing"})
         return
     is_class = isinstance(target, type)
     if (entry["kind"] == "class") != is_class or not callable(target):
-        emit({"t": "load", "ok": False, "kind": "not_" + entry["kind"]})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "not_" + entry["kind"]})
         return
-    emit({"t": "load", "ok": True})
+    emit({"t": Kind.LOAD, "ok": True})
     for test in job["tests"]:
-        emit({"t": "begin", "i": test["index"]})
+        emit({"t": Kind.BEGIN, "i": test["index"]})
         blobs: list[Blob] = []
         steps = _run_test(test, target, blobs)
-        emit({"t": "test", "i": test["index"], "steps": steps}, blobs)
+        emit({"t": Kind.TEST, "i": test["index"], "steps": steps}, blobs)
 
 
 def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict[str, Any]]:

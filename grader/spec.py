@@ -43,7 +43,6 @@ MAX_REPEAT = 10_000
 MAX_ELEMENTS = 10_000_000
 MAX_DELTA = 1e-9
 
-REFERENCE_CHECKS = {"equal", "allclose", "dtype", "shape", "type"}
 CHECKS: dict[str, set[str]] = {
     "equal": set(),
     "allclose": {"rtol", "atol"},
