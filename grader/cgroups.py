@@ -231,6 +231,7 @@ class Job:
         self.name = name
         self.dirs = {c: os.path.join(d, name) for c, d in tree.dirs.items()}
         self.memory_limit = 0
+        self._tasks_cpus: tuple[int, float] | None = None
         self._cpu_base = 0.0
 
     def _file(self, controller: str, name: str) -> str | None:
@@ -243,10 +244,13 @@ class Job:
         self.limit(memory_bytes, pids, cpus)
 
     def limit(self, memory_bytes: int, pids: int, cpus: float) -> None:
-        """Set the job's limits (an unchanged limit is not written again)."""
+        """Set the job's limits (unchanged ones are not written again)."""
         if memory_bytes != self.memory_limit:
             self._set_memory(memory_bytes)
             self.memory_limit = memory_bytes
+        if (pids, cpus) == self._tasks_cpus:
+            return
+        self._tasks_cpus = (pids, cpus)
         pids_max = self._file("pids", "pids.max")
         assert pids_max is not None
         _write(pids_max, str(pids))

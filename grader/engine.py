@@ -34,7 +34,7 @@ UNSAFE_ENV = "HOLDOUT_SANDBOX_ALLOW_UNSAFE"
 HIDE_ENV = "HOLDOUT_SANDBOX_HIDE"
 MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
-REQUIRED_LAYERS = ("uid_separation", "rlimits")
+REQUIRED_LAYERS = sandbox.REQUIRED_LAYERS
 LAYERS = (
     "uid_separation",
     "no_supplementary_groups",
@@ -46,6 +46,8 @@ LAYERS = (
     "private_tmp",
     "rlimits",
     "no_new_privs",
+    "seccomp",
+    "cgroup",
     "wall_clock_kill",
 )
 
@@ -227,7 +229,15 @@ class Grader:
         status: dict[str, Any] = {name: bool(seen.get(name)) for name in LAYERS}
         status["wall_clock_kill"] = bool(hang.status.get("timed_out")) and hang.wall < 5
         status["pidns"] = status["pidns"] and run.status.get("pidns") is True
-        for name in ("uid_separation", "rlimits", "netns", "mountns", "no_new_privs"):
+        for name in (
+            "uid_separation",
+            "rlimits",
+            "netns",
+            "mountns",
+            "no_new_privs",
+            "seccomp",
+            "cgroup",
+        ):
             if layers.get(name) is not True:
                 status[name] = False
         status["uids"] = list(self.uids)

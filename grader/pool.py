@@ -63,7 +63,9 @@ class Zygote:
         from grader.spec import DEFAULT_LIMITS
 
         tmp_kib = int(DEFAULT_LIMITS["file_mib"] * 1024)
-        options = json.dumps({"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib})
+        options = json.dumps(
+            {"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib, "limits": DEFAULT_LIMITS}
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", boot, str(child.fileno()), options],
             pass_fds=[child.fileno()],
