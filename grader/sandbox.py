@@ -83,6 +83,13 @@ _libc.prctl.argtypes = [
 ]
 
 
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot isolate submissions here, so grading is refused.
+
+    Set HOLDOUT_SANDBOX_ALLOW_UNSAFE=1 (or allow_unsafe=True) to grade anyway on a trusted machine.
+    """
+
+
 def _check(ret: int, what: str) -> None:
     if ret != 0:
         e = ctypes.get_errno()
@@ -320,7 +327,9 @@ def redirect_fds(result_fd: int, output_fd: int, job_fd: int) -> None:
     """stdin from /dev/null, stdout+stderr to the output pipe, fixed numbers for the channels,
     and every other inherited descriptor closed."""
     # Move everything above the target range first so no dup2 clobbers a source.
-    result, output, job = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (result_fd, output_fd, job_fd))
+    result, output, job = (
+        fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (result_fd, output_fd, job_fd)
+    )
     devnull = fcntl.fcntl(os.open("/dev/null", os.O_RDONLY), fcntl.F_DUPFD, 100)
     os.dup2(devnull, 0)
     os.dup2(output, 1)

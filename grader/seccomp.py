@@ -123,7 +123,13 @@ BPF_INSTRUCTION = 8  # bytes in one struct sock_filter
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
 
 
 class _SockFprog(ctypes.Structure):
@@ -176,7 +182,6 @@ def build() -> Filter:
         if read_fd >= 0:
             os.close(read_fd)
     return Filter(program)
-
 
 
 def active() -> bool:

@@ -655,7 +655,8 @@ def test_concurrent_jobs_run_under_separate_uids(grader: Grader, target) -> None
         def solve(x):
             # Its own process and the job's reaper (PID 1), nothing else.
             others = {"1", str(os.getpid())}
-            return x * 2 if not [p for p in os.listdir("/proc") if p.isdigit() and p not in others] else x
+            alone = not [p for p in os.listdir("/proc") if p.isdigit() and p not in others]
+            return x * 2 if alone else x
         """
     )
     reports = []
