@@ -101,7 +101,6 @@ SANDBOX_DENIED = (
     "process_mrelease",
     "lsm_set_self_attr",
     "set_mempolicy_home_node",
-    "landlock_create_ruleset",
 )
 DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED
 # clone(flags, ...): any of these creates a namespace.

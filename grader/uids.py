@@ -71,7 +71,7 @@ def claim(count: int) -> UidBlock:
     for first in range(BLOCKS - need + 1):
         handles = []
         for block in range(first, first + need):
-            handle = _lock(directory / f"block-{block}.lock")
+            handle = _lock(directory / f"uids-{BASE_UID + block * BLOCK_WIDTH}.lock")
             if handle is None:
                 break
             handles.append(handle)
