@@ -10,9 +10,9 @@ PYTEST_WORKERS ?= 2
 KATEX_VERSION := 0.19.1
 KATEX_DIR := service/pages/static/vendor/katex
 
-.PHONY: install serve test lint format typecheck bench clean browser wrk
+.PHONY: install serve test lint format typecheck bench clean browser wrk libseccomp
 
-install: $(STAMP) $(KATEX_DIR)/katex.min.js
+install: libseccomp $(STAMP) $(KATEX_DIR)/katex.min.js
 
 $(KATEX_DIR)/katex.min.js:
 	tmp=$$(mktemp -d) && npm pack --silent --pack-destination "$$tmp" katex@$(KATEX_VERSION) >/dev/null \
@@ -32,6 +32,10 @@ browser:
 
 wrk:
 	@command -v wrk >/dev/null || { $(call APT_INSTALL,wrk); }
+
+# The grader's seccomp filter is compiled by libseccomp (through the pyseccomp binding).
+libseccomp:
+	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2' || { $(call APT_INSTALL,libseccomp2); }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
