@@ -51,6 +51,7 @@ def child_test(index: int, test: TestSpec) -> dict[str, Any]:
                 "repeat": step.get("repeat", 1),
                 "raises": "raises" in names,
                 "snapshot": "inputs_unchanged" in names,
+                "memory": "new_object" in names,
             }
         )
     return {"index": index, "let": test.let, "steps": steps}
@@ -223,6 +224,8 @@ def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
         out["after"] = decode(step["after"], blobs)
     if "signature" in step:
         out["signature"] = str(step["signature"])[:2000]
+    if "shared" in step:
+        out["shared"] = decode_shared(step["shared"])
     if "exc" in step:
         exc = step["exc"]
         if not isinstance(exc, dict):
@@ -232,7 +235,36 @@ def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
             "builtin_bases": [str(b) for b in exc.get("builtin_bases", [])][:20],
             "message": str(exc.get("message", ""))[:2000],
             "traceback": [str(x)[:300] for x in exc.get("traceback", [])][:40],
+            "raised_by": str(exc.get("raised_by", "unknown"))[:40],
         }
     if not out:
         raise DecodeError("empty step result")
+    return out
+
+
+def decode_shared(shared: Any) -> list[dict[str, Any]]:
+    """The child's `new_object` findings (see `_child._sharing`), re-built from checked parts."""
+    if not isinstance(shared, list):
+        raise DecodeError("malformed memory report")
+
+    def keys(path: Any) -> list[int | str]:
+        if not isinstance(path, list) or len(path) > 40:
+            raise DecodeError("malformed path")
+        return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+
+    out = []
+    for entry in shared[:16]:
+        label = entry.get("with") if isinstance(entry, dict) else None
+        if not isinstance(label, list) or len(label) != 3 or label[0] not in ("arg", "let", "out"):
+            raise DecodeError("malformed memory report")
+        key = keys([label[1]])
+        rep = entry.get("rep")
+        out.append(
+            {
+                "rep": rep if type(rep) is int else None,
+                "at": keys(entry.get("at", [])),
+                "with": [label[0], key[0] if key else 0, keys(label[2])],
+                "how": "same" if entry.get("how") == "same" else "memory",
+            }
+        )
     return out

@@ -18,13 +18,12 @@ import os
 from pathlib import Path
 from typing import IO
 
+from grader.config import UID_LOCK_DIR
 from grader.sandbox import SandboxUnavailable
 
 BASE_UID = 61000
 BLOCK_WIDTH = 8
 BLOCKS = 125  # 61000 .. 61999
-LOCK_DIR_ENV = "HOLDOUT_UID_LOCK_DIR"
-DEFAULT_LOCK_DIR = "/tmp/holdout-uid-blocks"
 
 
 class UidsExhausted(SandboxUnavailable):
@@ -32,7 +31,7 @@ class UidsExhausted(SandboxUnavailable):
 
 
 def lock_dir() -> Path:
-    return Path(os.environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
+    return UID_LOCK_DIR.read()
 
 
 class UidBlock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from grader import Exercise, ExerciseError, Grader, GradeReport
 from grader.uids import claim_uid_block
 from question_bank.types import grade_quick
+from service import config
 from service.attempts import score_attempt
 from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
 from service.models import (
@@ -39,7 +39,7 @@ _uid_block_lock: Any = None
 
 
 def grader_slots() -> int:
-    return max(1, int(os.environ.get("HOLDOUT_GRADER_SLOTS", "2")))
+    return config.current().grader_slots
 
 
 def get_grader() -> Grader:
