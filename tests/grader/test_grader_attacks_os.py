@@ -10,6 +10,8 @@ no process under the sandbox uids (the `leaves_nothing` fixture).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 
 import pyseccomp
@@ -442,3 +444,26 @@ def test_the_cli_and_the_service_never_share_uids(tmp_path) -> None:
     finally:
         block.close()
     assert cli_uids and not cli_uids & service_uids
+
+
+# ------------------------------------------------------------------------------------------------
+# nothing left behind
+
+
+def test_job_cgroups_are_removed_even_after_a_killed_zygote(target) -> None:
+    from grader import cgroups
+
+    def leftovers(zygote_pid: int) -> list[str]:
+        tree = cgroups.Tree.detect(f"{cgroups.PREFIX}{zygote_pid}")
+        return [d for d in tree.dirs.values() if os.path.isdir(d)]
+
+    with Grader(slots=1) as g:
+        assert full_marks(g.grade(target, "def solve(x):\n    return x * 2\n"))
+        first = g.pool.zygote_info()["pid"]
+        assert leftovers(first)  # the zygote's jobs live under it
+        os.kill(first, signal.SIGKILL)  # no chance to clean up: its successor does
+        assert full_marks(g.grade(target, "def solve(x):\n    return x * 2\n"))
+        second = g.pool.zygote_info()["pid"]
+        assert second != first and leftovers(first) == []
+        assert g.wait_idle(30)
+    assert leftovers(second) == []
