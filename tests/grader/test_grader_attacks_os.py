@@ -294,6 +294,28 @@ def test_forked_children_share_one_memory_limit(grader: Grader) -> None:
     assert full_marks(report), report.output
 
 
+def test_memory_in_memfd_files_counts_against_the_job(grader: Grader) -> None:
+    # 600 MiB of memfd files: no address space, each under RLIMIT_FSIZE.
+    target = attack_exercise(memory_mib=256, wall_seconds=10, cpu_seconds=5)
+    source = src(
+        """
+        import os
+
+        def solve(x):
+            chunk = b"\\1" * (1 << 20)
+            for i in range(40):
+                fd = os.memfd_create(f"hoard{i}")
+                for _ in range(15):
+                    os.write(fd, chunk)
+            return x * 2
+        """
+    )
+    report = grader.grade(target, source)
+    assert nothing_earned(report), report.to_dict()
+    assert "ran out of memory" in report.tests[0].message, report.tests[0].message
+    assert report.tests[1].message == "failed: out of memory"
+
+
 def test_forked_children_share_one_cpu(grader: Grader) -> None:
     # Three children burn for 1.5 s of wall time each and report the CPU time they got: together
     # no more than the one CPU a job may use (plus scheduling slack).
