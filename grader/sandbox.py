@@ -68,6 +68,9 @@ SANDBOX_ENV = {
     "LANG": "C.UTF-8",
 }
 NPROC_LIMIT = 32
+# A job may use this many CPUs at once, all its processes together (its CPU seconds are a budget
+# for them all, which the zygote enforces).
+JOB_CPUS = 1.0
 # Without these a job is refused (unless HOLDOUT_SANDBOX_ALLOW_UNSAFE=1).
 REQUIRED_LAYERS = ("uid_separation", "rlimits", "seccomp")
 NOFILE_LIMIT = 64
@@ -183,7 +186,7 @@ def enter(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> dict[str,
 def cgroup_limits(limits: dict[str, float]) -> tuple[int, int, float]:
     """(memory bytes, tasks, CPUs) for a job's cgroup: the job's memory for all its processes
     together (tmpfs and memfd pages included), its processes plus the reaper, one CPU."""
-    return int(limits["memory_mib"] * 1024 * 1024), NPROC_LIMIT + 1, 1.0
+    return int(limits["memory_mib"] * 1024 * 1024), NPROC_LIMIT + 1, JOB_CPUS
 
 
 HIDE_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC

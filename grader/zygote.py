@@ -48,6 +48,8 @@ MAX_MESSAGE = 65536
 MAX_STANDBYS = 8
 # How long a standby that failed to fork is not retried, so a fork failure does not spin the loop.
 RESPAWN_DELAY = 0.2
+# How often a reaped job whose cgroup still holds a task is killed and looked at again.
+DRAIN_INTERVAL = 0.01
 
 
 def preload() -> None:
@@ -119,6 +121,7 @@ class _Job:
     sock: socket.socket  # the reaper reports the job process's exit status here
     cgroup: Any
     cpu_limit: float
+    cpus: float  # the job's CPU quota
     cpu_check: float  # when the job's cgroup may first have used up its CPU seconds
     timed_out: bool = False
     cpu_exceeded: bool = False
@@ -328,11 +331,6 @@ def main(control_fd: int, boot: str = "{}") -> None:
         _shutdown(jobs, draining, standbys, layers)
 
 
-DRAIN_INTERVAL = 0.01
-# A job's cgroup may use at most this many CPUs at once (its CPU seconds are a budget for them all).
-JOB_CPUS = 1.0
-
-
 def _reap(job: _Job) -> dict[str, Any]:
     """The job's status once its reaper is gone: the job process's own exit status as the reaper
     reported it, or, when the reaper itself was killed (the deadline), the reaper's."""
@@ -379,7 +377,7 @@ def _check_cpu(job: _Job, now: float) -> None:
         _kill_job(job)
         job.cpu_check = float("inf")
     else:
-        job.cpu_check = now + max(0.02, (job.cpu_limit - used) / JOB_CPUS)
+        job.cpu_check = now + max(0.02, (job.cpu_limit - used) / job.cpus)
 
 
 def _kill_job(job: _Job) -> None:
@@ -444,7 +442,8 @@ def _dispatch(
         standby.sock,
         standby.cgroup,
         cpu_limit,
-        started + cpu_limit / JOB_CPUS,
+        sandbox.JOB_CPUS,
+        started + cpu_limit / sandbox.JOB_CPUS,
     )
 
 
@@ -455,8 +454,8 @@ def _spawn(
     if layers.tree is not None:
         cgroup = layers.tree.job()
         try:
-            limits = sandbox.cgroup_limits(layers.default_limits) if layers.default_limits else None
-            cgroup.create(*(limits or (1 << 30, sandbox.NPROC_LIMIT + 1, JOB_CPUS)))
+            # The usual limits; a job with others changes them when it arrives.
+            cgroup.create(*sandbox.cgroup_limits(layers.default_limits or {"memory_mib": 512}))
         except OSError as exc:
             cgroup.remove()
             cgroup, cgroup_error = None, f"cgroup: {exc.strerror or exc}"
