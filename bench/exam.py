@@ -3,12 +3,13 @@
 Run as `make bench-exam` (or `.venv/bin/python bench/exam.py [--users N] [--minutes M]`); it needs
 the bench extra (`requirements-bench.lock`: Locust). It migrates a fresh SQLite database in a
 temporary folder, loads the bundled bank, starts gunicorn as `make serve` does (2 workers x 4
-threads, embedded grading), then runs Locust headless on this same machine: each simulated student
-gets a token, starts an attempt at `regularization-final`, reads and answers its 10 questions with
-think time between them, polls the attempt, hands it in and reads the result; one in ten also
-submits the `dropout` exercise and long-polls it until graded. Students arrive over the first
-quarter of the run. Prints a Markdown table (p50/p99 per endpoint, errors) and the grading lag of
-the code submissions (submitted to graded, from the database). Heavy: run it once, not in a loop.
+threads, embedded grading), makes one token per student, then runs Locust headless on this same
+machine. Each simulated student starts an attempt at `regularization-final`, reads and answers
+its 10 questions with think time between them, polls the attempt, hands it in and reads the
+result; one in ten also submits the `dropout` exercise and long-polls it until graded. Students
+arrive over the first quarter of the run. Prints a Markdown table (p50/p99 per endpoint, errors)
+and the grading lag of the code submissions (submitted to graded, from the database). Heavy: run
+it once, not in a loop.
 
 This file is also the locustfile (the classes below); `main()` drives it.
 """
@@ -56,17 +57,32 @@ def _answer_for(question: dict[str, Any]) -> Any:
     return "weight decay"
 
 
+# One student token each, made before the run (not part of the load): see _make_tokens.
+_TOKENS: list[str] = (
+    Path(os.environ["EXAM_TOKENS"]).read_text().split() if "EXAM_TOKENS" in os.environ else []
+)
+
+MAKE_TOKENS = """
+import sys
+from service.app import create_app
+from service.auth import get_or_create_user, issue_token
+from service.models import Role, db
+app = create_app()
+with app.app_context():
+    plain = []
+    for n in range(int(sys.argv[1])):
+        _, token = issue_token(get_or_create_user(f"student-{n}", Role.STUDENT), "exam")
+        plain.append(token)
+    db.session.commit()
+print("\\n".join(plain))
+"""
+
+
 class Student(HttpUser):
     wait_time = between(*THINK)
 
     def on_start(self) -> None:
-        made = self.client.post(
-            "/api/v1/tokens",
-            json={"name": f"exam-{id(self)}", "role": "student"},
-            headers={"Authorization": os.environ["EXAM_INSTRUCTOR"]},
-            name="(setup) POST /tokens",
-        )
-        self.auth = {"Authorization": "Bearer " + made.json()["token"]}
+        self.auth = {"Authorization": "Bearer " + _TOKENS.pop()}
         self.codes = random.random() < CODE_SHARE
         self.step = 0
         self.attempt: int | None = None
@@ -186,14 +202,13 @@ def main() -> None:
         holdout = str(BIN / "holdout")
         _run([holdout, "db", "upgrade"], env, workdir)
         load_bank(holdout, env, workdir)
-        token = _run(
-            [holdout, "token", "create", "--role", "instructor", "--name", "exam-setup"],
-            env,
-            workdir,
-        ).splitlines()[-1]
+        tokens = workdir / "tokens.txt"
+        tokens.write_text(
+            _run([str(BIN / "python"), "-c", MAKE_TOKENS, str(args.users)], env, workdir)
+        )
         with Gunicorn("service.wsgi:app", env, workdir, workdir / "holdout.log") as api:
             seconds = round(args.minutes * 60)
-            locust_env = {**env, "EXAM_INSTRUCTOR": f"Bearer {token}", "PYTHONPATH": str(ROOT)}
+            locust_env = {**env, "EXAM_TOKENS": str(tokens), "PYTHONPATH": str(ROOT)}
             subprocess.run(
                 [
                     str(BIN / "locust"),
