@@ -172,6 +172,14 @@ class Settings:
         "machine (loopback, not through a proxy) see them",
         "unset",
     )
+    cache_seconds: float = setting(
+        "HOLDOUT_CACHE_SECONDS",
+        Number(0),
+        5.0,
+        "how long a process may answer a repeated `GET /api/v1/questions` from its cache; a "
+        "question edited or a token revoked in another process takes effect within this time "
+        "(in the same process at once); `0` turns the cache off",
+    )
     # Grading
     grader_slots: int = setting(
         "HOLDOUT_GRADER_SLOTS",

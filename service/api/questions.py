@@ -21,6 +21,7 @@ from service.api.common import (
     token_course_id,
 )
 from service.auth import current_user, require
+from service.caching import cached_get
 from service.courses import in_course, submission_course_ids
 from service.errors import Problem
 from service.grading import get_grader
@@ -85,6 +86,7 @@ def _prove_exercise(exercise_data: dict[str, Any]) -> None:
 
 
 @blp.route("/questions")
+@cached_get  # per token, for HOLDOUT_CACHE_SECONDS; see service/caching.py
 @require()
 @blp.doc(security=BEARER)
 @blp.arguments(QuestionListArgs, location="query")
