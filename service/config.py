@@ -45,8 +45,18 @@ class Settings:
     # Flask-Limiter notation, per token (or per address without one).
     rate_limit: str = "600 per minute"
     submit_rate_limit: str = "60 per minute"
-    # Where the counters live: shared Redis when scaled out, this process's memory otherwise.
+    # Where the counters live: shared Redis when configured, else a file all workers share.
     rate_limit_storage: str = "memory://"
+    # Minutes a sign-in link stays valid (at most MAX_SIGN_IN_LINK_MINUTES).
+    sign_in_link_minutes: int = 10
+    # Outbound URLs (webhooks, LTI platforms): hosts allowed even on private or loopback
+    # addresses (tests, development), and whether plain http is allowed.
+    outbound_allow_hosts: tuple[str, ...] = ()
+    outbound_allow_http: bool = False
+    # Where people and platforms reach holdout; absolute URLs are built only from it or from a
+    # request whose Host is in trusted_hosts.
+    public_url: str | None = None
+    trusted_hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,17 +73,41 @@ class Settings:
             log_level=os.environ.get("HOLDOUT_LOG_LEVEL", "INFO").upper(),
             rate_limit=os.environ.get("HOLDOUT_RATE_LIMIT", cls.rate_limit),
             submit_rate_limit=os.environ.get("HOLDOUT_SUBMIT_RATE_LIMIT", cls.submit_rate_limit),
-            rate_limit_storage=_rate_limit_storage(broker_url),
+            rate_limit_storage=_rate_limit_storage(broker_url, instance_dir),
+            sign_in_link_minutes=_sign_in_minutes(),
+            outbound_allow_hosts=_list_env("HOLDOUT_OUTBOUND_ALLOW_HOSTS"),
+            outbound_allow_http=os.environ.get("HOLDOUT_OUTBOUND_ALLOW_HTTP", "") in ("1", "true"),
+            public_url=(os.environ.get("HOLDOUT_PUBLIC_URL", "").strip().rstrip("/") or None),
+            trusted_hosts=_list_env("HOLDOUT_TRUSTED_HOSTS") or cls.trusted_hosts,
         )
 
 
-def _rate_limit_storage(broker_url: str | None) -> str:
+MAX_SIGN_IN_LINK_MINUTES = 60
+
+
+def _sign_in_minutes() -> int:
+    minutes = _int_env("HOLDOUT_SIGN_IN_LINK_MINUTES", 10)
+    if not 1 <= minutes <= MAX_SIGN_IN_LINK_MINUTES:
+        raise SystemExit(
+            f"HOLDOUT_SIGN_IN_LINK_MINUTES must be 1 to {MAX_SIGN_IN_LINK_MINUTES}, got {minutes}"
+        )
+    return minutes
+
+
+def _list_env(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+
+
+def _rate_limit_storage(broker_url: str | None, instance_dir: Path) -> str:
+    """Counters every worker shares: HOLDOUT_RATE_LIMIT_STORAGE_URL, else the Redis broker,
+    else a file in the instance folder (all gunicorn workers on the machine)."""
     explicit = os.environ.get("HOLDOUT_RATE_LIMIT_STORAGE_URL")
     if explicit:
         return explicit
     if broker_url and broker_url.startswith(("redis://", "rediss://")):
         return broker_url
-    return "memory://"
+    return "file://" + str(instance_dir / "rate-limits.db")
 
 
 def _stored_secret(instance_dir: Path) -> str:

@@ -12,9 +12,10 @@ from sqlalchemy import Select, func, select
 from webargs.flaskparser import FlaskParser
 
 from question_bank.types import SLUG_PATTERN
-from service.auth import current_user
+from service import access
+from service.access import Need
 from service.errors import Problem
-from service.models import Course, Quiz, Role, db
+from service.models import Course, Quiz, db
 from service.schemas import MAX_ID
 
 T = TypeVar("T")
@@ -69,39 +70,14 @@ def paginate(query: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def course_or_404(slug: str) -> Course:
-    course = None
-    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
-        course = db.session.scalar(select(Course).where(Course.slug == slug))
-    if course is None:
+def course_or_404(slug: str, need: Need = Need.VIEW) -> Course:
+    """The course with this slug, if the caller may see it (404) and has the need (403)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
         raise Problem(404, f"No course '{slug}'.")
-    return course
+    return access.find(select(Course).where(Course.slug == slug), need, f"No course '{slug}'.")
 
 
-def quiz_or_404(slug: str) -> Quiz:
-    quiz = None
-    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
-        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
-    if quiz is None:
+def quiz_or_404(slug: str, need: Need = Need.VIEW) -> Quiz:
+    if not re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
         raise Problem(404, f"No quiz '{slug}'.")
-    return quiz
-
-
-def is_staff() -> bool:
-    return current_user().role in (Role.INSTRUCTOR, Role.LMS)
-
-
-def token_course_id() -> int | None:
-    """The course an lms token is limited to, if any."""
-    from service.auth import current_token
-
-    return current_token().course_id
-
-
-def check_course_scope(course_id: int) -> None:
-    """An lms token limited to one course sees nothing of the others."""
-    from service.auth import current_token
-
-    token = current_token()
-    if token.course_id is not None and token.course_id != course_id:
-        raise Problem(403, "This token is limited to another course.")
+    return access.find(select(Quiz).where(Quiz.slug == slug), need, f"No quiz '{slug}'.")

@@ -29,6 +29,7 @@ def init_lti(app: Flask, api: Any) -> None:
     from service.lti import api as lti_api
     from service.lti import models as _lti_models  # noqa: F401 - tables for Alembic
     from service.lti import views
+    from service.pages import api as pages_api
     from service.pages import models as _page_models  # noqa: F401
     from service.pages import views as pages
     from service.pages.sessions import configure_cookies
@@ -37,4 +38,5 @@ def init_lti(app: Flask, api: Any) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(pages.bp)
     api.register_blueprint(lti_api.blp)
+    api.register_blueprint(pages_api.blp)
     app.after_request(_page_headers)
