@@ -107,7 +107,7 @@ def _rate_limit_storage(broker_url: str | None, instance_dir: Path) -> str:
         return explicit
     if broker_url and broker_url.startswith(("redis://", "rediss://")):
         return broker_url
-    return "file://" + str(instance_dir / "rate-limits.db")
+    return "memory://"
 
 
 def _stored_secret(instance_dir: Path) -> str:
