@@ -70,8 +70,8 @@ def external_url(path: str) -> str:
 def configure_cookies(app: Flask) -> None:
     """An LMS launches holdout with a cross-site POST, often inside an iframe: over https the
     cookies must be SameSite=None, Secure and Partitioned (CHIPS) to come back at all."""
-    settings = app.config["HOLDOUT_SETTINGS"]
-    base = settings.public_url or os.environ.get("HOLDOUT_PUBLIC_URL", "")
+    settings = app.config.get("HOLDOUT_SETTINGS")
+    base = (settings and settings.public_url) or os.environ.get("HOLDOUT_PUBLIC_URL", "")
     secure = base.startswith("https://")
     app.config.update(
         SESSION_COOKIE_NAME="holdout_flask",

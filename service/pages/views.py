@@ -127,6 +127,7 @@ def enter(key: str) -> Response:
 @bp.route("/enter/<key>", methods=["POST"])
 def enter_confirmed(key: str) -> Response:
     """'Continue as NAME': use the link (once) and open a session with its token's scope."""
+    find_sign_in_link(key)  # a used or expired link says so first
     check_enter_nonce(request.form.get("nonce"))
     _, next_path = redeem_sign_in_link(key)
     db.session.commit()

@@ -124,7 +124,7 @@ def test_an_old_signing_key_is_rotated_by_the_background_loop(app: Flask) -> Non
 
 
 def test_registration_is_idempotent_and_adds_deployments(
-    client: FlaskClient, instructor: dict[str, str], student: dict[str, str]
+    client: FlaskClient, admin: dict[str, str], student: dict[str, str]
 ) -> None:
     body = {
         "name": "Moodle",
@@ -135,19 +135,19 @@ def test_registration_is_idempotent_and_adds_deployments(
         "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
         "jwks_url": "https://moodle.example.edu/mod/lti/certs.php",
     }
-    assert client.post("/api/v1/lti/platforms", json=body, headers=instructor).status_code == 201
+    assert client.post("/api/v1/lti/platforms", json=body, headers=admin).status_code == 201
     again = client.post(
-        "/api/v1/lti/platforms", json={**body, "deployment_ids": ["2"]}, headers=instructor
+        "/api/v1/lti/platforms", json={**body, "deployment_ids": ["2"]}, headers=admin
     )
     assert again.status_code == 200
     assert again.get_json()["deployment_ids"] == ["1", "2"]
     tool = again.get_json()["tool"]
     assert tool["jwks"] == "http://localhost/lti/jwks"
     assert tool["login_initiation"] == "http://localhost/lti/login"
-    listed = client.get("/api/v1/lti/platforms", headers=instructor).get_json()
+    listed = client.get("/api/v1/lti/platforms", headers=admin).get_json()
     assert listed["total"] == 1
     assert client.get("/api/v1/lti/platforms", headers=student).status_code == 403
     bad = client.post(
-        "/api/v1/lti/platforms", json={**body, "jwks_url": "not a url"}, headers=instructor
+        "/api/v1/lti/platforms", json={**body, "jwks_url": "not a url"}, headers=admin
     )
     assert bad.status_code == 422

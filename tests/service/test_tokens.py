@@ -28,9 +28,7 @@ def create(client: FlaskClient, headers: dict[str, str], **body: Any) -> dict[st
     return created
 
 
-def test_issued_token_is_shown_once_and_works(
-    client: FlaskClient, admin: dict[str, str]
-) -> None:
+def test_issued_token_is_shown_once_and_works(client: FlaskClient, admin: dict[str, str]) -> None:
     created = create(client, admin, role="student", user="zoe", name="zoe laptop")
     plain = created["token"]
     assert plain.startswith(created["prefix"]) and len(plain) > 40
@@ -49,9 +47,7 @@ def test_issued_token_is_shown_once_and_works(
     assert shown["prefix"] == created["prefix"]
 
 
-def test_tokens_are_stored_hashed(
-    app: Flask, client: FlaskClient, admin: dict[str, str]
-) -> None:
+def test_tokens_are_stored_hashed(app: Flask, client: FlaskClient, admin: dict[str, str]) -> None:
     plain = create(client, admin)["token"]
     with app.app_context():
         rows = db.session.execute(select(ApiToken.__table__)).all()
