@@ -131,6 +131,37 @@ def _in(column: Any, allowed: Courses) -> ColumnElement[bool]:
     return column.in_(sorted(allowed))
 
 
+def course_questions(ids: list[int]) -> Select[Any]:
+    """Ids of the questions courses use: in their quizzes, or linked from their LMS course."""
+    from service.lti.models import LtiContext, LtiResourceLink
+
+    in_quizzes = (
+        select(QuizQuestion.question_id)
+        .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
+        .where(Quiz.course_id.in_(ids))
+    )
+    linked = (
+        select(Question.id)
+        .join(LtiResourceLink, LtiResourceLink.question_slug == Question.slug)
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .where(LtiContext.course_id.in_(ids))
+    )
+    return in_quizzes.union(linked)  # type: ignore[return-value]
+
+
+def _uses(question: Question, allowed: Courses) -> bool:
+    if allowed is ALL:
+        return True
+    if not allowed:
+        return False
+    found = db.session.scalar(
+        select(Question.id).where(
+            Question.id == question.id, Question.id.in_(course_questions(sorted(allowed)))
+        )
+    )
+    return found is not None
+
+
 def _submissions_in(allowed: Courses) -> ColumnElement[bool]:
     """Submissions of these courses: in an attempt at one of their quizzes, or standalone to a
     question of their quizzes by a student enrolled there."""
@@ -140,11 +171,7 @@ def _submissions_in(allowed: Courses) -> ColumnElement[bool]:
         return false()
     ids = sorted(allowed)
     attempts = select(QuizAttempt.id).join(Quiz).where(Quiz.course_id.in_(ids))
-    questions = (
-        select(QuizQuestion.question_id)
-        .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
-        .where(Quiz.course_id.in_(ids))
-    )
+    questions = course_questions(ids)
     students = select(Enrollment.user_id).where(Enrollment.course_id.in_(ids))
     return or_(
         Submission.attempt_id.in_(attempts),
@@ -192,7 +219,10 @@ RULES: dict[type, Any] = {
     WebhookDelivery: lambda need: WebhookDelivery.webhook_id.in_(
         select(Webhook.id).where(_in(Webhook.course_id, courses(Need.TEACH)))
     ),
-    Regrade: lambda need: Regrade.question_id.in_(select(Question.id).where(_question(Need.TEACH))),
+    Regrade: lambda need: or_(
+        Regrade.requested_by_id == principal().user_id,
+        Regrade.question_id.in_(select(Question.id).where(_question(Need.TEACH))),
+    ),
     ApiToken: lambda need: true() if is_admin() else (ApiToken.user_id == principal().user_id),
 }
 
@@ -282,21 +312,25 @@ def authoring_course() -> int | None:
     raise Problem(403, _refusal(Need.TEACH))
 
 
+def require_regrade(question: Question) -> None:
+    """A question may be regraded by its authors, and by the instructors of a course whose
+    quizzes use it (for that course's submissions only)."""
+    teach = courses(Need.TEACH)
+    if teach is ALL or question.course_id in teach or _uses(question, teach):
+        return
+    raise Problem(403, _refusal(Need.TEACH))
+
+
 def sees_answer_keys(question: Question) -> bool:
     """Authors see a question's keys, and so do the staff of a course whose quizzes use it."""
     if principal().role == Role.LMS:
         return False  # an LMS syncs grades; it never needs the keys
     if courses(Need.TEACH) is ALL:
         return True
-    if question.course_id is not None and question.course_id in (courses(Need.TEACH) or ()):
+    teach = courses(Need.TEACH)
+    if teach is not ALL and question.course_id in teach:
         return True
-    used = db.session.scalar(
-        select(Quiz.id)
-        .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
-        .where(QuizQuestion.question_id == question.id, _in(Quiz.course_id, courses(Need.STAFF)))
-        .limit(1)
-    )
-    return used is not None
+    return _uses(question, courses(Need.STAFF))
 
 
 def _refusal(need: Need) -> str:

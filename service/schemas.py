@@ -9,15 +9,19 @@ from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_loa
 from question_bank.loader import QuestionCommon, QuizFile
 from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, student_view
 from service.attempts import attempt_answers, deadline, results_visible
-from service.auth import current_user
 from service.models import Question, QuizAttempt, Role, Submission, utcnow
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): a larger one is invalid input, not a lookup.
 MAX_ID = 2**31 - 1
 
 
-def viewer_is_instructor() -> bool:
-    return current_user().role == Role.INSTRUCTOR
+def viewer_is_instructor(question: Question | None = None) -> bool:
+    """Whether the caller sees answer keys: the question's authors and its courses' staff."""
+    from service import access
+
+    if question is None:
+        return access.courses(access.Need.TEACH) is access.ALL
+    return access.sees_answer_keys(question)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -174,12 +178,12 @@ class QuestionSchema(QuestionSummarySchema):
     updated_at = fields.DateTime(required=True)
 
     def _data(self, question: Question) -> dict[str, Any]:
-        if viewer_is_instructor():
+        if viewer_is_instructor(question):
             return question.data
         return student_view(question.type, question.data)
 
     def _explanation(self, question: Question) -> Any:
-        return question.explanation if viewer_is_instructor() else missing
+        return question.explanation if viewer_is_instructor(question) else missing
 
 
 # --- submissions ------------------------------------------------------------------------------

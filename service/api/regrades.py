@@ -29,13 +29,17 @@ blp = Blueprint("regrades", __name__, url_prefix="/api/v1", description="Regrade
 def create_regrade(body: dict[str, Any], slug: str) -> tuple[Regrade, int, dict[str, str]]:
     """Grade a question's submissions again against its current version, for everyone or for
     one student. Follow the Location for progress; every earlier score stays in the history."""
-    question = question_or_404(slug, Need.TEACH)
+    question = question_or_404(slug)
+    access.require_regrade(question)
     student = None
     if "user" in body:
         student = get_by_id(User, body["user"])
         if student is None:
             raise Problem(422, f"No user with id {body['user']}.")
-    regrade = start_regrade(question, current_user(), student)
+    # A course instructor regrades their courses' submissions only.
+    regrade = start_regrade(
+        question, current_user(), student, within=access.scoped(Submission, Need.TEACH)
+    )
     db.session.commit()
     queued = db.session.scalars(
         select(Submission.id).where(
