@@ -76,6 +76,8 @@ def make_settings(database_url: str, instance_dir: Path) -> Settings:
         secret_key="test-secret",
         max_body_bytes=1024 * 1024,
         log_level="WARNING",
+        # The fake LMS and webhook receivers of the tests listen on 127.0.0.1.
+        outbound_allow_hosts=("127.0.0.1", "localhost"),
     )
 
 

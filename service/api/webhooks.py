@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from service import access
+from service import access, outbound
 from service.access import Need
 from service.api.common import BEARER, Blueprint, course_or_404, paginate
 from service.auth import require
@@ -35,6 +35,7 @@ def create_webhook(body: dict[str, Any], slug: str) -> Webhook:
     """POST a signed `submission.graded` event to this URL for each graded submission of the
     course. The body's HMAC-SHA256 under the secret is in `X-Holdout-Signature: sha256=<hex>`."""
     course = course_or_404(slug, Need.TEACH)
+    outbound.require_allowed({"url": body["url"]})
     secret = body.get("secret") or secrets.token_urlsafe(32)
     webhook = Webhook(course=course, url=body["url"], secret=secret)
     db.session.add(webhook)

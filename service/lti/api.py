@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import access
+from service import access, outbound
 from service.access import Need
 from service.api.common import BEARER, Blueprint, paginate
 from service.auth import require
@@ -111,6 +111,9 @@ def create_platform(body: dict[str, Any]) -> tuple[LtiPlatform, int]:
     """Register an LMS (or update it, keyed by issuer and client id; deployment ids are added;
     site administrators). Its endpoints must be public https URLs (service.outbound)."""
     access.require_site(Need.ADMIN)
+    outbound.require_allowed(
+        {name: body[name] for name in ("auth_login_url", "auth_token_url", "jwks_url")}
+    )
     platform, created = register_platform(**body)
     db.session.commit()
     return platform, 201 if created else 200

@@ -9,14 +9,13 @@ import os
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from service import outbound
 from service.lti import keys
 from service.lti.models import LtiDeployment, LtiPlatform
 from service.models import db
@@ -88,15 +87,17 @@ def http_json(
 ) -> tuple[int, Any]:
     """One HTTP exchange; returns (status, parsed JSON or None). Raises PlatformError only when
     there was no HTTP answer at all."""
-    request = urllib.request.Request(
-        url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
+        status, raw = outbound.request(
+            url,
+            method=method,
+            body=body,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            timeout=TIMEOUT_SECONDS,
+        )
+    except outbound.OutboundRefused as exc:
+        raise PlatformError(f"refused: {exc}") from exc
+    except OSError as exc:
         raise PlatformError(f"{url}: {type(exc).__name__}: {exc}") from exc
     try:
         return status, json.loads(raw) if raw else None

@@ -3,6 +3,7 @@ against the tool's JWKS), the tool's key rotation, and platform registration."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import jwt
@@ -124,8 +125,15 @@ def test_an_old_signing_key_is_rotated_by_the_background_loop(app: Flask) -> Non
 
 
 def test_registration_is_idempotent_and_adds_deployments(
-    client: FlaskClient, admin: dict[str, str], student: dict[str, str]
+    app: Flask,
+    client: FlaskClient,
+    admin: dict[str, str],
+    student: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    settings = app.config["HOLDOUT_SETTINGS"]
+    allowed = replace(settings, outbound_allow_hosts=("moodle.example.edu",))
+    monkeypatch.setitem(app.config, "HOLDOUT_SETTINGS", allowed)
     body = {
         "name": "Moodle",
         "issuer": "https://moodle.example.edu",
