@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         HOLDOUT_SETTINGS=settings,
     )
+    app.extensions["holdout_settings"] = settings  # read through config.of_app()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config)
 

@@ -19,7 +19,9 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context
+from flask import has_app_context
+
+from service import config
 
 MAX_RESPONSE_BYTES = 64 * 1024
 DEFAULT_TIMEOUT = 5.0
@@ -59,7 +61,7 @@ class Target:
 def _settings() -> tuple[tuple[str, ...], bool]:
     if not has_app_context():
         return (), False
-    settings = current_app.config["HOLDOUT_SETTINGS"]
+    settings = config.of_app()
     return settings.outbound_allow_hosts, settings.outbound_allow_http
 
 

@@ -11,14 +11,13 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, update
 
-from service import outbound
+from service import config, outbound
 from service.courses import submission_course_ids
 from service.models import (
     JobStatus,
@@ -33,9 +32,9 @@ from service.models import (
 
 log = logging.getLogger("holdout.webhooks")
 EVENT_GRADED = "submission.graded"
-MAX_TRIES = int(os.environ.get("HOLDOUT_WEBHOOK_MAX_TRIES", "6"))
-TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_TIMEOUT", "5"))
-BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_BACKOFF", "2"))
+MAX_TRIES = config.current().webhook_max_tries
+TIMEOUT_SECONDS = config.current().webhook_timeout
+BACKOFF_SECONDS = config.current().webhook_backoff
 SIGNATURE_HEADER = "X-Holdout-Signature"
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from datetime import timedelta
 from typing import Any, cast
@@ -25,12 +24,13 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import delete, or_, select, update
 from werkzeug.wrappers import Response
 
+from service import config
 from service.auth import Principal
 from service.errors import Problem
 from service.models import ApiToken, Course, Role, User, db, rows_changed, utcnow
 from service.pages.models import BrowserSession, SignInLink
 
-SESSION_HOURS = float(os.environ.get("HOLDOUT_SESSION_HOURS", "8"))
+SESSION_HOURS = config.current().session_hours
 SESSION_COOKIE = "holdout_session"
 ENTER_COOKIE = "holdout_enter"
 LINK_PATH_COOKIE = "/app/enter/"
@@ -45,10 +45,8 @@ def _hash(key: str) -> str:
 def public_url() -> str | None:
     """HOLDOUT_PUBLIC_URL: the address people and platforms reach holdout at (https in
     production)."""
-    settings = current_app.config["HOLDOUT_SETTINGS"]
-    return settings.public_url or (
-        os.environ.get("HOLDOUT_PUBLIC_URL", "").strip().rstrip("/") or None
-    )
+    url: str | None = config.read("HOLDOUT_PUBLIC_URL")  # at call time: tests change it
+    return url
 
 
 def external_url(path: str) -> str:
@@ -59,7 +57,7 @@ def external_url(path: str) -> str:
         return base + path
     host = (request.host or "").lower()
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    if name.strip("[]") not in current_app.config["HOLDOUT_SETTINGS"].trusted_hosts:
+    if name.strip("[]") not in config.of_app().trusted_hosts:
         raise Problem(
             400,
             f"Host {host!r} is not trusted: set HOLDOUT_PUBLIC_URL (or HOLDOUT_TRUSTED_HOSTS).",
@@ -70,9 +68,7 @@ def external_url(path: str) -> str:
 def configure_cookies(app: Flask) -> None:
     """An LMS launches holdout with a cross-site POST, often inside an iframe: over https the
     cookies must be SameSite=None, Secure and Partitioned (CHIPS) to come back at all."""
-    settings = app.config.get("HOLDOUT_SETTINGS")
-    base = (settings and settings.public_url) or os.environ.get("HOLDOUT_PUBLIC_URL", "")
-    secure = base.startswith("https://")
+    secure = (public_url() or "").startswith("https://")
     app.config.update(
         SESSION_COOKIE_NAME="holdout_flask",
         SESSION_COOKIE_HTTPONLY=True,
@@ -230,7 +226,7 @@ def revoke_expired_sessions() -> int:
 
 
 def link_minutes() -> int:
-    return int(current_app.config["HOLDOUT_SETTINGS"].sign_in_link_minutes)
+    return int(config.of_app().sign_in_link_minutes)
 
 
 def make_sign_in_link(

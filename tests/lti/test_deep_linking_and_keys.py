@@ -131,9 +131,9 @@ def test_registration_is_idempotent_and_adds_deployments(
     student: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = app.config["HOLDOUT_SETTINGS"]
+    settings = app.extensions["holdout_settings"]
     allowed = replace(settings, outbound_allow_hosts=("moodle.example.edu",))
-    monkeypatch.setitem(app.config, "HOLDOUT_SETTINGS", allowed)
+    monkeypatch.setitem(app.extensions, "holdout_settings", allowed)
     body = {
         "name": "Moodle",
         "issuer": "https://moodle.example.edu",

@@ -40,9 +40,9 @@ REFUSED = [
 def strict(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """The production default: no host allowed past the address check, https only."""
     settings = replace(
-        app.config["HOLDOUT_SETTINGS"], outbound_allow_hosts=(), outbound_allow_http=False
+        app.extensions["holdout_settings"], outbound_allow_hosts=(), outbound_allow_http=False
     )
-    monkeypatch.setitem(app.config, "HOLDOUT_SETTINGS", settings)
+    monkeypatch.setitem(app.extensions, "holdout_settings", settings)
 
 
 class Receiver:
@@ -115,9 +115,9 @@ def test_a_url_is_checked_again_at_every_request(
     with app.app_context():
         assert outbound.request(receiver.url + "/a")[0] == 200  # allowed by the tests' list
         monkeypatch.setitem(
-            app.config,
-            "HOLDOUT_SETTINGS",
-            replace(app.config["HOLDOUT_SETTINGS"], outbound_allow_hosts=()),
+            app.extensions,
+            "holdout_settings",
+            replace(app.extensions["holdout_settings"], outbound_allow_hosts=()),
         )
         with pytest.raises(outbound.OutboundRefused):
             outbound.request(receiver.url + "/b")
@@ -152,9 +152,9 @@ def test_a_webhook_to_a_now_private_host_is_not_called(
         code, error = _post(receiver.url + "/hook", "s", 1, {"event": "x"})
         assert code == 200 and error == ""
         monkeypatch.setitem(
-            app.config,
-            "HOLDOUT_SETTINGS",
-            replace(app.config["HOLDOUT_SETTINGS"], outbound_allow_hosts=()),
+            app.extensions,
+            "holdout_settings",
+            replace(app.extensions["holdout_settings"], outbound_allow_hosts=()),
         )
         code, error = _post(receiver.url + "/hook", "s", 2, {"event": "x"})
     assert code is None and "refused" in error
