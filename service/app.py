@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
@@ -17,11 +15,18 @@ from service.errors import Problem, register_error_handlers
 from service.logs import configure_logging, install_request_logging
 from service.lti import FORM_BLUEPRINTS, init_lti
 from service.models import db
+from service.ratelimits import init_rate_limits
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
 # Each of these may start a sandbox run, so they have a tighter limit than the rest.
-SUBMIT_ENDPOINTS = ("questions.submit_answer", "quizzes.answer")
+# The pages' answer forms are limited like the API's answers.
+SUBMIT_ENDPOINTS = (
+    "questions.submit_answer",
+    "quizzes.answer",
+    "pages.answer",
+    "pages.save_attempt",
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -54,27 +59,6 @@ def _require_json_body() -> None:
             415,
             f"Send the request body as application/json, not {mimetype or 'no content type'}.",
         )
-
-
-def _rate_limit_key() -> str:
-    """Per token (hashed: the limiter's storage never holds a usable token), else per address."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
-    return "addr:" + (request.remote_addr or "unknown")
-
-
-def _init_rate_limits(app: Flask, settings: Settings) -> Limiter:
-    return Limiter(
-        key_func=_rate_limit_key,
-        app=app,
-        default_limits=[settings.rate_limit],
-        storage_uri=settings.rate_limit_storage,
-        headers_enabled=True,
-        # If shared storage is down, count in memory rather than refuse every request.
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
 
 
 def _init_grading(app: Flask, settings: Settings) -> None:
@@ -133,7 +117,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     register_error_handlers(app)
 
     _init_grading(app, settings)
-    limiter = _init_rate_limits(app, settings)
+    limiter = init_rate_limits(app, settings)
 
     from service.api import init_api
 

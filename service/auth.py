@@ -91,7 +91,6 @@ def _bearer(header: str) -> Principal:
         )
     token = find_token(plain.strip())
     if token is None:
-        g.rate_limit_key = "bad-token:" + (request.remote_addr or "unknown")
         raise Problem(401, "The bearer token is unknown or has been revoked.")
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
