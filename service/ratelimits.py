@@ -123,7 +123,8 @@ def init_rate_limits(app: Flask, settings: config.Settings) -> Limiter:
     return Limiter(
         key_func=rate_limit_key,
         app=app,
-        default_limits=[settings.rate_limit],
+        # One budget per user for all requests (default_limits would count each route apart).
+        application_limits=[settings.rate_limit],
         storage_uri=storage_uri(settings),
         headers_enabled=True,
         # If shared storage is down, count in memory rather than refuse every request.
