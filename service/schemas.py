@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
@@ -261,17 +262,29 @@ class SubmissionListArgs(PageArgs):
 # --- quizzes and attempts ---------------------------------------------------------------------
 
 
+class UtcDateTime(fields.AwareDateTime):
+    """An aware date and time, as UTC; one that has no UTC equivalent (0001-01-01T00:00+14:00
+    is before year 1 in UTC) is invalid input, not an overflow later."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Not a date and time that exists in UTC.") from exc
+
+
 class QuizWriteSchema(QuizFile):
     """A quiz as instructors post it: the bank's quiz fields plus its time window."""
 
-    opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
-    due_at = fields.AwareDateTime(
+    opens_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
+    due_at = UtcDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=None,
         metadata={"description": "Answers after this lose late_penalty of their score"},
     )
-    closes_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    closes_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
 
 
 class QuizListArgs(PageArgs):

@@ -22,17 +22,38 @@ T = TypeVar("T")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _lone_surrogate(value: Any) -> bool:
+    """Text no database can store (PostgreSQL refuses it) and no page can encode."""
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 class JsonParser(FlaskParser):
     """webargs' parser, also answering 400 for JSON that json.loads rejects with a plain
-    ValueError rather than a JSONDecodeError (an integer of more than 4300 digits)."""
+    ValueError rather than a JSONDecodeError (an integer of more than 4300 digits), or cannot
+    parse at all (nesting deeper than the interpreter's recursion limit), and 422 for text
+    holding a lone UTF-16 surrogate (the JSON escape backslash-ud800, say)."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         try:
-            return super()._raw_load_json(req)
+            data = super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise
-        except ValueError as exc:
-            return self._handle_invalid_json_error(json.JSONDecodeError(str(exc), "", 0), req)
+        except (ValueError, RecursionError) as exc:
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return self._handle_invalid_json_error(json.JSONDecodeError(detail, "", 0), req)
+        try:
+            unstorable = _lone_surrogate(data)
+        except RecursionError:
+            unstorable = True
+        if unstorable:
+            raise Problem(422, "Text may not contain lone surrogates (such as \\ud800).")
+        return data
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from service import access
 from service.access import Need
@@ -133,8 +134,15 @@ def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
 @blp.alt_response(200, schema=AttemptSchema, description="The attempt already in progress")
 def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Start an attempt (students), or resume the one in progress."""
-    attempt, created = start_attempt(current_user(), quiz_or_404(slug))
-    db.session.commit()
+    quiz = quiz_or_404(slug)
+    try:
+        attempt, created = start_attempt(current_user(), quiz)
+        db.session.commit()
+    except IntegrityError:
+        # Another request started the same attempt at the same moment: resume that one.
+        db.session.rollback()
+        attempt, created = start_attempt(current_user(), quiz_or_404(slug))
+        db.session.commit()
     location = url_for("quizzes.get_attempt", attempt_id=attempt.id)
     return attempt, (201 if created else 200), {"Location": location}
 
