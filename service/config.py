@@ -255,7 +255,8 @@ class Settings:
         "HOLDOUT_RATE_LIMIT_STORAGE_URL",
         Text(),
         "memory://",
-        "where rate-limit counters live (shared Redis when scaled out)",
+        "where rate-limit counters live (shared Redis when scaled out); `memory://` means a "
+        "SQLite file in the instance folder that all workers of the machine share",
         "the broker URL if it is Redis, else `memory://`",
     )
     # Webhooks
