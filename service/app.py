@@ -124,7 +124,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     init_lti(app, init_api(app))
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]
+        # One budget for all of a user's answers, whichever route (API or page form) they use.
+        shared = limiter.shared_limit(settings.submit_rate_limit, scope="answers")
+        app.view_functions[endpoint] = shared(view)  # type: ignore[assignment]
     for endpoint in ("health.healthz", "health.readyz"):
         limiter.exempt(app.view_functions[endpoint])
     app.register_blueprint(

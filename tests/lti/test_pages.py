@@ -4,6 +4,7 @@ its statistics (difficulty, upper-lower discrimination, attempts)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from service.app import create_app
 from service.models import db, utcnow
 from service.pages.models import BrowserSession, SignInLink
 from service.pages.sessions import revoke_expired_sessions
@@ -236,3 +238,22 @@ def test_the_course_page_is_for_instructors(client: FlaskClient, student: dict[s
     sign_in(client, student, "/app/")
     response = client.get(f"/app/courses/{QUIZ['course']}")
     assert response.status_code == 403
+
+
+def test_page_answers_share_the_submit_limit(
+    app: Flask, tmp_path: Any, student: dict[str, str]
+) -> None:
+    settings = replace(
+        app.extensions["holdout_settings"], submit_rate_limit="2 per minute", instance_dir=tmp_path
+    )
+    client = create_app(settings).test_client()
+    sign_in(client, student, "/app/")
+    path = f"/app/questions/{QUESTION['slug']}"
+    csrf = csrf_of(client.get(path))
+    answer = {"csrf": csrf, f"answer-{QUESTION['slug']}": "a"}
+    assert [client.post(path, data=answer).status_code for _ in range(3)] == [303, 303, 429]
+    # The same user's API answers draw on the same budget.
+    api = client.post(
+        f"/api/v1/questions/{QUESTION['slug']}/submissions", json={"answer": "a"}, headers=student
+    )
+    assert api.status_code == 429
