@@ -16,6 +16,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,8 +28,13 @@ MAX_RESPONSE_BYTES = 64 * 1024
 DEFAULT_TIMEOUT = 5.0
 
 
-class OutboundRefused(Exception):
-    """The URL may not be called; the message says why."""
+class OutboundRefused(OSError):
+    """The URL may not be called; the message says why. (An OSError: like a host that does not
+    answer, a try that did not reach anyone.)"""
+
+
+class TooLarge(Exception):
+    """The answer was larger than the caller takes."""
 
 
 def require_allowed(urls: dict[str, str]) -> None:
@@ -140,18 +146,29 @@ def request(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> tuple[int, bytes]:
-    """One exchange with a checked URL: (status, at most max_bytes of the body). A redirect is
-    answered as it is (3xx), never followed. Raises OutboundRefused or OSError."""
+    """One exchange with a checked URL: (status, body). A redirect is answered as it is (3xx),
+    never followed; `timeout` bounds the whole answer (a server dribbling bytes cannot hold a
+    thread); more than max_bytes raises TooLarge. Raises OutboundRefused or OSError."""
     target = check_url(url)
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = cls(target, timeout)
+    deadline = time.monotonic() + timeout
     try:
         connection.request(method, target.path, body=body, headers=headers or {})
         response = connection.getresponse()
-        data = response.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise OutboundRefused(f"{url!r} answered more than {max_bytes} bytes")
-        return response.status, data
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise TooLarge(f"{url} answered {declared} bytes (at most {max_bytes} taken)")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read(64 * 1024):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} took more than {timeout:g} s to answer")
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"{url} answered more than {max_bytes} bytes")
+            chunks.append(chunk)
+        return response.status, b"".join(chunks)
     except http.client.HTTPException as exc:
         raise OSError(f"{type(exc).__name__}: {exc}") from exc
     finally:

@@ -17,7 +17,7 @@ from service.lti.views import tool_urls
 from service.models import JobStatus, Role, db
 from service.schemas import PageArgs, StrictSchema, page_of
 
-blp = Blueprint("lti_admin", __name__, url_prefix="/api/v1", description="LTI 1.3 and pages")
+blp = Blueprint("lti_admin", __name__, url_prefix="/api/v1", description="LTI 1.3")
 
 
 def url_field(description: str) -> fields.Url:

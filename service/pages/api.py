@@ -14,7 +14,7 @@ from service.errors import Problem
 from service.pages.sessions import external_url, make_sign_in_link, safe_next
 from service.schemas import StrictSchema
 
-blp = Blueprint("sign_in", __name__, url_prefix="/api/v1", description="Sign-in links to pages")
+blp = Blueprint("pages_api", __name__, url_prefix="/api/v1", description="Pages")
 
 
 class SignInLinkCreateSchema(StrictSchema):
