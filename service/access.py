@@ -131,22 +131,20 @@ def _in(column: Any, allowed: Courses) -> ColumnElement[bool]:
     return column.in_(sorted(allowed))
 
 
-def course_questions(ids: list[int]) -> Select[Any]:
-    """Ids of the questions courses use: in their quizzes, or linked from their LMS course."""
-    from service.lti.models import LtiContext, LtiResourceLink
+# Further ways a course uses a question (LTI registers its links: service.lti).
+QUESTION_SOURCES: list[Any] = []
 
+
+def course_questions(ids: list[int]) -> Any:
+    """Ids of the questions courses use: in their quizzes, or from a registered source (the
+    questions linked from their LMS course)."""
     in_quizzes = (
         select(QuizQuestion.question_id)
         .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
         .where(Quiz.course_id.in_(ids))
     )
-    linked = (
-        select(Question.id)
-        .join(LtiResourceLink, LtiResourceLink.question_slug == Question.slug)
-        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
-        .where(LtiContext.course_id.in_(ids))
-    )
-    return in_quizzes.union(linked)  # type: ignore[return-value]
+    sources = [source(ids) for source in QUESTION_SOURCES]
+    return in_quizzes.union(*sources) if sources else in_quizzes
 
 
 def _uses(question: Question, allowed: Courses) -> bool:

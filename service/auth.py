@@ -109,13 +109,16 @@ def find_token(plain: str) -> ApiToken | None:
     return token if token is not None and token.revoked_at is None else None
 
 
+# Other ways a request may carry credentials, without an Authorization header: the pages
+# register their browser session here (service.pages), so this module needs no page code.
+OTHER_CREDENTIALS: list[Callable[[], Principal | None]] = []
+
+
 def _authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     if header:
         return _bearer(header)
-    from service.pages.sessions import session_principal
-
-    principal = session_principal()
+    principal = next((p for find in OTHER_CREDENTIALS if (p := find()) is not None), None)
     if principal is None:
         raise Problem(
             401,

@@ -59,11 +59,14 @@ def _revoke_expired_sessions() -> int:
 
 def init_pages(app: Flask, api: Any) -> None:
     """Register the pages, their REST endpoints and their periodic work (called by create_app)."""
+    from service.auth import OTHER_CREDENTIALS
     from service.pages import api as pages_api
     from service.pages import models as _page_models  # noqa: F401 - tables for Alembic
     from service.pages import views
-    from service.pages.sessions import configure_cookies
+    from service.pages.sessions import configure_cookies, session_principal
 
+    if session_principal not in OTHER_CREDENTIALS:
+        OTHER_CREDENTIALS.append(session_principal)
     configure_cookies(app)
     app.register_blueprint(views.bp)
     api.register_blueprint(pages_api.blp)

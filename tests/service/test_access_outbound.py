@@ -131,7 +131,7 @@ def test_redirects_are_not_followed_and_answers_are_capped(app: Flask) -> None:
     try:
         with app.app_context():
             assert outbound.request(redirecting.url + "/")[0] == 302
-            with pytest.raises(outbound.TooLarge, match="more than"):
+            with pytest.raises(outbound.TooLarge, match="bytes"):
                 outbound.request(huge.url + "/")
         assert target.hits == []
     finally:
@@ -152,6 +152,6 @@ def test_deliveries_are_checked_on_their_way_out(
             "holdout_settings",
             replace(app.extensions["holdout_settings"], outbound_allow_hosts=()),
         )
-        with pytest.raises(OSError, match="non-public"):
+        with pytest.raises(OSError, match="only https"):
             http_exchange(receiver.url + "/hook", method="POST", body=b"{}")
     assert receiver.hits == ["/hook"]
