@@ -95,7 +95,8 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/api/v1/lti/score-deliveries"): ({ADMIN}, {ADMIN}),
     ("POST", "/api/v1/sign-in-links"): (EVERYONE, EVERYONE),
 }
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+# Probes, and /metrics (its own HOLDOUT_METRICS_TOKEN or a local connection; no course data).
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # List endpoints: whose answers include the target course's object (the key it is found by).
 LISTED: dict[str, tuple[str, set[str], set[str]]] = {
     "/api/v1/tokens": ("token", {ADMIN}, {ADMIN, ALICE}),
