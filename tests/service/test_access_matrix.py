@@ -356,8 +356,10 @@ def walk(
 @pytest.mark.parametrize("through_session", [False, True], ids=["token", "session"])
 @pytest.mark.parametrize("actor", ACTORS)
 def test_each_caller_sees_and_does_only_what_its_role_and_course_allow(
-    app: Flask, client: FlaskClient, actor: str, through_session: bool
+    app: Flask, client: FlaskClient, actor: str, through_session: bool, backend: str
 ) -> None:
+    if through_session and backend == "postgresql":
+        pytest.skip("sessions scope the same queries; their walk on SQLite keeps the suite fast")
     wrong = [
         f"{target} {method} {path}: expected {'through' if want else 'refused'}"
         for target, method, path, want, got in walk(app, client, actor, through_session)
