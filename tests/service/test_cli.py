@@ -81,8 +81,10 @@ def test_token_create_prints_a_working_token_last(cli: Cli, tmp_path: Path) -> N
 
 
 def test_token_create_checks_its_arguments(cli: Cli) -> None:
-    refused = cli("token", "create", "--role", "admin", "--name", "x", ok=False)
-    assert refused.returncode == 2 and "admin" in refused.stderr
+    refused = cli("token", "create", "--role", "root", "--name", "x", ok=False)
+    assert refused.returncode == 2 and "root" in refused.stderr
+    scoped = cli("token", "create", "--role", "admin", "--name", "x", "--course", "c", ok=False)
+    assert scoped.returncode == 2 and "site-wide" in scoped.stderr
     unknown = cli("token", "create", "--role", "lms", "--name", "x", "--course", "nope", ok=False)
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
