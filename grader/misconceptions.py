@@ -61,7 +61,13 @@ def _failing(results: list[TestResult]) -> frozenset[str]:
 
 def _same_step(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if "exc" in a or "exc" in b:
-        return "exc" in a and "exc" in b and a["exc"].get("type") == b["exc"].get("type")
+        return (
+            "exc" in a
+            and "exc" in b
+            and a["exc"].get("type") == b["exc"].get("type")
+            and (a["exc"].get("raised_by") == "submission")
+            == (b["exc"].get("raised_by") == "submission")
+        )
     if "signature" in a or "signature" in b:
         return "signature" in a and "signature" in b
     if "out" not in a or "out" not in b:
