@@ -3,7 +3,8 @@
 A mutant whose file carries a `# misconception: ...` header (SPEC.md, "Mutants that explain") is
 run once per exercise version, like the reference; its *profile* is which tests it fails and what it
 returned on the visible tests' deterministic steps. A submission matches when it fails exactly the
-same tests and its outputs on those visible steps agree with the mutant's. Only visible data is
+same tests, at the same step with the same checks failing, and its outputs on those visible steps
+agree with the mutant's. Only visible data is
 compared, and only the author's sentence reaches the student: a match that rests on hidden tests
 names the misconception, never a hidden input or expected value.
 """
@@ -27,7 +28,8 @@ MAX_SHOWN = 2
 class Profile:
     mutant: str
     explanation: str
-    failing: frozenset[str]
+    # test name -> where it failed (step, failing checks): the tests' verdicts in detail.
+    failing: dict[str, tuple[Any, ...]]
     # (test index, step index) -> the mutant's step result, on the visible deterministic steps.
     visible: dict[tuple[int, int], dict[str, Any]]
 
@@ -55,8 +57,8 @@ def build_profile(
     return Profile(mutant, explanation, _failing(results), visible)
 
 
-def _failing(results: list[TestResult]) -> frozenset[str]:
-    return frozenset(r.name for r in results if not r.passed)
+def _failing(results: list[TestResult]) -> dict[str, tuple[Any, ...]]:
+    return {r.name: r.failed_at for r in results if not r.passed}
 
 
 def _same_step(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -1,5 +1,5 @@
 # misconception: rounding a uniform float, round(rng.random() * (H - 1)), gives the first and last rows half the chance of the others; draw the integers directly with rng.integers(0, H)
-# expect: the centre is uniform over every row and column: not uniform over 0..3
+# expect: the centre is uniform over every row and column: not uniform over 0..2
 import math
 
 import numpy as np
