@@ -13,8 +13,10 @@ from grader_helpers import EXERCISES
 
 from grader import Exercise, Grader, load_exercise
 from grader.checks import hoeffding
+from grader.protocol import decode_shared
 from grader.spec import SpecError
 from grader.statistics import describe, statistics_report
+from grader.values import DecodeError
 
 X = {"$array": {"values": [[1.0, 2.0], [3.0, 4.0]], "dtype": "float64"}}
 
@@ -461,3 +463,15 @@ def test_every_statistical_check_states_its_bound_and_power(grader: Grader) -> N
     # power, so it is caught with probability >= 0.999.
     assert centre[0]["power"] < 1 / 3
     assert "detects a deviation >=" in describe(centre[0])
+
+
+def test_memory_reports_from_the_sandbox_are_checked_as_data() -> None:
+    good = [{"rep": 1, "at": [0, "m"], "with": ["arg", 2, ["k"]], "how": "same"}]
+    assert decode_shared(good) == good
+    # Anything else is rebuilt from checked parts or refused (the record then counts as tampered).
+    assert decode_shared([{"rep": "x", "at": [], "with": ["let", "x", []], "how": "?"}]) == [
+        {"rep": None, "at": [], "with": ["let", "x", []], "how": "memory"}
+    ]
+    for bad in ("no", [1], [{"with": ["eval", 0, []]}], [{"with": ["arg", 0, "x" * 50]}]):
+        with pytest.raises(DecodeError):
+            decode_shared(bad)
