@@ -51,6 +51,7 @@ def child_test(index: int, test: TestSpec) -> dict[str, Any]:
                 "repeat": step.get("repeat", 1),
                 "raises": "raises" in names,
                 "snapshot": "inputs_unchanged" in names,
+                "memory": "new_object" in names,
             }
         )
     return {"index": index, "let": test.let, "steps": steps}
@@ -265,6 +266,8 @@ def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
         out["after"] = decode(step["after"], blobs)
     if "signature" in step:
         out["signature"] = text(step["signature"], 2000)
+    if "shared" in step:
+        out["shared"] = decode_shared(step["shared"])
     if "exc" in step:
         out["exc"] = exception(step["exc"])
     if not out:
@@ -284,6 +287,7 @@ def exception(exc: Any) -> dict[str, Any]:
         "builtin_bases": [text(b, 100) for b in bases[:20]],
         "message": text(exc.get("message", ""), 2000),
         "traceback": [text(x, 300) for x in tb[:40]],
+        "raised_by": text(exc.get("raised_by", "unknown"), 40),
     }
 
 
@@ -293,3 +297,31 @@ def text(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise DecodeError("a text field is not a string")
     return value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def decode_shared(shared: Any) -> list[dict[str, Any]]:
+    """The child's `new_object` findings (see `_child._sharing`), re-built from checked parts."""
+    if not isinstance(shared, list):
+        raise DecodeError("malformed memory report")
+
+    def keys(path: Any) -> list[int | str]:
+        if not isinstance(path, list) or len(path) > 40:
+            raise DecodeError("malformed path")
+        return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+
+    out = []
+    for entry in shared[:16]:
+        label = entry.get("with") if isinstance(entry, dict) else None
+        if not isinstance(label, list) or len(label) != 3 or label[0] not in ("arg", "let", "out"):
+            raise DecodeError("malformed memory report")
+        key = keys([label[1]])
+        rep = entry.get("rep")
+        out.append(
+            {
+                "rep": rep if type(rep) is int else None,
+                "at": keys(entry.get("at", [])),
+                "with": [label[0], key[0] if key else 0, keys(label[2])],
+                "how": "same" if entry.get("how") == "same" else "memory",
+            }
+        )
+    return out
