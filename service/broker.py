@@ -18,7 +18,14 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 from flask import Flask
 
-from service.jobs import REDISPATCH_SECONDS, claim, mark_dispatched, new_owner, redispatch_due
+from service.jobs import (
+    REDISPATCH_SECONDS,
+    RUNNING,
+    claim_for_student,
+    mark_dispatched,
+    new_owner,
+    redispatch_due,
+)
 from service.models import db
 
 log = logging.getLogger("holdout.broker")
@@ -26,6 +33,8 @@ QUEUE = "holdout-grading"
 # Grading is idempotent and the sweeper re-sends lost work, so Dramatiq's own retries and time
 # limits are left out: a slow student's code is a grade, not a retry.
 MIDDLEWARE = [AgeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries]
+# How long a submission waits, back in the queue, while its student has a job in this worker.
+DEFER_SECONDS = 1.0
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -85,8 +94,13 @@ class BrokerQueue:
         owner = new_owner()
         with self.app.app_context():
             try:
-                if not claim(submission_id, owner):
-                    return  # graded already, or someone else holds the lease
+                claimed = claim_for_student(submission_id, owner, RUNNING)
+                if claimed is None:
+                    # Its student has a job running here: back of the queue, so this thread
+                    # grades another student's submission meanwhile.
+                    self.defer(submission_id)
+                if not claimed:
+                    return  # deferred, graded already, or someone else holds the lease
             finally:
                 db.session.remove()
         with self.lock:
@@ -94,8 +108,20 @@ class BrokerQueue:
         try:
             run_claimed(self.app, submission_id, owner)
         finally:
+            RUNNING.done(submission_id)
             with self.lock:
                 self.in_flight.pop(submission_id, None)
+
+    def defer(self, submission_id: int) -> None:
+        """Send the id again, due in DEFER_SECONDS. On a broker error the row stays queued and
+        the sweeper sends it later."""
+        try:
+            self.actor.send_with_options(args=(submission_id,), delay=int(DEFER_SECONDS * 1000))
+        except Exception:
+            log.warning("broker unavailable; the sweeper will dispatch later", exc_info=True)
+            return
+        mark_dispatched([submission_id])
+        db.session.commit()
 
 
 def _redact(url: str) -> str:

@@ -68,16 +68,72 @@ def claim(submission_id: int, owner: str) -> bool:
     return claimed == 1
 
 
-def claim_next(owner: str) -> int | None:
-    """Claim the oldest claimable submission; None when there is nothing to do."""
-    candidates = db.session.scalars(
-        select(Submission.id).where(_claimable()).order_by(Submission.id).limit(8)
-    ).all()
+class StudentJobs:
+    """The grading jobs running in this process, by student. Fair queueing: a process runs at most
+    one job per student at a time, so one student's burst of slow submissions never holds every
+    grading thread while other students wait (their jobs run in the threads left free).
+
+    Claims go through `lock`, so that two threads never both take a job of the same student."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._students: dict[int, int] = {}  # submission id -> user id
+
+    def students(self) -> set[int]:
+        return set(self._students.values())
+
+    def add(self, submission_id: int, user_id: int) -> None:
+        self._students[submission_id] = user_id
+
+    def done(self, submission_id: int) -> None:
+        with self.lock:
+            self._students.pop(submission_id, None)
+
+
+# This process's jobs, for the embedded executor's threads and a worker's Dramatiq threads alike.
+RUNNING = StudentJobs()
+
+
+def claim_next(owner: str, running: StudentJobs | None = None) -> int | None:
+    """Claim the oldest claimable submission (with `running`: of a student who has no job in
+    `running`, and record it there); None when there is nothing to do."""
+    if running is None:
+        return _claim_oldest(owner, set(), None)
+    with running.lock:
+        return _claim_oldest(owner, running.students(), running)
+
+
+def _claim_oldest(owner: str, busy: set[int], running: StudentJobs | None) -> int | None:
+    query = select(Submission.id, Submission.user_id).where(_claimable())
+    if busy:
+        query = query.where(Submission.user_id.not_in(busy))
+    candidates = db.session.execute(query.order_by(Submission.id).limit(8)).all()
     db.session.rollback()
-    for submission_id in candidates:
+    for submission_id, user_id in candidates:
         if claim(submission_id, owner):
-            return submission_id
+            if running is not None:
+                running.add(submission_id, user_id)
+            return int(submission_id)
     return None
+
+
+def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> bool | None:
+    """Claim this submission unless its student already has a job in `running`: True when
+    claimed (and recorded there), None when it must wait for that job, False when there is
+    nothing to claim (graded already, or someone else holds the lease)."""
+    with running.lock:
+        user_id = db.session.scalar(
+            select(Submission.user_id).where(Submission.id == submission_id)
+        )
+        if user_id is None:
+            return False
+        if user_id in running.students():
+            db.session.rollback()
+            return None
+        if not claim(submission_id, owner):
+            return False
+        running.add(submission_id, user_id)
+        return True
 
 
 def renew(submission_id: int, owner: str) -> bool:
@@ -208,7 +264,7 @@ class EmbeddedExecutor:
         owner = new_owner()
         with self.app.app_context():
             try:
-                submission_id = claim_next(owner)
+                submission_id = claim_next(owner, RUNNING)
             finally:
                 db.session.remove()
         if submission_id is None:
@@ -222,6 +278,7 @@ class EmbeddedExecutor:
         except Exception:  # logged in run_claimed; the lease expires and it is retried
             pass
         finally:
+            RUNNING.done(submission_id)
             with self.lock:
                 self.in_flight.pop(submission_id, None)
         return True
