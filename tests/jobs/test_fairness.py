@@ -119,7 +119,7 @@ def test_a_students_slow_burst_does_not_delay_another_student(tmp_path: Path) ->
         submitted = time.monotonic()
         answer = post(alex, read_answer("reference"))
         while (graded := status(alex, answer, wait=5))["status"] not in ("graded", "failed"):
-            assert time.monotonic() - submitted < 60, graded
+            assert time.monotonic() - submitted < 30, graded
         lag = time.monotonic() - submitted
         unfinished = [i for i in burst if status(sam, i)["status"] in ("queued", "running")]
     finally:
