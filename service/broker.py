@@ -33,8 +33,6 @@ QUEUE = "holdout-grading"
 # Grading is idempotent and the sweeper re-sends lost work, so Dramatiq's own retries and time
 # limits are left out: a slow student's code is a grade, not a retry.
 MIDDLEWARE = [AgeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries]
-# How long a submission waits, back in the queue, while its student has a job in this worker.
-DEFER_SECONDS = 1.0
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -88,19 +86,21 @@ class BrokerQueue:
             return {"ok": False, "url": _redact(self.url), "error": f"{type(exc).__name__}: {exc}"}
 
     def _grade(self, submission_id: int) -> None:
+        next_id: int | None = submission_id
+        while next_id is not None:
+            next_id = self._grade_one(next_id)
+
+    def _grade_one(self, submission_id: int) -> int | None:
+        """Grade one submission if it can be claimed now; returns the next one this thread grades
+        (one of the same student's, parked meanwhile: see StudentJobs)."""
         from service.jobs import run_claimed
 
         assert self.app is not None, "only workers consume messages"
         owner = new_owner()
         with self.app.app_context():
             try:
-                claimed = claim_for_student(submission_id, owner, RUNNING)
-                if claimed is None:
-                    # Its student has a job running here: back of the queue, so this thread
-                    # grades another student's submission meanwhile.
-                    self.defer(submission_id)
-                if not claimed:
-                    return  # deferred, graded already, or someone else holds the lease
+                if not claim_for_student(submission_id, owner, RUNNING):
+                    return None  # parked, graded already, or someone else holds the lease
             finally:
                 db.session.remove()
         with self.lock:
@@ -108,20 +108,10 @@ class BrokerQueue:
         try:
             run_claimed(self.app, submission_id, owner)
         finally:
-            RUNNING.done(submission_id)
+            next_id = RUNNING.done(submission_id)
             with self.lock:
                 self.in_flight.pop(submission_id, None)
-
-    def defer(self, submission_id: int) -> None:
-        """Send the id again, due in DEFER_SECONDS. On a broker error the row stays queued and
-        the sweeper sends it later."""
-        try:
-            self.actor.send_with_options(args=(submission_id,), delay=int(DEFER_SECONDS * 1000))
-        except Exception:
-            log.warning("broker unavailable; the sweeper will dispatch later", exc_info=True)
-            return
-        mark_dispatched([submission_id])
-        db.session.commit()
+        return next_id
 
 
 def _redact(url: str) -> str:

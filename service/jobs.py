@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -73,11 +74,15 @@ class StudentJobs:
     one job per student at a time, so one student's burst of slow submissions never holds every
     grading thread while other students wait (their jobs run in the threads left free).
 
-    Claims go through `lock`, so that two threads never both take a job of the same student."""
+    Claims go through `lock`, so that two threads never both take a job of the same student. A
+    worker's message for a busy student is parked here and graded, in order, by the thread that
+    finishes that student's job: parked ids exist only while their student has a job running here
+    (if the process dies, the rows are still queued and the sweeper sends them again)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._students: dict[int, int] = {}  # submission id -> user id
+        self._parked: dict[int, deque[int]] = {}  # user id -> submission ids waiting here
 
     def students(self) -> set[int]:
         return set(self._students.values())
@@ -85,9 +90,20 @@ class StudentJobs:
     def add(self, submission_id: int, user_id: int) -> None:
         self._students[submission_id] = user_id
 
-    def done(self, submission_id: int) -> None:
+    def park(self, user_id: int, submission_id: int) -> None:
+        self._parked.setdefault(user_id, deque()).append(submission_id)
+
+    def done(self, submission_id: int) -> int | None:
+        """The job ended; returns the next parked submission of its student, if any."""
         with self.lock:
-            self._students.pop(submission_id, None)
+            user_id = self._students.pop(submission_id, None)
+            waiting = self._parked.get(user_id) if user_id is not None else None
+            if user_id is None or not waiting:
+                return None
+            next_id = waiting.popleft()
+            if not waiting:
+                del self._parked[user_id]
+            return next_id
 
 
 # This process's jobs, for the embedded executor's threads and a worker's Dramatiq threads alike.
@@ -117,19 +133,20 @@ def _claim_oldest(owner: str, busy: set[int], running: StudentJobs | None) -> in
     return None
 
 
-def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> bool | None:
-    """Claim this submission unless its student already has a job in `running`: True when
-    claimed (and recorded there), None when it must wait for that job, False when there is
-    nothing to claim (graded already, or someone else holds the lease)."""
+def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> bool:
+    """Claim this submission and record it in `running`, unless its student already has a job
+    there: then it is parked, for the thread that finishes that job. False when not claimed now
+    (parked, graded already, or someone else holds the lease)."""
     with running.lock:
         user_id = db.session.scalar(
             select(Submission.user_id).where(Submission.id == submission_id)
         )
+        db.session.rollback()
         if user_id is None:
             return False
         if user_id in running.students():
-            db.session.rollback()
-            return None
+            running.park(user_id, submission_id)
+            return False
         if not claim(submission_id, owner):
             return False
         running.add(submission_id, user_id)

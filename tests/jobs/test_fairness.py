@@ -48,7 +48,7 @@ def test_a_process_claims_one_job_per_student_at_a_time(
         assert row is not None and row.status == SubmissionStatus.RUNNING
 
 
-def test_a_worker_defers_a_busy_students_message(
+def test_a_worker_parks_a_busy_students_message_for_the_thread_that_frees_them(
     dropout_app: Flask,
     client: FlaskClient,
     student: dict[str, str],
@@ -58,12 +58,16 @@ def test_a_worker_defers_a_busy_students_message(
     others = submit(client, other_student, read_answer("reference"))["id"]
     running = jobs.StudentJobs()
     with dropout_app.app_context():
-        assert jobs.claim_for_student(first, "w", running) is True
-        assert jobs.claim_for_student(second, "w", running) is None  # wait: back of the queue
-        assert jobs.claim_for_student(others, "w", running) is True
-        assert jobs.claim_for_student(first, "w2", jobs.StudentJobs()) is False  # leased
-        running.done(first)
-        assert jobs.claim_for_student(second, "w", running) is True
+        assert jobs.claim_for_student(first, "w", running)
+        assert not jobs.claim_for_student(second, "w", running)  # parked: not claimed
+        row = db.session.get(Submission, second)
+        assert row is not None and row.status == SubmissionStatus.QUEUED
+        assert jobs.claim_for_student(others, "w", running)
+        assert not jobs.claim_for_student(first, "w2", jobs.StudentJobs())  # leased
+        assert running.done(others) is None
+        assert running.done(first) == second  # the thread that finished `first` takes it
+        assert jobs.claim_for_student(second, "w", running)
+        assert running.done(second) is None
 
 
 # Near the 10 s wall clock of the dropout exercise, in every call: each of these submissions
