@@ -326,8 +326,8 @@ def _group_outcomes(
         return why, cause if run.load is None and cause.hidden_reason in STOPPING else None
     outcomes.update(run.tests)  # the reader took only tests this run holds
     missing = [i for i in indices if i not in run.tests]
-    if run.done and not run.protocol_error and not missing:
-        return None, None
+    if (run.done and not run.protocol_error and not missing) or not indices:
+        return None, None  # complete (or a run of no tests: it only tells whether code loads)
     # The run ended early (or broke the protocol): blame the test it was in.
     blamed = next((i for i in run.began if i not in run.tests), (missing or indices)[0])
     outcomes[blamed] = cause
