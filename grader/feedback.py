@@ -101,6 +101,17 @@ def load_failure(exercise: Exercise, load: dict[str, Any]) -> str:
     return "raised an exception while loading: " + format_exception(exc)
 
 
+def hidden_load_failure(load: dict[str, Any]) -> str:
+    """Why the submission did not load, for hidden tests: from the run that held their inputs, so
+    only the kind of failure, never its text."""
+    kind = load.get("kind")
+    if kind == "exception":
+        return hidden_exception(load.get("exc") or {}) + " while loading"
+    return {"syntax": "syntax error", "missing": "entry point missing"}.get(
+        str(kind), "wrong kind of entry point"
+    )
+
+
 def format_exception(exc: dict[str, Any]) -> str:
     text = f"{exc.get('type')}: {exc.get('message')}"
     if "MemoryError" in exc.get("builtin_bases", []):
@@ -222,13 +233,24 @@ def evaluate_test(
             others=outcome[:j],
             param_names=params if action == "call" else [],
         )
-        results = [run_check(c, ctx) for c in checks]
+        results = [_checked(c, ctx) for c in checks]
         failures = [(p, c.get("message")) for c, p in zip(checks, results, strict=True) if p]
         if failures:
             if trace is not None:
                 trace.append((j, tuple(i for i, p in enumerate(results) if p)))
             return failure_text(desc, failures), "wrong result"
     return "", ""
+
+
+MALFORMED = "malformed output: it could not be checked"
+
+
+def _checked(check: dict[str, Any], ctx: StepContext) -> str | None:
+    """A check's verdict; whatever data from the sandbox makes a check raise fails that check."""
+    try:
+        return run_check(check, ctx)
+    except Exception as exc:
+        return f"{MALFORMED} ({type(exc).__name__})"
 
 
 def _arguments(
@@ -278,7 +300,10 @@ def score_test(
         detail, hidden_msg = outcome.reason, outcome.hidden_reason
         trace.append(("abnormal", outcome.hidden_reason))
     else:
-        detail, hidden_msg = evaluate_test(exercise, test, outcome, ref, trace)
+        try:
+            detail, hidden_msg = evaluate_test(exercise, test, outcome, ref, trace)
+        except Exception as exc:  # the data, not the grader: never a crash of this process
+            detail, hidden_msg = f"{MALFORMED} ({type(exc).__name__})", "malformed output"
     passed = detail == ""
     return TestResult(
         name=test.name,
