@@ -446,6 +446,7 @@ def _all(values: np.ndarray) -> str | None:
 
 def _each_of(check: dict[str, Any], ctx: StepContext) -> str | None:
     of = evaluate(check.get("of", {"$out": []}), ctx)
+    of = of.reshape(of.shape or (1,))  # a 0-d output (a scalar) is one element
     choices = [evaluate(c, ctx) for c in check["choices"]]
     rtol, atol = check.get("rtol", 1e-6), check.get("atol", 0.0)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,19 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""
+    # Per exercise: {"slug", "mutation": MutationReport.to_dict()} (the --json shape, CONTRACT.md).
+    exercises: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": not self.problems,
+            "summary": self.summary,
+            "problems": list(self.problems),
+            "notes": list(self.lines),
+            "exercises": list(self.exercises),
+            "timings": dict(self.timings),
+        }
 
 
 def _check_answer_key(question: dict[str, Any]) -> list[str]:
@@ -70,7 +84,9 @@ def exercise_questions(bank: Bank) -> tuple[list[dict[str, Any]], list[str]]:
     return questions, problems
 
 
-def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
+def check_bank(root: Path, run_exercises: bool = True, mutation: bool = True) -> CheckReport:
+    """`mutation`: also grade the mutants generated from each reference (question_bank.mutation);
+    an unexplained survivor is a problem."""
     report = CheckReport()
     bank = load_bank(root)
     report.problems.extend(bank.problems)
@@ -86,14 +102,33 @@ def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
     if run_exercises and exercises:
         from grader import Exercise, Grader
         from question_bank.exercise_check import check_exercise
+        from question_bank.mutation import run_mutation
 
+        own = mutated = 0.0
         with Grader() as grader:
             for question in exercises:
                 exercise = Exercise.from_dict(question["data"]["exercise"])
+                started = time.monotonic()
                 found = check_exercise(exercise, grader)
-                status = "ok" if not found else f"{len(found)} problem(s)"
-                report.lines.append(f"exercise {exercise.slug}: {status}")
+                own += time.monotonic() - started
+                entry: dict[str, Any] = {"slug": exercise.slug}
+                line = f"exercise {exercise.slug}: " + (
+                    "ok" if not found else f"{len(found)} problem(s)"
+                )
+                if mutation and not found:
+                    result = run_mutation(exercise, grader)
+                    mutated += result.seconds
+                    entry["mutation"] = result.to_dict()
+                    line += (
+                        f"; generated mutants: {result.generated} of {result.candidates}, "
+                        f"{result.killed} killed, {result.equivalent} equivalent, "
+                        f"{len(result.survivors)} survivor(s) ({result.seconds:.1f} s)"
+                    )
+                    found = result.problems()
+                report.exercises.append(entry)
+                report.lines.append(line)
                 report.problems.extend(f"{exercise.slug}: {p}" for p in found)
+        report.timings = {"exercises_s": round(own, 1), "generated_mutants_s": round(mutated, 1)}
     report.summary = (
         f"OK: {len(bank.questions)} questions, {len(exercises)} exercises, "
         f"{len(bank.quizzes)} quizzes" + ("" if run_exercises else " (exercises not run: --quick)")
