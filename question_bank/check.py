@@ -16,7 +16,8 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""
-    # Per exercise: {"slug", "mutation": MutationReport.to_dict()} (the --json shape, CONTRACT.md).
+    # Per exercise run: {"slug", "problems", "statistics": [...], "mutation": {...}} (the
+    # `--json` form; "mutation" is MutationReport.to_dict(), pinned in CONTRACT.md).
     exercises: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -101,7 +102,8 @@ def check_bank(root: Path, run_exercises: bool = True, mutation: bool = True) ->
 
     if run_exercises and exercises:
         from grader import Exercise, Grader
-        from question_bank.exercise_check import check_exercise
+        from grader.statistics import describe
+        from question_bank.exercise_check import check_exercise, exercise_statistics
         from question_bank.mutation import run_mutation
 
         own = mutated = 0.0
@@ -111,22 +113,25 @@ def check_bank(root: Path, run_exercises: bool = True, mutation: bool = True) ->
                 started = time.monotonic()
                 found = check_exercise(exercise, grader)
                 own += time.monotonic() - started
+                stats = exercise_statistics(exercise, grader)
                 entry: dict[str, Any] = {"slug": exercise.slug}
-                line = f"exercise {exercise.slug}: " + (
-                    "ok" if not found else f"{len(found)} problem(s)"
-                )
-                if mutation and not found:
+                tail = ""
+                if mutation and not any("reference" in p for p in found):
                     result = run_mutation(exercise, grader)
                     mutated += result.seconds
                     entry["mutation"] = result.to_dict()
-                    line += (
+                    tail = (
                         f"; generated mutants: {result.generated} of {result.candidates}, "
                         f"{result.killed} killed, {result.equivalent} equivalent, "
                         f"{len(result.survivors)} survivor(s) ({result.seconds:.1f} s)"
                     )
-                    found = result.problems()
+                    found = found + result.problems()
+                entry["problems"] = found
+                entry["statistics"] = stats
                 report.exercises.append(entry)
-                report.lines.append(line)
+                status = "ok" if not found else f"{len(found)} problem(s)"
+                report.lines.append(f"exercise {exercise.slug}: {status}{tail}")
+                report.lines.extend(f"  statistic: {describe(s)}" for s in stats)
                 report.problems.extend(f"{exercise.slug}: {p}" for p in found)
         report.timings = {"exercises_s": round(own, 1), "generated_mutants_s": round(mutated, 1)}
     report.summary = (
