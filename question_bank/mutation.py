@@ -27,7 +27,7 @@ DEFAULT_CAP = 64
 
 # Names that usually hold a probability or a mixing weight: `p` <-> `1 - p` applies to them.
 PROBABILITY_NAMES = frozenset(
-    {"p", "prob", "rate", "keep", "keep_prob", "drop_prob", "drop_rate", "lam", "smoothing"}
+    {"p", "prob", "rate", "keep_prob", "drop_prob", "drop_rate", "lam", "smoothing"}
 )
 _COMPARE_FLIPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -260,8 +260,8 @@ def _dtype(tree: ast.Module) -> Iterator[Proposal]:
     for node in _nodes(tree, ast.Attribute):
         if node.attr in floats and isinstance(node.ctx, ast.Load):
             yield node, _text(_with(node, attr=floats[node.attr]))
-    if not any(isinstance(n, ast.Name) and n.id == "np" for n in ast.walk(tree)):
-        return
+    if not any(a.asname == "np" for imp in _nodes(tree, ast.Import) for a in imp.names):
+        return  # the cast below needs `import numpy as np`
     for ret in _nodes(tree, ast.Return):
         if ret.value is None:
             continue
