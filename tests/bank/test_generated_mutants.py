@@ -137,6 +137,11 @@ def weak_bank(tmp_path: Path) -> Path:
         expects = [ln for ln in m.read_text().splitlines() if ln.startswith("# expect:")]
         if not all(ln.startswith("# expect: worked example:") for ln in expects):
             m.unlink()
+    (mutants / "no_decay.py").write_text(
+        "# expect: worked example: expected w - lr * (grad + weight_decay * w)\n"
+        "def weight_decay_step(w, grad, lr, weight_decay):\n"
+        "    return w - lr * grad\n"
+    )
     (folder / "exercise.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return root
 
