@@ -414,6 +414,8 @@ def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> Mutation
     time. A mutant is killed when it loses any point (or cannot be graded at all)."""
     import time
 
+    from grader import SandboxUnavailable
+
     started = time.monotonic()
     everything = all_mutants(exercise.reference)
     declared = dict(exercise.equivalent_mutants)
@@ -425,10 +427,13 @@ def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> Mutation
 
     def survives(m: Mutant) -> bool | str:
         try:
-            result = grader.grade(exercise, m.source)
+            try:
+                result = grader.grade(exercise, m.source)
+            except SandboxUnavailable:  # once more: a job that failed to start is not a verdict
+                result = grader.grade(exercise, m.source)
+        except SandboxUnavailable:
+            raise
         except Exception as exc:  # a grader bug: reported, never taken as a kill
-            if type(exc).__name__ == "SandboxUnavailable":
-                raise
             return f"{type(exc).__name__}: {exc}"
         return bool(result.status == "graded" and result.score >= result.max_score)
 

