@@ -271,7 +271,7 @@ def _overlaps(a: Any, b: Any) -> bool:
     if not _may_share_memory(a, b):
         return False
     try:
-        return bool(_shares_memory(a, b, max_work=1_000_000))
+        return bool(_shares_memory(a, b, max_work=1_000_000))  # type: ignore[arg-type]
     except _TooHard:
         return True  # bounds overlap and too hard to prove otherwise: a new array never does
 

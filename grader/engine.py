@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from grader import sandbox
+from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
 from grader.feedback import (
     Abnormal,
     abnormal,
@@ -30,8 +31,7 @@ from grader.spec import Exercise
 
 __all__ = ["BASE_UID", "ExerciseError", "GradeReport", "Grader", "SandboxUnavailable", "TestResult"]
 
-UNSAFE_ENV = "HOLDOUT_SANDBOX_ALLOW_UNSAFE"
-HIDE_ENV = "HOLDOUT_SANDBOX_HIDE"
+UNSAFE_ENV = SANDBOX_ALLOW_UNSAFE.env
 MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
 REQUIRED_LAYERS = ("uid_separation", "rlimits")
@@ -73,9 +73,9 @@ class Grader:
         self.slots = slots
         self.base_uid = base_uid
         if allow_unsafe is None:
-            allow_unsafe = os.environ.get(UNSAFE_ENV, "") == "1"
+            allow_unsafe = SANDBOX_ALLOW_UNSAFE.read()
         self.allow_unsafe = allow_unsafe
-        extra = [p for p in os.environ.get(HIDE_ENV, "").split(":") if p]
+        extra = SANDBOX_HIDE.read()
         hidden = sorted(
             {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])} - {"/"}
         )

@@ -567,8 +567,12 @@ def _check_check(check: Any, where: str, step_index: int, refs: set[str]) -> Non
             raise SpecError(f"{where}.axis: an integer")
     if name == "uniform":
         lo, hi = check.get("low"), check.get("high")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or not (
-            0 < hi - lo <= MAX_UNIFORM_CASES
+        if (
+            not isinstance(lo, int)
+            or not isinstance(hi, int)
+            or isinstance(lo, bool)
+            or isinstance(hi, bool)
+            or not 0 < hi - lo <= MAX_UNIFORM_CASES
         ):
             raise SpecError(
                 f"{where}: low and high are integers with 0 < high - low <= {MAX_UNIFORM_CASES} "
