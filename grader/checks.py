@@ -240,7 +240,11 @@ def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
         if tag in _UNARY:
             return np.asarray(_UNARY[tag](evaluate(arg, ctx)))
         if tag in _REDUCE:
-            return np.asarray(_REDUCE[tag](evaluate(arg["of"], ctx), axis=arg.get("axis")))
+            of = evaluate(arg["of"], ctx)
+            try:
+                return np.asarray(_REDUCE[tag](of, axis=arg.get("axis")))
+            except ValueError as exc:  # AxisError: an output with fewer dimensions than expected
+                raise CheckError(f"cannot reduce an array of shape {of.shape}: {exc}") from exc
         if tag == "$isclose":
             return np.isclose(
                 evaluate(arg["a"], ctx),
