@@ -202,3 +202,42 @@ def test_every_generated_mutant_is_killed_or_explained(folder: Path, grader: Gra
     report = run_mutation(exercise, grader)
     assert report.generated >= 10
     assert report.problems() == []
+
+
+def test_outputs_of_an_unexpected_shape_fail_the_check_instead_of_crashing_the_grader(
+    grader: Grader,
+) -> None:
+    # Both were found by generated mutants (a scalar where an array was expected, and an input
+    # returned in place of a 1-D output): the grader raised instead of failing the test.
+    from grader import Exercise
+
+    exercise = Exercise.from_dict(
+        {
+            "slug": "shapes",
+            "title": "Shapes",
+            "entry": {"name": "f", "kind": "function", "signature": "f(x)"},
+            "reference": "def f(x):\n    return x * 2\n",
+            "tests": [
+                {
+                    "name": "each element is doubled",
+                    "steps": [
+                        {
+                            "call": {"args": [{"$array": {"values": [[1.0, 2.0]]}}]},
+                            "expect": [
+                                {"check": "each_of", "choices": [2, 4]},
+                                {
+                                    "check": "all",
+                                    "that": {"$ge": [{"$sum": {"of": {"$out": []}, "axis": 1}}, 0]},
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    assert grader.grade(exercise, exercise.reference).score == 1
+    report = grader.grade(exercise, "def f(x):\n    return 3.0\n")
+    assert report.status == "graded" and report.score == 0
+    assert "not among the allowed values" in report.tests[0].detail
+    assert "cannot reduce" in report.tests[0].detail
