@@ -1,3 +1,4 @@
+# misconception: np.array(v, dtype=float) copies the weights but turns float32 arrays into float64; copy with v.copy() (or np.array(v, copy=True)) to keep each array's dtype
 # expect: best_weights holds copies: float32 stays float32
 # Copies with np.array(v, dtype=float): the copies are independent but float32 weights become float64.
 import math

@@ -1,3 +1,4 @@
+# misconception: only the first best is copied; a later best keeps the caller's arrays, which the training loop changes in place; copy the arrays at every improvement
 # expect: best_weights holds copies: every new best is copied too
 # Copies the weights at the first improvement but keeps the caller's dict for later ones.
 import math

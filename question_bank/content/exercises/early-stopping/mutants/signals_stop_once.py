@@ -1,3 +1,4 @@
+# misconception: the count is reset after signalling a stop, so the next epoch without improvement returns False; keep counting until an improvement
 # expect: stops after patience epochs without improvement: keeps returning True
 # Resets the count when it signals a stop, so the next epoch without improvement says False again.
 import math

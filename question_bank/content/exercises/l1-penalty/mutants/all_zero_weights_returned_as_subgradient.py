@@ -1,3 +1,4 @@
+# misconception: for an all-zero w this returns w itself as the subgradient; always return a new array
 # expect: a zero weight gets subgradient 0: never w itself
 # Takes a shortcut for an all-zero w and returns w itself as the subgradient: the values are
 # right, but the caller's weights and the gradient are now the same array.

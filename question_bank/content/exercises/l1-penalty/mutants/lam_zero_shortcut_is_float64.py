@@ -1,3 +1,4 @@
+# misconception: with lam = 0 the result is float64 (np.zeros defaults to float64); keep w's dtype on every path, e.g. np.zeros_like(w)
 # expect: lam 0 with float32 weights: float32 in, float32 out
 # Returns np.zeros(w.shape) when lam is 0: float64 even for float32 weights, on that path only.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the logits are shifted by one maximum for the whole batch; shift each row by its own maximum (axis=1, keepdims=True), or rows far below it underflow
 # expect: large logits stay finite: its own maximum
 # Stabilizes the log-softmax with one maximum for the whole batch instead of each row's: a row whose
 # logits are ~750 below the batch maximum underflows to exp(...) = 0 and log(0) = -inf.

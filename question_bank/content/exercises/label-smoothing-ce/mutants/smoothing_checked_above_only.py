@@ -1,3 +1,4 @@
+# misconception: only smoothing > 1 is rejected; raise ValueError for negative smoothing too
 # expect: bad arguments raise ValueError: negative values too
 # Checks only smoothing > 1 and lets a negative smoothing through (a target with negative weights).
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: np.array(W, dtype=float) turns float32 weights into float64 when nothing is rescaled; copy with W.copy() to keep the dtype on every path
 # expect: vectors inside the ball are untouched: float32 in, float32 out
 # Copies W with np.array(W, dtype=float) when nothing needs rescaling: float32 weights come back
 # as float64 on that path only.

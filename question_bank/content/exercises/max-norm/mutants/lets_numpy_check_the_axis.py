@@ -1,3 +1,4 @@
+# misconception: axis is never checked (numpy's own error covers axis=2, but axis=-1 goes through); raise ValueError yourself unless axis is 0 or 1
 # expect: bad arguments raise ValueError: do not rely on numpy
 # Never checks axis: numpy's own AxisError (a ValueError) covers axis=2, and axis=-1 goes through.
 import numpy as np

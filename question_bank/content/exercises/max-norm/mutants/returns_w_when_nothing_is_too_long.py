@@ -1,3 +1,4 @@
+# misconception: when no vector is too long this returns W itself; always return a new array (W.copy())
 # expect: vectors inside the ball are untouched: never W itself
 # When no vector exceeds c it returns the caller's own array instead of a new one: a later
 # in-place update of the result would change W too.

@@ -1,3 +1,4 @@
+# misconception: float32 inputs give float32 results; convert x to float64 so mean and var are float64
 # expect: float32 inputs give float64 results: compute in float64
 # Never converts to float64: float32 inputs and parameters give float32 mean and variance.
 import numpy as np

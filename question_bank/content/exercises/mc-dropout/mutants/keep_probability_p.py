@@ -1,3 +1,4 @@
+# misconception: units are kept with probability p; p is the probability of dropping a unit, so keep it with probability 1 - p
 # expect: one pass zeroes or scales each hidden unit: probability of DROPPING
 # Keeps each unit with probability p instead of 1 - p: invisible while p = 0.5.
 import numpy as np

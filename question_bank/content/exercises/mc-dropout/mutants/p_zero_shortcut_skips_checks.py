@@ -1,3 +1,4 @@
+# misconception: with p = 0 the function returns before T is checked; validate every argument before any shortcut
 # expect: bad arguments raise ValueError: also when p = 0
 # Returns the plain network at once when p = 0, before T is checked: T = 0 goes through on that path.
 import numpy as np

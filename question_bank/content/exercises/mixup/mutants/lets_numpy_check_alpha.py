@@ -1,3 +1,4 @@
+# misconception: alpha is never checked (numpy's rng.beta raises by itself); raise ValueError yourself when alpha <= 0
 # expect: bad arguments raise ValueError: alpha must be > 0
 # Never checks alpha: rng.beta raises ValueError by itself for alpha <= 0.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: perm is a random rotation of 0..N-1, not a uniformly random permutation; use rng.permutation(N)
 # expect: the pairing is a random permutation: all N! orderings
 # Pairs each example with the one k places further on, k random: perm[0] is uniform, but only N of
 # the N! permutations can occur.

@@ -1,3 +1,4 @@
+# misconception: a float64 gradient turns float32 weights into float64; return the result in w's dtype (e.g. .astype(w.dtype))
 # expect: float32 weights stay float32: a float64 gradient must not turn float32 weights into float64
 # Never casts back: numpy promotes float32 weights with a float64 gradient to float64.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: when nothing changes this returns w itself; always return a new array
 # expect: weight_decay 0 is plain SGD: never w itself
 # Skips the update when there is nothing to do (zero gradient, no decay) and returns w itself.
 import numpy as np
