@@ -241,3 +241,13 @@ def test_outputs_of_an_unexpected_shape_fail_the_check_instead_of_crashing_the_g
     assert report.status == "graded" and report.score == 0
     assert "not among the allowed values" in report.tests[0].detail
     assert "cannot reduce" in report.tests[0].detail
+
+
+def test_mutants_meet_the_quick_tests_first() -> None:
+    from question_bank.mutation import quick_tests
+
+    mixup = load_exercise(BUNDLED_DIR / "exercises" / "mixup")
+    quick = quick_tests(mixup)
+    assert quick is not None and 0 < len(quick.tests) < len(mixup.tests)
+    assert all(s.get("repeat", 1) <= 10 for t in quick.tests for s in t.steps)
+    assert quick_tests(load_exercise(BUNDLED_DIR / "exercises" / "l1-penalty")) is None
