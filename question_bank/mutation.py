@@ -417,9 +417,7 @@ QUICK_REPEAT = 10
 def quick_tests(exercise: Any) -> Any:
     """The exercise with only its quick tests (no step repeated more than QUICK_REPEAT times),
     or None when that is all of them or none."""
-    quick = [
-        t for t in exercise.tests if all(s.get("repeat", 1) <= QUICK_REPEAT for s in t.steps)
-    ]
+    quick = [t for t in exercise.tests if all(s.get("repeat", 1) <= QUICK_REPEAT for s in t.steps)]
     if not quick or len(quick) == len(exercise.tests):
         return None
     return dataclasses.replace(exercise, tests=quick)
