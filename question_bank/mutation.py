@@ -410,17 +410,25 @@ class MutationReport:
         return found
 
 
-# A test whose steps repeat at most this often is "quick": see quick_tests.
+# Tests whose steps repeat at most this often in total are "quick": see stages().
 QUICK_REPEAT = 10
 
 
-def quick_tests(exercise: Any) -> Any:
-    """The exercise with only its quick tests (no step repeated more than QUICK_REPEAT times),
-    or None when that is all of them or none."""
-    quick = [t for t in exercise.tests if all(s.get("repeat", 1) <= QUICK_REPEAT for s in t.steps)]
-    if not quick or len(quick) == len(exercise.tests):
-        return None
-    return dataclasses.replace(exercise, tests=quick)
+def _cost(test: Any) -> int:
+    return sum(int(step.get("repeat", 1)) for step in test.steps)
+
+
+def stages(exercise: Any) -> list[Any]:
+    """The exercise split for grading mutants: first all its quick tests together, then each
+    other test alone, cheapest first. A mutant stops at the first stage it fails, so most never
+    pay for the statistical tests; passing every stage is passing every test (a test's verdict
+    does not depend on which tests run with it). One stage (the exercise) when all are quick."""
+    quick = [t for t in exercise.tests if _cost(t) <= QUICK_REPEAT]
+    slow = sorted((t for t in exercise.tests if _cost(t) > QUICK_REPEAT), key=_cost)
+    if not slow:
+        return [exercise]
+    groups = ([quick] if quick else []) + [[t] for t in slow]
+    return [dataclasses.replace(exercise, tests=group) for group in groups]
 
 
 def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> MutationReport:
@@ -447,20 +455,17 @@ def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> Mutation
 
     def survives(m: Mutant) -> bool | str:
         try:
-            # Most mutants fail a quick deterministic test: only the others pay for the
-            # statistical ones (a test's verdict does not depend on which tests run with it).
-            if quick is not None:
-                first = grade(quick, m)
-                if first.status != "graded" or first.score < first.max_score:
+            for stage in parts:
+                result = grade(stage, m)
+                if result.status != "graded" or result.score < result.max_score:
                     return False
-            result = grade(exercise, m)
         except SandboxUnavailable:
             raise
         except Exception as exc:  # a grader bug: reported, never taken as a kill
             return f"{type(exc).__name__}: {exc}"
-        return bool(result.status == "graded" and result.score >= result.max_score)
+        return True
 
-    quick = quick_tests(exercise)
+    parts = stages(exercise)
     with ThreadPoolExecutor(max_workers=max(1, grader.slots)) as pool:
         verdicts = list(pool.map(survives, to_run))
     report.survivors = [m for m, alive in zip(to_run, verdicts, strict=True) if alive is True]

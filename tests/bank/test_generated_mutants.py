@@ -243,11 +243,14 @@ def test_outputs_of_an_unexpected_shape_fail_the_check_instead_of_crashing_the_g
     assert "cannot reduce" in report.tests[0].detail
 
 
-def test_mutants_meet_the_quick_tests_first() -> None:
-    from question_bank.mutation import quick_tests
+def test_mutants_meet_the_quick_tests_first_and_the_statistical_ones_one_by_one() -> None:
+    from question_bank.mutation import stages
 
     mixup = load_exercise(BUNDLED_DIR / "exercises" / "mixup")
-    quick = quick_tests(mixup)
-    assert quick is not None and 0 < len(quick.tests) < len(mixup.tests)
-    assert all(s.get("repeat", 1) <= 10 for t in quick.tests for s in t.steps)
-    assert quick_tests(load_exercise(BUNDLED_DIR / "exercises" / "l1-penalty")) is None
+    parts = stages(mixup)
+    assert sorted(t.name for p in parts for t in p.tests) == sorted(t.name for t in mixup.tests)
+    assert all(s.get("repeat", 1) <= 10 for t in parts[0].tests for s in t.steps)
+    costs = [sum(s.get("repeat", 1) for s in p.tests[0].steps) for p in parts[1:]]
+    assert costs == sorted(costs) and all(len(p.tests) == 1 for p in parts[1:])
+    l1 = load_exercise(BUNDLED_DIR / "exercises" / "l1-penalty")
+    assert stages(l1) == [l1]
