@@ -98,12 +98,14 @@ def test_changing_only_the_prompt_keeps_the_version_but_new_tests_make_one(
     reworded = {**question, "data": {"exercise": {**question["data"]["exercise"], "prompt": "New"}}}
     response = client.put("/api/v1/questions/versioned-dropout", json=reworded, headers=instructor)
     assert response.get_json()["version"] == 1
-    fewer = question["data"]["exercise"]["tests"][:-1]
-    points = sum(t["points"] for t in fewer)
+    # One test more (removing one could leave a generated mutant surviving, which is refused).
+    tests = question["data"]["exercise"]["tests"]
+    more = [*tests, {**tests[0], "name": tests[0]["name"] + " (again)"}]
+    points = sum(t["points"] for t in more)
     retested = {
         **question,
         "points": points,
-        "data": {"exercise": {**question["data"]["exercise"], "tests": fewer, "points": points}},
+        "data": {"exercise": {**question["data"]["exercise"], "tests": more, "points": points}},
     }
     response = client.put("/api/v1/questions/versioned-dropout", json=retested, headers=instructor)
     assert response.status_code == 200, response.get_json()
