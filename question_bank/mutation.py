@@ -17,10 +17,15 @@ import copy
 import dataclasses
 import difflib
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader import Exercise, Grader, GradeReport
+    from grader.spec import TestSpec
 
 # At most this many generated mutants are graded per exercise (spread over the operators, see
 # `select`), so `holdout bank check` stays affordable: each one is a full grading run.
@@ -321,7 +326,10 @@ def all_mutants(source: str) -> list[Mutant]:
     syntax tree equals the reference's, or an earlier mutant's, is left out."""
     if not source.endswith("\n"):
         source += "\n"
-    tree = ast.parse(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # the reference itself is broken: check_exercise reports that
     seen = {ast.dump(tree)}
     # An error message's text is not graded: mutating it gives equivalent mutants only.
     in_raise = {id(n) for r in _nodes(tree, ast.Raise) for n in ast.walk(r)}
@@ -393,6 +401,7 @@ class MutationReport:
             "equivalent": self.equivalent,
             "survivors": [m.to_dict() for m in self.survivors],
             "stale_equivalents": list(self.stale_equivalents),
+            "errors": list(self.errors),
             "seconds": round(self.seconds, 2),
         }
 
@@ -414,11 +423,11 @@ class MutationReport:
 QUICK_REPEAT = 10
 
 
-def _cost(test: Any) -> int:
+def _cost(test: TestSpec) -> int:
     return sum(int(step.get("repeat", 1)) for step in test.steps)
 
 
-def stages(exercise: Any) -> list[Any]:
+def stages(exercise: Exercise) -> list[Exercise]:
     """The exercise split for grading mutants: first all its quick tests together, then each
     other test alone, cheapest first. A mutant stops at the first stage it fails, so most never
     pay for the statistical tests; passing every stage is passing every test (a test's verdict
@@ -431,14 +440,14 @@ def stages(exercise: Any) -> list[Any]:
     return [dataclasses.replace(exercise, tests=group) for group in groups]
 
 
-def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> MutationReport:
+def run_mutation(exercise: Exercise, grader: Grader, cap: int = DEFAULT_CAP) -> MutationReport:
     """Grade the generated mutants of `exercise`'s reference in the sandbox, `grader.slots` at a
-    time. A mutant is killed when it loses any point (or cannot be graded at all)."""
-    import time
-
+    time. A mutant is killed when it loses any point (or cannot be graded at all). Raises
+    ExerciseError when the reference cannot be graded, SandboxUnavailable without a sandbox."""
     from grader import SandboxUnavailable
 
     started = time.monotonic()
+    grader.reference_outputs(exercise)
     everything = all_mutants(exercise.reference)
     declared = dict(exercise.equivalent_mutants)
     report = MutationReport(candidates=len(everything))
@@ -447,7 +456,7 @@ def run_mutation(exercise: Any, grader: Any, cap: int = DEFAULT_CAP) -> Mutation
     to_run = [m for m in chosen if m.id not in declared]
     report.equivalent = len(chosen) - len(to_run)
 
-    def grade(target: Any, m: Mutant) -> Any:
+    def grade(target: Exercise, m: Mutant) -> GradeReport:
         try:
             return grader.grade(target, m.source)
         except SandboxUnavailable:  # once more: a job that failed to start is not a verdict
