@@ -215,6 +215,25 @@ def _no_copy(tree: ast.Module) -> Iterator[Proposal]:
                 yield kw.value, "False"
 
 
+@operator("in_place")
+def _in_place(tree: ast.Module) -> Iterator[Proposal]:
+    """`a = a + b` -> `a += b`: on an array that is (or aliases) an argument, the caller's array
+    changes."""
+    ops = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+    for node in _nodes(tree, ast.Assign):
+        target, value = node.targets[0], node.value
+        if (
+            len(node.targets) == 1
+            and isinstance(target, ast.Name)
+            and isinstance(value, ast.BinOp)
+            and isinstance(value.op, ops)
+            and isinstance(value.left, ast.Name)
+            and value.left.id == target.id
+        ):
+            aug = ast.AugAssign(ast.Name(target.id, ast.Store()), value.op, value.right)
+            yield node, ast.unparse(aug)
+
+
 @operator("return_input")
 def _return_input(tree: ast.Module) -> Iterator[Proposal]:
     """A function returns its first input (or, in a tuple, puts it in place of an element)."""

@@ -80,6 +80,9 @@ def test_each_operator_proposes_the_mistakes_students_make() -> None:
     assert "return x * keep / (1 - p), scale, start" in dtype
     assert any(a.startswith("return np.asarray((x * keep / (1 - p)).astype(") for a in dtype)
     assert "pass" in added_lines(SOURCE, "no_validation")
+    assert added_lines("def f(x):\n    x = x - x.max()\n    return x\n", "in_place") == {
+        "x -= x.max()"
+    }
 
 
 def test_mutants_are_valid_distinct_and_leave_error_messages_alone() -> None:
