@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from service.errors import Problem
-from service.lti.ags import enqueue_for_attempt
+from service.events import AttemptHandedIn, AttemptRescored, EventBus, SubmissionGraded, publish
 from service.models import (
     AttemptStatus,
     Enrollment,
@@ -121,8 +121,24 @@ def submit_attempt(attempt: QuizAttempt) -> QuizAttempt:
     attempt.submitted_at = utcnow()
     attempt.score = score_attempt(attempt)
     db.session.flush()
-    enqueue_for_attempt(attempt)  # the LMS gradebook hears of it in the same transaction
+    publish(AttemptHandedIn(attempt_id=attempt.id, user_id=attempt.user_id))
     return attempt
+
+
+def rescore_on_grade(event: SubmissionGraded) -> None:
+    """A code answer graded after its attempt was handed in changes the attempt's score."""
+    if event.attempt_id is None:
+        return
+    attempt = db.session.get(QuizAttempt, event.attempt_id)
+    if attempt is None or attempt.status != AttemptStatus.SUBMITTED:
+        return
+    attempt.score = score_attempt(attempt)
+    db.session.flush()
+    publish(AttemptRescored(attempt_id=attempt.id, user_id=attempt.user_id))
+
+
+def listen(bus: EventBus) -> None:
+    bus.subscribe(SubmissionGraded, rescore_on_grade)
 
 
 @dataclass

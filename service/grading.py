@@ -8,29 +8,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select
 
 from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
 from grader.engine import BASE_UID
 from question_bank.types import grade_quick
 from service import config
-from service.attempts import score_attempt
-from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
-from service.models import (
-    AttemptStatus,
-    Grade,
-    Question,
-    QuestionVersion,
-    Submission,
-    SubmissionStatus,
-    db,
-    rows_changed,
-    utcnow,
-)
+from service.grades import grade_result, write_grade
+from service.models import Question, QuestionVersion, Submission, SubmissionStatus, db
 from service.regrades import count_regraded
-from service.submissions import apply_penalty, grade_result
-from service.webhooks import enqueue_graded_event
 
 log = logging.getLogger("holdout.grading")
 
@@ -162,71 +148,25 @@ def grade_submission(submission_id: int, owner: str) -> bool:
 
 
 def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:
-    """Store the result if this owner still holds the lease. The conditional UPDATE is what makes
+    """Store the result if this owner still holds the lease. The conditional write is what makes
     a result exactly-once: a worker whose lease expired and was taken over writes nothing."""
-    now = utcnow()
     submission = db.session.get(Submission, submission_id)
     if submission is None:
         return False
     previous_score, regrade_id = submission.score, submission.regrade_id
-    result = apply_penalty(result, submission.late_penalty)
-    score = round(result["score"], 6)
-    values = {
-        "status": result["status"],
-        "score": score,
-        "tests": result["tests"],
-        "feedback": result["feedback"],
-        "exercise_version": result["exercise_version"],
-        "timings": result["timings"],
-        "graded_at": now,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "regrade_id": None,
-    }
-    written = rows_changed(
-        update(Submission)
-        .where(
-            Submission.id == submission_id,
-            Submission.status == SubmissionStatus.RUNNING,
-            Submission.lease_owner == owner,
-        )
-        .values(**values)
-    )
-    if written != 1:
+    held = (Submission.status == SubmissionStatus.RUNNING) & (Submission.lease_owner == owner)
+    if not write_grade(submission, result, only_if=held):
         db.session.rollback()
         log.warning("result discarded: lease lost", extra={"submission_id": submission_id})
         return False
-    db.session.add(
-        Grade(
-            submission_id=submission_id,
-            regrade_id=regrade_id,
-            status=result["status"],
-            score=score,
-            max_score=submission.max_score,
-            question_version=submission.question_version,
-            exercise_version=result["exercise_version"],
-            tests=result["tests"],
-            feedback=result["feedback"],
-            graded_at=now,
-        )
-    )
-    for name, value in values.items():  # what the row now holds, without reading it back
-        set_committed_value(submission, name, value)
-    attempt = submission.attempt
-    if attempt is not None and attempt.status == AttemptStatus.SUBMITTED:
-        attempt.score = score_attempt(attempt)
+    written = {
+        "submission_id": submission_id,
+        "status": str(submission.status),
+        "score": submission.score,
+        "timings": submission.timings,
+    }
     if regrade_id is not None:
-        count_regraded(regrade_id, changed=previous_score != score)
-    enqueue_graded_event(submission)
-    enqueue_lti_scores(submission)
+        count_regraded(regrade_id, changed=previous_score != submission.score)
     db.session.commit()
-    log.info(
-        "graded",
-        extra={
-            "submission_id": submission_id,
-            "status": str(result["status"]),
-            "score": score,
-            "timings": result["timings"],
-        },
-    )
+    log.info("graded", extra=written)
     return True
