@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from hashlib import sha256
 from typing import Any
 
@@ -217,16 +218,20 @@ class Grader:
                     self._profiles.move_to_end(key)
                     return self._profiles[key]
             refs = self.reference_outputs(exercise, fingerprint)
-            profiles = []
-            for name in explained:
+
+            def profile(name: str) -> Profile | None:
                 outcomes, fatal, _, _ = self._run_tests(exercise, exercise.mutants[name])
                 if fatal:
-                    continue  # a mutant that cannot load matches nothing a test could tell
+                    return None  # a mutant that cannot load matches nothing a test could tell
                 results = [
                     score_test(exercise, test, outcomes[i], refs.get(i))
                     for i, test in enumerate(exercise.tests)
                 ]
-                profiles.append(build_profile(exercise, name, outcomes, results))
+                return build_profile(exercise, name, outcomes, results)
+
+            # One job per mutant, as many at once as there are slots.
+            with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
+                profiles = [p for p in ex.map(profile, explained) if p is not None]
             with self._lock:
                 self._profiles[key] = profiles
                 while len(self._profiles) > REFERENCE_CACHE_SIZE:

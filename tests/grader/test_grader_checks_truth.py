@@ -13,7 +13,10 @@ from grader_helpers import EXERCISES
 
 from grader import Exercise, Grader, load_exercise
 from grader.checks import hoeffding
+from grader.protocol import decode_shared
 from grader.spec import SpecError
+from grader.statistics import describe, statistics_report
+from grader.values import DecodeError
 
 X = {"$array": {"values": [[1.0, 2.0], [3.0, 4.0]], "dtype": "float64"}}
 
@@ -438,3 +441,37 @@ def test_a_misconception_is_a_short_sentence() -> None:
                 "mutants": {"m.py": "# misconception: " + "x" * 301 + "\n# expect: a hidden p\n"},
             }
         )
+
+
+# --------------------------------------------------------------------------------------------
+# false-fail bound and power, as `holdout bank check` prints them
+
+
+def test_every_statistical_check_states_its_bound_and_power(grader: Grader) -> None:
+    exercise = load_exercise(EXERCISES / "cutmix-box")
+    stats = statistics_report(exercise, grader.reference_outputs(exercise))
+    centre = [s for s in stats if s["test"] == "the centre is uniform over every row and column"]
+    assert [(s["check"], s["step"], s["n"]) for s in centre] == [
+        ("uniform", 1, 1200),
+        ("uniform", 1, 1200),
+        ("uniform", 2, 700),
+    ]
+    for s in stats:
+        assert s["false_fail"] <= 1e-9
+        assert 0 < s["bound"] < s["power"]
+    # A centre drawn from 0..H-2 on a 3 x 3 image never draws row 2: a deviation of 1/3, above the
+    # power, so it is caught with probability >= 0.999.
+    assert centre[0]["power"] < 1 / 3
+    assert "detects a deviation >=" in describe(centre[0])
+
+
+def test_memory_reports_from_the_sandbox_are_checked_as_data() -> None:
+    good = [{"rep": 1, "at": [0, "m"], "with": ["arg", 2, ["k"]], "how": "same"}]
+    assert decode_shared(good) == good
+    # Anything else is rebuilt from checked parts or refused (the record then counts as tampered).
+    assert decode_shared([{"rep": "x", "at": [], "with": ["let", "x", []], "how": "?"}]) == [
+        {"rep": None, "at": [], "with": ["let", "x", []], "how": "memory"}
+    ]
+    for bad in ("no", [1], [{"with": ["eval", 0, []]}], [{"with": ["arg", 0, "x" * 50]}]):
+        with pytest.raises(DecodeError):
+            decode_shared(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -90,6 +91,13 @@ def test_token_create_checks_its_arguments(cli: Cli) -> None:
 def test_bank_check_quick_passes_on_the_bundled_bank(cli: Cli, tmp_path: Path) -> None:
     done = cli("bank", "check", "--quick", str(bank_dir(tmp_path)))
     assert done.stdout.strip().splitlines()[-1].startswith("OK:")
+
+
+def test_bank_check_json_reports_the_same(cli: Cli, tmp_path: Path) -> None:
+    done = cli("bank", "check", "--quick", "--json", str(bank_dir(tmp_path)))
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["summary"].startswith("OK:") and report["exercises"] == []
 
 
 def test_bank_check_and_load_refuse_a_broken_bank(cli: Cli, tmp_path: Path) -> None:
