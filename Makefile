@@ -15,10 +15,10 @@ LOCK = $(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml
 KATEX_VERSION := 0.19.1
 KATEX_DIR := service/pages/static/vendor/katex
 
-.PHONY: install dev lock serve test lint format typecheck bench clean browser wrk nginx
+.PHONY: install dev lock serve test lint format typecheck bench clean browser wrk nginx libseccomp
 
 # The runtime only (what `make serve` needs); `make dev` adds the tools `make test` uses.
-install: $(RUNTIME_STAMP) $(KATEX_DIR)/katex.min.js
+install: libseccomp $(RUNTIME_STAMP) $(KATEX_DIR)/katex.min.js
 
 dev: install $(DEV_STAMP)
 
@@ -40,6 +40,10 @@ browser:
 
 wrk:
 	@command -v wrk >/dev/null || { $(call APT_INSTALL,wrk); }
+
+# The grader's seccomp filter is compiled by libseccomp (through the pyseccomp binding).
+libseccomp:
+	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2' || { $(call APT_INSTALL,libseccomp2); }
 
 # `make test` runs the API behind a real nginx (tests/e2e/test_nginx.py); see deploy/nginx.conf.
 nginx:

@@ -29,6 +29,7 @@ from grader.config import (
     GRADER_SETTINGS,
     Choice,
     ConfigError,
+    Directory,
     Flag,
     Integer,
     Number,
@@ -108,15 +109,6 @@ class PublicUrl:
 
 
 @dataclasses.dataclass(frozen=True)
-class Directory:
-    def __call__(self, raw: str) -> Path:
-        return Path(raw)
-
-    def __str__(self) -> str:
-        return "path"
-
-
-@dataclasses.dataclass(frozen=True)
 class Settings:
     # The database and the broker
     database_url: str = setting(
@@ -186,12 +178,6 @@ class Settings:
         Integer(1),
         2,
         "grading jobs at once per grading process (each under its own sandbox uid)",
-    )
-    uid_lock_dir: Path = setting(
-        "HOLDOUT_UID_LOCK_DIR",
-        Directory(),
-        Path("/tmp/holdout-uid-blocks"),
-        "where grading processes on one machine reserve their blocks of sandbox uids",
     )
     lease_seconds: float = setting(
         "HOLDOUT_LEASE_SECONDS",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 from dataclasses import dataclass
@@ -10,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
-from grader.engine import BASE_UID
+from grader import Exercise, ExerciseError, Grader, GradeReport
+from grader.uids import claim_uid_block
 from question_bank.types import grade_quick
 from service import config
 from service.grades import grade_result, write_grade
@@ -23,31 +22,10 @@ log = logging.getLogger("holdout.grading")
 _grader: Grader | None = None
 _grader_lock = threading.Lock()
 _uid_block_lock: Any = None
-# Each grading process takes its own block of sandbox uids, so jobs in two processes never share
-# a uid (and so can't signal or trace each other). A block is held by a flock on its file.
-UID_BLOCKS = 64
-UID_LOCK_DIR = config.current().uid_lock_dir
 
 
 def grader_slots() -> int:
     return config.current().grader_slots
-
-
-def claim_uid_block(slots: int) -> tuple[int, Any]:
-    """A base uid whose whole range of sandbox uids no other process on this machine uses,
-    and the open lock file that reserves it for as long as it stays open."""
-    # The grader says how many uids `slots` jobs use; a block is that many uids wide.
-    width = len(Grader(slots=slots).uids)
-    UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for block in range(UID_BLOCKS):
-        handle = open(UID_LOCK_DIR / f"block-{block}.lock", "a")  # noqa: SIM115 - held for life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return BASE_UID + block * width, handle
-    raise SandboxUnavailable(f"all {UID_BLOCKS} sandbox uid blocks are in use on this machine")
 
 
 def get_grader() -> Grader:
