@@ -21,6 +21,7 @@ from service.lti import init_lti
 from service.models import db
 from service.outbox import init_outbox
 from service.pages import FORM_BLUEPRINTS, init_pages
+from service.waits import init_waits
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -155,6 +156,7 @@ def _init_features(app: Flask, settings: Settings) -> None:
     api = init_api(app)
     init_lti(app, api)
     init_pages(app, api)
+    init_waits(app)
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:

@@ -252,13 +252,15 @@ class Settings:
         "HOLDOUT_MAX_WAITS_PER_USER",
         Integer(1),
         4,
-        "long polls one user may have open at once; past it the status is answered at once",
+        "long polls one user may have open at once in each API process; past it the status is "
+        "answered at once, with Retry-After",
     )
     max_waits: int = setting(
         "HOLDOUT_MAX_WAITS",
         Integer(1),
         1000,
-        "long polls open at once in each API process; past it the status is answered at once",
+        "long polls open at once in each API process; past it the status is answered at once, "
+        "with Retry-After",
     )
     # LTI and the pages
     public_url: str | None = setting(

@@ -279,7 +279,8 @@ class DeliveryLoop:
 
     def __init__(self, app: Flask, threads: int) -> None:
         self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="holdout-delivery")
+        self.threads = threads
+        self.pool: ThreadPoolExecutor | None = None  # made on first use, again after a stop
         self.in_hand: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
         self.capacity = threads * 2
@@ -294,7 +295,7 @@ class DeliveryLoop:
                     if key in self.in_hand or len(self.in_hand) >= self.capacity:
                         continue
                     self.in_hand.add(key)
-                self.pool.submit(self._one, kind, row_id)
+                self._pool().submit(self._one, kind, row_id)
                 handed += 1
         return handed
 
@@ -312,8 +313,18 @@ class DeliveryLoop:
                 self.in_hand.discard((kind.name, row_id))
             background.background(self.app).wake(TASK)
 
+    def _pool(self) -> ThreadPoolExecutor:
+        with self.lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="holdout-delivery")
+            return self.pool
+
     def stop(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            pool, self.pool = self.pool, None
+            self.in_hand.clear()  # what was cancelled is due again: the next start hands it out
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def init_outbox(app: Flask, threads: int) -> None:

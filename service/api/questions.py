@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import Response, after_this_request, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import load_only
@@ -213,7 +213,20 @@ def get_submission(args: dict[str, Any], submission_id: int) -> Submission:
     scope = token_course_id()
     if scope is not None and scope not in submission_course_ids(submission):
         raise Problem(404, f"No submission {submission_id} in this token's course.")
+    if request.headers.get(WAIT_CHECK_HEADER):  # the wait front counts open waits per user
+        user_id = str(current_user().id)
+        after_this_request(lambda response: _name_user(response, user_id))
     return wait_until_settled(submission, args["wait"])
+
+
+# Set by service.waits (which drops a client's own copy); the answer names the user for it.
+WAIT_CHECK_HEADER = "X-Holdout-Wait-Check"
+WAIT_USER_HEADER = "X-Holdout-Wait-User"
+
+
+def _name_user(response: Response, user_id: str) -> Response:
+    response.headers[WAIT_USER_HEADER] = user_id
+    return response
 
 
 @blp.route("/submissions")
