@@ -263,7 +263,11 @@ def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
         if tag in _UNARY:
             return np.asarray(_UNARY[tag](evaluate(arg, ctx)))
         if tag in _REDUCE:
-            return np.asarray(_REDUCE[tag](evaluate(arg["of"], ctx), axis=arg.get("axis")))
+            of = evaluate(arg["of"], ctx)
+            try:
+                return np.asarray(_REDUCE[tag](of, axis=arg.get("axis")))
+            except ValueError as exc:  # AxisError: an output with fewer dimensions than expected
+                raise CheckError(f"cannot reduce an array of shape {of.shape}: {exc}") from exc
         if tag == "$isclose":
             return np.isclose(
                 evaluate(arg["a"], ctx),
@@ -486,6 +490,7 @@ def _all(values: np.ndarray) -> str | None:
 
 def _each_of(check: dict[str, Any], ctx: StepContext) -> str | None:
     of = evaluate(check.get("of", {"$out": []}), ctx)
+    of = of.reshape(of.shape or (1,))  # a 0-d output (a scalar) is one element
     choices = [evaluate(c, ctx) for c in check["choices"]]
     rtol, atol = check.get("rtol", 1e-6), check.get("atol", 0.0)
     try:

@@ -19,6 +19,7 @@ FORMAT_VERSION = 1
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MUTANT_EXPECT_RE = re.compile(r"^#\s*expect:\s*(.+)$")
+EQUIVALENT_ID_RE = re.compile(r"^[a-z_]+:[0-9]+:[0-9a-f]{8}$")
 MUTANT_MISCONCEPTION_RE = re.compile(r"^#\s*misconception:\s*(.+)$")
 MAX_MISCONCEPTION = 300
 
@@ -148,6 +149,8 @@ class Exercise:
     limits: dict[str, float] = field(default_factory=dict)
     mutants: dict[str, str] = field(default_factory=dict)
     equivalents: dict[str, str] = field(default_factory=dict)
+    # Generated mutants (by id) the instructor declares correct, with the reason why.
+    equivalent_mutants: dict[str, str] = field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
@@ -191,6 +194,7 @@ class Exercise:
             "reference": self.reference,
             "mutants": dict(self.mutants),
             "equivalents": dict(self.equivalents),
+            "equivalent_mutants": dict(self.equivalent_mutants),
         }
 
     @classmethod
@@ -217,8 +221,13 @@ class Exercise:
             ):
                 raise SpecError(f"{key}: expected a mapping of file name to source")
             sources[key] = dict(files)
-        spec = {k: v for k, v in data.items() if k not in {"format", *sources}}
-        return _parse_spec(spec, **sources)
+        declared = _parse_equivalent_mutants(data.get("equivalent_mutants"))
+        spec = {
+            k: v for k, v in data.items() if k not in {"format", "equivalent_mutants", *sources}
+        }
+        exercise = _parse_spec(spec, **sources)
+        exercise.equivalent_mutants = declared
+        return exercise
 
     def public_dict(self) -> dict[str, Any]:
         """What a student may see: never the reference, mutants or hidden tests' contents."""
@@ -295,6 +304,13 @@ def load_exercise(path: str | Path) -> Exercise:
         raise SpecError(f"{spec_file}: {exc}") from None
     if not exercise.reference.strip():
         raise SpecError(f"{folder}: reference.py is missing or empty")
+    declared = folder / "equivalent_mutants.yaml"
+    if declared.is_file():
+        try:
+            raw = yaml.safe_load(declared.read_text(encoding="utf-8"))
+            exercise.equivalent_mutants = _parse_equivalent_mutants(raw)
+        except (yaml.YAMLError, SpecError) as exc:
+            raise SpecError(f"{declared}: {exc}") from None
     if exercise.slug != folder.name:
         raise SpecError(f"{spec_file}: slug {exercise.slug!r} differs from folder {folder.name!r}")
     return exercise
@@ -366,6 +382,20 @@ def _parse_spec(
                 f"mutants/{name}: the misconception is at most {MAX_MISCONCEPTION} characters"
             )
     return exercise
+
+
+def _parse_equivalent_mutants(raw: Any) -> dict[str, str]:
+    """`{mutant id: reason}`: generated mutants that are correct answers, and why."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError("equivalent_mutants: expected a mapping of mutant id to reason")
+    for key, reason in raw.items():
+        if not isinstance(key, str) or not EQUIVALENT_ID_RE.match(key):
+            raise SpecError(f"equivalent_mutants: {key!r} is not a mutant id (operator:line:hash)")
+        if not isinstance(reason, str) or not reason.strip():
+            raise SpecError(f"equivalent_mutants.{key}: give the reason it is equivalent")
+    return dict(raw)
 
 
 def _no_unknown(d: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -552,12 +582,12 @@ def _check_check(check: Any, where: str, step_index: int, refs: set[str]) -> Non
             raise SpecError(f"{where}.axis: an integer")
     if name == "uniform":
         lo, hi = check.get("low"), check.get("high")
-        if (
-            not isinstance(lo, int)
-            or not isinstance(hi, int)
-            or isinstance(lo, bool)
-            or isinstance(hi, bool)
-            or not 0 < hi - lo <= MAX_UNIFORM_CASES
+        if not (
+            isinstance(lo, int)
+            and isinstance(hi, int)
+            and not isinstance(lo, bool)
+            and not isinstance(hi, bool)
+            and 0 < hi - lo <= MAX_UNIFORM_CASES
         ):
             raise SpecError(
                 f"{where}: low and high are integers with 0 < high - low <= {MAX_UNIFORM_CASES} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""
-    # Per exercise run: {"slug", "problems", "statistics": [...]} (the `--json` form).
+    # Per exercise run: {"slug", "problems", "statistics": [...], "mutation": {...}} (the
+    # `--json` form; "mutation" is MutationReport.to_dict(), pinned in CONTRACT.md).
     exercises: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -25,6 +29,7 @@ class CheckReport:
             "problems": list(self.problems),
             "notes": list(self.lines),
             "exercises": list(self.exercises),
+            "timings": dict(self.timings),
         }
 
 
@@ -81,7 +86,9 @@ def exercise_questions(bank: Bank) -> tuple[list[dict[str, Any]], list[str]]:
     return questions, problems
 
 
-def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
+def check_bank(root: Path, run_exercises: bool = True, mutation: bool = True) -> CheckReport:
+    """`mutation`: also grade the mutants generated from each reference (question_bank.mutation);
+    an unexplained survivor is a problem."""
     report = CheckReport()
     bank = load_bank(root)
     report.problems.extend(bank.problems)
@@ -95,22 +102,46 @@ def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
     report.problems.extend(problems)
 
     if run_exercises and exercises:
-        from grader import Exercise, Grader
+        from grader import Exercise, ExerciseError, Grader
         from grader.statistics import describe
         from question_bank.exercise_check import check_exercise, exercise_statistics
+        from question_bank.mutation import run_mutation
 
+        own = mutated = 0.0
         with Grader() as grader:
             for question in exercises:
                 exercise = Exercise.from_dict(question["data"]["exercise"])
+                started = time.monotonic()
                 found = check_exercise(exercise, grader)
-                status = "ok" if not found else f"{len(found)} problem(s)"
-                report.lines.append(f"exercise {exercise.slug}: {status}")
-                report.problems.extend(f"{exercise.slug}: {p}" for p in found)
+                own += time.monotonic() - started
                 stats = exercise_statistics(exercise, grader)
+                entry: dict[str, Any] = {"slug": exercise.slug}
+                tail = ""
+                result = None
+                if mutation:
+                    # A reference that cannot be graded is already among `found`.
+                    with contextlib.suppress(ExerciseError):
+                        result = run_mutation(exercise, grader)
+                if result is not None:
+                    mutated += result.seconds
+                    entry["mutation"] = result.to_dict()
+                    tail = (
+                        f"; generated mutants: {result.generated} of {result.candidates}, "
+                        f"{result.killed} killed, {result.equivalent} equivalent, "
+                        f"{len(result.survivors)} survivor(s) ({result.seconds:.1f} s)"
+                    )
+                    found = found + result.problems()
+                entry["problems"] = found
+                entry["statistics"] = stats
+                report.exercises.append(entry)
+                status = "ok" if not found else f"{len(found)} problem(s)"
+                report.lines.append(f"exercise {exercise.slug}: {status}{tail}")
                 report.lines.extend(f"  statistic: {describe(s)}" for s in stats)
-                report.exercises.append(
-                    {"slug": exercise.slug, "problems": found, "statistics": stats}
-                )
+                report.problems.extend(f"{exercise.slug}: {p}" for p in found)
+        report.timings = {"exercises_s": round(own, 1), "generated_mutants_s": round(mutated, 1)}
+        report.lines.append(
+            f"time: {own:.1f} s proving the exercises, {mutated:.1f} s on generated mutants"
+        )
     report.summary = (
         f"OK: {len(bank.questions)} questions, {len(exercises)} exercises, "
         f"{len(bank.quizzes)} quizzes" + ("" if run_exercises else " (exercises not run: --quick)")

@@ -133,10 +133,14 @@ def bank() -> None:
 @bank.command("check")
 @click.argument("directory", type=BANK_DIR, default=BUNDLED_DIR)
 @click.option("--quick", is_flag=True, help="Skip running exercises in the sandbox.")
+@click.option("--no-mutants", is_flag=True, help="Skip the mutants generated from each reference.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def bank_check(directory: Path, quick: bool, as_json: bool) -> None:
-    """Validate every question, quiz and exercise under DIRECTORY; exit 1 on any problem."""
-    report = check_bank(directory, run_exercises=not quick)
+def bank_check(directory: Path, quick: bool, no_mutants: bool, as_json: bool) -> None:
+    """Validate every question, quiz and exercise under DIRECTORY; exit 1 on any problem.
+
+    Each exercise's reference is also mutated (question_bank/mutation.py) and every generated
+    mutant graded: one that no test fails, and not declared equivalent, is a problem."""
+    report = check_bank(directory, run_exercises=not quick, mutation=not no_mutants)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         sys.exit(1 if report.problems else 0)

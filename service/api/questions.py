@@ -11,6 +11,7 @@ from sqlalchemy.orm import load_only
 
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
+from question_bank.mutation import run_mutation
 from question_bank.types import validate_data
 from service import access
 from service.access import Need
@@ -65,13 +66,18 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prove_exercise(exercise_data: dict[str, Any]) -> None:
-    """An exercise is accepted only if its reference gets full marks and each known-wrong answer
-    loses points for its stated reason, all run in the sandbox (as `holdout bank check` does)."""
+    """An exercise is accepted only if its reference gets full marks, each known-wrong answer
+    loses points for its stated reason, and every mutant generated from the reference fails a test
+    or is declared equivalent (`equivalent_mutants`), all run in the sandbox (as `holdout bank
+    check` does). A survivor is refused with 422: `errors.mutation` lists it (id, operator, line,
+    diff) so the instructor can add a test or declare it equivalent with a reason."""
     exercise = Exercise.from_dict(exercise_data)
     if not exercise.mutants:
         raise Problem(422, "A code exercise needs at least one mutant (a known-wrong answer).")
     try:
-        problems = check_exercise(exercise, get_grader())
+        grader = get_grader()
+        problems = check_exercise(exercise, grader)
+        mutation = None if problems else run_mutation(exercise, grader)
     except SandboxUnavailable as exc:
         raise Problem(503, f"Exercises cannot be checked right now: {exc}") from exc
     if problems:
@@ -80,6 +86,15 @@ def _prove_exercise(exercise_data: dict[str, Any]) -> None:
             f"The exercise failed its own checks ({len(problems)} problem(s)): "
             + "; ".join(problems),
             errors={"exercise": problems},
+        )
+    if mutation is not None and mutation.problems():
+        ids = ", ".join(m.id for m in mutation.survivors) or "none"
+        raise Problem(
+            422,
+            f"{len(mutation.survivors)} mutant(s) generated from the reference pass every test "
+            f"(survivors: {ids}): add a test that fails each, or declare it in "
+            "equivalent_mutants with the reason it is correct.",
+            errors={"exercise": mutation.problems(), "mutation": mutation.to_dict()},
         )
 
 

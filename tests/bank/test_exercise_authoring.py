@@ -98,13 +98,58 @@ def test_changing_only_the_prompt_keeps_the_version_but_new_tests_make_one(
     reworded = {**question, "data": {"exercise": {**question["data"]["exercise"], "prompt": "New"}}}
     response = client.put("/api/v1/questions/versioned-dropout", json=reworded, headers=instructor)
     assert response.get_json()["version"] == 1
-    fewer = question["data"]["exercise"]["tests"][:-1]
-    points = sum(t["points"] for t in fewer)
+    # One test more (removing one could leave a generated mutant surviving, which is refused).
+    tests = question["data"]["exercise"]["tests"]
+    more = [*tests, {**tests[0], "name": tests[0]["name"] + " (again)"}]
+    points = sum(t["points"] for t in more)
     retested = {
         **question,
         "points": points,
-        "data": {"exercise": {**question["data"]["exercise"], "tests": fewer, "points": points}},
+        "data": {"exercise": {**question["data"]["exercise"], "tests": more, "points": points}},
     }
     response = client.put("/api/v1/questions/versioned-dropout", json=retested, headers=instructor)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["version"] == 2
+
+
+NO_DECAY = """# expect: worked example: expected w - lr * (grad + weight_decay * w)
+def weight_decay_step(w, grad, lr, weight_decay):
+    return w - lr * grad
+"""
+
+
+def test_a_generated_mutant_that_survives_is_refused_until_declared_equivalent(
+    client: FlaskClient, instructor: dict[str, str]
+) -> None:
+    # Weight decay with only its worked example, minus the dtype check: dropping the
+    # `.astype(w.dtype)` of the reference survives every test.
+    exercise = load_exercise(BUNDLED_DIR / "exercises" / "weight-decay-step").to_dict()
+    (worked,) = [t for t in exercise["tests"] if t["name"] == "worked example"]
+    for step in worked["steps"]:
+        step["expect"] = [c for c in step["expect"] if c["check"] != "dtype"]
+    exercise.update(
+        slug="my-decay",
+        tests=[worked],
+        points=worked["points"],
+        equivalent_mutants={},
+        mutants={"no_decay.py": NO_DECAY},
+    )
+    question = {
+        "slug": "my-decay",
+        "type": "code",
+        "title": "Weight decay (weak tests)",
+        "prompt": exercise["prompt"],
+        "explanation": "w - lr * (grad + weight_decay * w)",
+        "points": worked["points"],
+        "data": {"exercise": exercise},
+    }
+    response = client.post("/api/v1/questions", json=question, headers=instructor)
+    body = assert_problem(response, 422, "survivors")
+    survivors = body["errors"]["mutation"]["survivors"]
+    cast = next(s for s in survivors if s["operator"] == "dtype" and "astype" in s["diff"])
+    assert cast["id"] in body["detail"] and cast["line"] > 0
+    assert client.get("/api/v1/questions/my-decay", headers=instructor).status_code == 404
+
+    exercise["equivalent_mutants"] = {s["id"]: "dtype is not graded here" for s in survivors}
+    accepted = client.post("/api/v1/questions", json=question, headers=instructor)
+    assert accepted.status_code == 201, accepted.get_json()

@@ -1,3 +1,4 @@
+# misconception: epochs are counted from 1, but the first call to step is epoch 0
 # Numbers epochs from 1, but the contract says the first call is epoch 0.
 # expect: records the best epoch: the first call to step is epoch 0
 import math

@@ -1,3 +1,4 @@
+# misconception: a loss equal to the best counts as an improvement here; an epoch improves only when val_loss < best_loss - min_delta (strictly less)
 # Uses <= where the contract says <, so a loss equal to the best resets the patience counter.
 # expect: equal loss is not an improvement: strictly less
 import math

@@ -1,3 +1,4 @@
+# misconception: a NaN loss is treated as an improvement (every comparison with NaN is False); test for a strictly better loss, so NaN never improves
 # Tests "not worse" instead of "better"; NaN compares False, so NaN becomes the new best.
 # expect: NaN never improves: a NaN loss is never an improvement
 import math

@@ -1,3 +1,4 @@
+# misconception: the count of epochs without improvement never restarts; set it back to 0 after every improvement
 # Counts every non-improving epoch since the start instead of since the last improvement.
 # expect: counter restarts after an improvement: restarts at 0
 import math

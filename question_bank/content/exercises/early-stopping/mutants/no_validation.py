@@ -1,3 +1,4 @@
+# misconception: patience and min_delta are never checked: raise ValueError unless patience is a positive int and min_delta >= 0
 # Accepts any patience and min_delta, so a typo like patience=0 stops training immediately.
 # expect: invalid arguments raise ValueError: patience must be a positive int
 import math

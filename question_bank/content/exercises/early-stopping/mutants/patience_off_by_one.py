@@ -1,3 +1,4 @@
+# misconception: step returns True one epoch too late: stop as soon as the count reaches patience (count >= patience)
 # Stops only when the count exceeds patience, one epoch too late.
 # expect: stops after patience epochs without improvement: reaches patience
 import math

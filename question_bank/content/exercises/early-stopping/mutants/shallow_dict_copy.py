@@ -1,3 +1,4 @@
+# misconception: the dict is copied but its arrays are still the caller's; copy every array (e.g. {k: v.copy() for k, v in weights.items()})
 # Copies the dict but not the arrays in it: the values are still shared with the training loop.
 # expect: best_weights holds copies: store independent copies
 import math

@@ -1,3 +1,4 @@
+# misconception: best_weights keeps the caller's dict and arrays, which the training loop changes in place; store independent copies
 # Keeps the caller's dict itself, so later in-place updates change the "best" weights too.
 # expect: best_weights holds copies: store independent copies
 import math

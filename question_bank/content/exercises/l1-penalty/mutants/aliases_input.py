@@ -1,3 +1,4 @@
+# misconception: the subgradient is built in w itself (subgrad = w does not copy), which changes the caller's weights; start from a new array
 # expect: inputs are left unchanged: must not be modified
 # "subgrad = w" does not copy: the masks then overwrite the caller's weights.
 import numpy as np

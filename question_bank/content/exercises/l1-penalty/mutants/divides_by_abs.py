@@ -1,3 +1,4 @@
+# misconception: w / |w| is 0/0 = nan at zero; use np.sign(w), which is 0 at 0
 # expect: a zero weight gets subgradient 0: must be finite
 # Writes sign(w) as w / |w|, which is 0/0 = nan at zero.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the subgradient is float64 even for float32 weights; give it w's dtype (e.g. with .astype(w.dtype))
 # expect: float32 weights: same dtype as w
 # np.where with Python floats builds a float64 array whatever the dtype of w.
 import numpy as np

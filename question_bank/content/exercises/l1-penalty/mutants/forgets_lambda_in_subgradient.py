@@ -1,3 +1,4 @@
+# misconception: the subgradient is the bare sign(w); multiply it by lam
 # expect: random float64 weights: subgradient is lam * sign(w)
 # Returns the bare sign: right for lam = 1, wrong for every other strength.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the absolute weights are averaged; the L1 penalty sums them
 # expect: worked example: penalty is lam * sum(|w|)
 # Averages the absolute values instead of summing them.
 import numpy as np

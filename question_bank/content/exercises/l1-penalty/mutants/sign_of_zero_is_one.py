@@ -1,3 +1,4 @@
+# misconception: a zero weight gets +lam; sign(0) = 0, so a zero weight gets subgradient 0
 # expect: a zero weight gets subgradient 0: sign(0) = 0
 # Picks "+lambda" for w >= 0, so zero weights are pushed away from zero.
 import numpy as np

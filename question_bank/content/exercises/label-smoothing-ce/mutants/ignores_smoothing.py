@@ -1,3 +1,4 @@
+# misconception: the smoothing argument is not used: the target is (1 - smoothing) * one_hot + smoothing / K
 # expect: worked example: (1 - smoothing) * one_hot + smoothing / K
 # Plain cross-entropy: the smoothing argument is never used.
 import numpy as np

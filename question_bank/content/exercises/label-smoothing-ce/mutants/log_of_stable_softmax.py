@@ -1,3 +1,4 @@
+# misconception: log of a softmax that underflowed to 0 gives -inf; compute the log-softmax directly: shifted - log(sum(exp(shifted)))
 # expect: large logits stay finite: numerically stable log-softmax
 # Shifts by the maximum (so no overflow), but then takes log of a softmax that underflowed to 0.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: exp of large logits overflows; subtract each row's maximum before exponentiating
 # expect: large logits stay finite: numerically stable log-softmax
 # Exponentiates the raw logits: exp(1000) overflows to inf and the loss becomes nan.
 import numpy as np

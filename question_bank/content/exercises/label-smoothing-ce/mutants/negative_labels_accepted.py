@@ -1,3 +1,4 @@
+# misconception: negative labels are accepted (Python indexing wraps them around); raise ValueError for labels outside 0..K-1
 # expect: bad arguments raise ValueError: negative labels too
 # Only checks the upper bound; label -1 silently picks the last class through negative indexing.
 import numpy as np

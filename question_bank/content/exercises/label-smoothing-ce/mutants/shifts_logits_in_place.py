@@ -1,3 +1,4 @@
+# misconception: the caller's logits are changed in place; shift a copy
 # expect: inputs are left unchanged: must not be modified
 # Subtracts the row maximum in place, changing the caller's logits.
 import numpy as np

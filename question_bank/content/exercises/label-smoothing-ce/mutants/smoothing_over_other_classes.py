@@ -1,3 +1,4 @@
+# misconception: smoothing is spread over the K - 1 other classes; label smoothing gives every class, the true one included, smoothing / K
 # expect: worked example: smoothing / K
 # Gives the true class exactly 1 - smoothing and spreads smoothing over the K - 1 other classes.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the softmax is taken over the examples (axis 0); take it over the classes of each row (axis 1)
 # expect: worked example: softmax over the classes of each row
 # Normalizes over axis 0 (across examples) instead of axis 1 (across classes).
 import numpy as np

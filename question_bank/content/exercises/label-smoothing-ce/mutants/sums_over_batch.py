@@ -1,3 +1,4 @@
+# misconception: the per-example losses are summed; the loss is their mean
 # expect: random batch: average over the N examples
 # Sums the per-example losses instead of averaging them.
 import numpy as np

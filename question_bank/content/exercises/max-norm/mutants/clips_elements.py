@@ -1,3 +1,4 @@
+# misconception: each weight is clipped to [-c, c]; max-norm rescales a whole vector whose norm exceeds c, keeping its direction
 # expect: worked example: every column norm must be at most c
 # Clips each weight to [-c, c] instead of rescaling whole vectors.
 import numpy as np

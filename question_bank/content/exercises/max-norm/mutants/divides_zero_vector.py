@@ -1,3 +1,4 @@
+# misconception: an all-zero vector is divided by its norm 0, giving NaN; only rescale vectors whose norm exceeds c
 # expect: a zero vector stays zero: no division by zero
 # Computes min(norm, c) / norm for every vector: 0 / 0 = nan for an all-zero column.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: float32 weights come back as float64; return the result in W's dtype
 # expect: float32 weights stay float32: same dtype as W
 # Computes the norms in float64 and returns the float64 product for float32 weights.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: vectors inside the ball are changed too (an epsilon in the denominator nudges every vector); leave vectors with norm <= c exactly as they are
 # expect: vectors inside the ball are untouched: must come back unchanged
 # Copies the Keras formula W * clip(norms, 0, c) / (eps + norms), which nudges every vector.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the norms are taken over the wrong axis: with axis=0 the vectors are the columns W[:, j], so sum over axis 0
 # expect: worked example: every column norm must be at most c
 # Reads axis=0 as "vectors along axis 0", i.e. rows, so it constrains rows instead of columns.
 import numpy as np

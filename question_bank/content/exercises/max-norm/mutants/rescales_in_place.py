@@ -1,3 +1,4 @@
+# misconception: the caller's W is rescaled in place; work on a copy
 # expect: W is not modified: must not be modified
 # Rescales the long columns of the caller's array in place.
 import numpy as np

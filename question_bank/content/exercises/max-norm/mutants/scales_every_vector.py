@@ -1,3 +1,4 @@
+# misconception: every vector is scaled to norm c, also the short ones; only vectors whose norm exceeds c change
 # expect: vectors inside the ball are untouched: must come back unchanged
 # Normalizes every vector to norm c, also the short ones (a projection onto the sphere, not the ball).
 import numpy as np

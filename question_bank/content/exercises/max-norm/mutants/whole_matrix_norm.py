@@ -1,3 +1,4 @@
+# misconception: one norm of the whole matrix is used; max-norm takes one norm per column (or row with axis=1)
 # expect: worked example: each column whose norm exceeds c
 # Uses the norm of the whole matrix (Frobenius) instead of one norm per column.
 import numpy as np

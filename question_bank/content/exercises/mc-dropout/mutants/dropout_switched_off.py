@@ -1,3 +1,4 @@
+# misconception: dropout is off in the passes, so they are all the same; MC dropout keeps dropout on at prediction time
 # expect: the variance over passes: the T passes must differ
 # Runs the passes in "eval mode": no dropout at all, so every pass is identical.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: dropout is applied to the input features; apply it to the hidden activations relu(x @ W1 + b1)
 # expect: one pass zeroes or scales each hidden unit: independently for every example
 # Applies dropout to the input features instead of the hidden activations.
 import numpy as np

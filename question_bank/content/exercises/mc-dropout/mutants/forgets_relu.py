@@ -1,3 +1,4 @@
+# misconception: the ReLU on the hidden layer is missing: h = max(x @ W1 + b1, 0)
 # expect: p = 0 gives the plain network: relu(x @ W1 + b1) @ W2 + b2
 # Leaves out the ReLU on the hidden layer.
 import numpy as np

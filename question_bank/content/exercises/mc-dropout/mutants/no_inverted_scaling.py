@@ -1,3 +1,4 @@
+# misconception: the kept units are not scaled by 1/(1-p), so the mean shrinks; divide the kept units by 1 - p
 # expect: one pass zeroes or scales each hidden unit: 0, 4 or 8
 # expect: the mean over passes estimates the network output: kept units are scaled by 1/(1-p)
 # Zeroes hidden units but never scales the survivors up, so the mean shrinks by a factor 1 - p.

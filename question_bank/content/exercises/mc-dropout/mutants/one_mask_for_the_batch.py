@@ -1,3 +1,4 @@
+# misconception: one mask is shared by every example of the batch; draw a mask of shape (N, H), one per example and unit
 # expect: one pass zeroes or scales each hidden unit: independently for every example
 # Draws one mask of shape (H,) per pass and shares it across all examples of the batch.
 import numpy as np

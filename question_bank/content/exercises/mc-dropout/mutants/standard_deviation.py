@@ -1,3 +1,4 @@
+# misconception: this is the standard deviation of the passes; var is their variance (no square root)
 # expect: the variance over passes: variance, not the standard deviation
 # Returns the standard deviation of the passes where the variance is asked for.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the variance divides by T - 1 (ddof=1); divide by T, so a single pass has variance 0
 # expect: T = 1 gives zero variance: divide by T, not T - 1
 # Uses the sample variance (ddof=1): nan for T = 1 and too large for small T.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: lambda is drawn from Beta(alpha, 1); draw it from Beta(alpha, alpha), which is symmetric around 1/2
 # expect: lambda follows Beta(alpha, alpha): Beta(alpha, alpha)
 # Uses Beta(alpha, 1), which is not symmetric around 1/2.
 import numpy as np

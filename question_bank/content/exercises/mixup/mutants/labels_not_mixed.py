@@ -1,3 +1,4 @@
+# misconception: the labels are not mixed; y_mix = lam * y + (1 - lam) * y[perm] with the same lam and perm as x
 # expect: labels are mixed with the same permutation: lam * y[n] + (1 - lam) * y[perm[n]]
 # Mixes the inputs but returns the original labels.
 import numpy as np

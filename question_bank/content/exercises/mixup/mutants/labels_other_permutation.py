@@ -1,3 +1,4 @@
+# misconception: the labels use another permutation than the inputs; use the same perm for x and y
 # expect: labels are mixed with the same permutation: lam * y[n] + (1 - lam) * y[perm[n]]
 # Shuffles the labels with a second, independent permutation, so labels no longer match inputs.
 import numpy as np

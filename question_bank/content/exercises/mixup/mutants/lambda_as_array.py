@@ -1,3 +1,4 @@
+# misconception: lambda is an array (size=1); draw a single number with rng.beta(alpha, alpha) and return it as a float
 # expect: outputs have the documented form: lam must be a number
 # Draws lambda with size=1, so it is an array of shape (1,) (and float32 inputs become float64).
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: lambda weights the partner instead of the example itself: x_mix = lam * x + (1 - lam) * x[perm]
 # expect: inputs are mixed with the permuted batch: lam * x[n] + (1 - lam) * x[perm[n]]
 # Puts lambda on the partner example and 1 - lambda on the example itself.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: x and y are changed in place, which also corrupts the partners of later rows; build x_mix and y_mix as new arrays
 # expect: inputs are left unchanged: must not be modified
 # Scales x and y in place to save memory, which also corrupts x[perm] for later rows.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: partners are drawn with replacement, so perm is not a permutation; use rng.permutation(N)
 # expect: outputs have the documented form: perm must be a permutation
 # Draws partners with replacement (rng.integers), so some examples are used twice and others never.
 import numpy as np

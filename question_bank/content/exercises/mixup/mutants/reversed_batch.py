@@ -1,3 +1,4 @@
+# misconception: each example is paired with its mirror, not a random partner; use rng.permutation(N)
 # expect: the pairing is a random permutation: random permutation
 # Pairs each example with its mirror in the batch instead of a random partner.
 import numpy as np

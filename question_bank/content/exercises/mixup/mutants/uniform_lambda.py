@@ -1,3 +1,4 @@
+# misconception: lambda is uniform on [0, 1] whatever alpha; draw it from Beta(alpha, alpha)
 # expect: lambda follows Beta(alpha, alpha): Beta(alpha, alpha)
 # Draws lambda uniformly from [0, 1], ignoring alpha.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the decay term is not multiplied by the learning rate: w - lr * (grad + weight_decay * w)
 # expect: zero gradient shrinks every weight: factor (1 - lr * weight_decay)
 # The decay term is applied on its own, not multiplied by the learning rate.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the caller's w is updated in place; return a new array and leave w as it was
 # expect: inputs are left unchanged: must not be modified
 # A student who writes the update the way an optimizer does it: in place, on the caller's array.
 import numpy as np

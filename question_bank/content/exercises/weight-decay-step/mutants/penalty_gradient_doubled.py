@@ -1,3 +1,4 @@
+# misconception: the decay is twice too strong (the gradient of (lambda/2) * ||w||^2 is lambda * w)
 # expect: worked example: w - lr * (grad + weight_decay * w)
 # expect: zero gradient shrinks every weight: factor (1 - lr * weight_decay)
 # Differentiates lambda * ||w||^2 instead of (lambda / 2) * ||w||^2, so the decay is twice too strong.

@@ -1,3 +1,4 @@
+# misconception: the decay term has the wrong sign, so the weights grow; the step is w - lr * (grad + weight_decay * w)
 # expect: zero gradient shrinks every weight: shrink every weight toward zero
 # expect: worked example: w - lr * (grad + weight_decay * w)
 # The penalty's gradient is subtracted from the data gradient: weights grow instead of decaying.

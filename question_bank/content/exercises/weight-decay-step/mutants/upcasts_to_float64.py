@@ -1,3 +1,4 @@
+# misconception: float32 weights come back as float64; return the result in w's dtype
 # expect: float32 weights stay float32: same dtype as w
 # Converts everything to float64 "for safety" and returns float64 for float32 weights.
 import numpy as np
