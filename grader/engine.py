@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from hashlib import sha256
 from typing import Any
 
 from grader import sandbox, uids
@@ -24,6 +26,7 @@ from grader.feedback import (
     load_failure,
     score_test,
 )
+from grader.misconceptions import Profile, build_profile, explain, feedback_line
 from grader.pool import PROJECT_ROOT, SandboxPool, SandboxUnavailable
 from grader.protocol import OnTest, build_job
 from grader.report import GradeReport, TestResult
@@ -94,11 +97,16 @@ class Grader:
         self._status: dict[str, Any] | None = None
         self._refs: OrderedDict[str, dict[int, list[dict[str, Any]]]] = OrderedDict()
         self._ref_locks: dict[str, threading.Lock] = {}
+        self._profiles: OrderedDict[str, list[Profile]] = OrderedDict()
 
     # ---------------------------------------------------------------------------------------
     # public API
 
-    def grade(self, exercise: Exercise, source: str | bytes) -> GradeReport:
+    def grade(
+        self, exercise: Exercise, source: str | bytes, explain_misconceptions: bool = True
+    ) -> GradeReport:
+        """Grade `source`; when tests fail, the feedback names the misconception of every known
+        mutant the submission behaves like (see grader/misconceptions.py)."""
         started = time.monotonic()
         status = self.sandbox_status()
         if not status["ok"]:
@@ -141,14 +149,23 @@ class Grader:
                 results.append(score_test(exercise, test, outcomes[i], refs.get(i)))
         score = float(sum(r.score for r in results))
         passed = sum(r.passed for r in results)
+        feedback = (
+            f"{passed} of {len(results)} tests passed; score {score:g} of {exercise.max_score:g}."
+        )
+        if passed < len(results) and explain_misconceptions:
+            t = time.monotonic()
+            profiles = self.mutant_profiles(exercise, version)
+            hints = explain(profiles, exercise, outcomes, results)
+            if hints:
+                feedback += " " + feedback_line(hints)
+            timings["misconception_ms"] = round((time.monotonic() - t) * 1000, 2)
         timings["total_ms"] = round((time.monotonic() - started) * 1000, 2)
         return GradeReport(
             status="graded",
             score=score,
             max_score=exercise.max_score,
             tests=results,
-            feedback=f"{passed} of {len(results)} tests passed; "
-            f"score {score:g} of {exercise.max_score:g}.",
+            feedback=feedback,
             sandbox=status,
             timings=timings,
             exercise_version=version,
@@ -188,6 +205,48 @@ class Grader:
                     old, _ = self._refs.popitem(last=False)
                     self._ref_locks.pop(old, None)
             return refs
+
+    def mutant_profiles(self, exercise: Exercise, fingerprint: str | None = None) -> list[Profile]:
+        """What each mutant with a `# misconception:` header fails and returns on the visible
+        tests, run once per exercise version and mutant sources (like the reference)."""
+        explained = sorted(n for n in exercise.mutants if exercise.mutant_misconception(n))
+        if not explained:
+            return []
+        key = (
+            (fingerprint or exercise.fingerprint)
+            + "|"
+            + sha256(
+                "\0".join(f"{n}\0{exercise.mutants[n]}" for n in explained).encode()
+            ).hexdigest()
+        )
+        with self._lock:
+            lock = self._ref_locks.setdefault("mutants|" + key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._profiles:
+                    self._profiles.move_to_end(key)
+                    return self._profiles[key]
+            refs = self.reference_outputs(exercise, fingerprint)
+
+            def profile(name: str) -> Profile | None:
+                outcomes, fatal, _, _ = self._run_tests(exercise, exercise.mutants[name])
+                if fatal:
+                    return None  # a mutant that cannot load matches nothing a test could tell
+                results = [
+                    score_test(exercise, test, outcomes[i], refs.get(i))
+                    for i, test in enumerate(exercise.tests)
+                ]
+                return build_profile(exercise, name, outcomes, results)
+
+            # One job per mutant, as many at once as there are slots.
+            with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
+                profiles = [p for p in ex.map(profile, explained) if p is not None]
+            with self._lock:
+                self._profiles[key] = profiles
+                while len(self._profiles) > REFERENCE_CACHE_SIZE:
+                    old, _ = self._profiles.popitem(last=False)
+                    self._ref_locks.pop("mutants|" + old, None)
+            return profiles
 
     def sandbox_status(self) -> dict[str, Any]:
         """Which isolation layers are active, observed from inside a probe job (cached)."""

@@ -180,8 +180,10 @@ def evaluate_test(
     test: TestSpec,
     outcome: list[dict[str, Any]],
     ref: list[dict[str, Any]] | None,
+    trace: list[Any] | None = None,
 ) -> tuple[str, str]:
-    """("", "") when the test passes, else (full message, message for a hidden test)."""
+    """("", "") when the test passes, else (full message, message for a hidden test).
+    `trace`, if given, receives where it failed: (step index, indices of its failing checks)."""
     lets = {k: materialize(v, {}, None, _ARRAYS) for k, v in test.let.items()}
     params = list(_param_names(exercise.entry.signature))
     for j, step in enumerate(test.steps):
@@ -220,8 +222,11 @@ def evaluate_test(
             others=outcome[:j],
             param_names=params if action == "call" else [],
         )
-        failures = [(p, c.get("message")) for c in checks if (p := run_check(c, ctx))]
+        results = [run_check(c, ctx) for c in checks]
+        failures = [(p, c.get("message")) for c, p in zip(checks, results, strict=True) if p]
         if failures:
+            if trace is not None:
+                trace.append((j, tuple(i for i, p in enumerate(results) if p)))
             return failure_text(desc, failures), "wrong result"
     return "", ""
 
@@ -268,10 +273,12 @@ def failure_text(desc: _StepName | str, failures: list[tuple[str, str | None]]) 
 def score_test(
     exercise: Exercise, test: TestSpec, outcome: Any, ref: list[dict[str, Any]] | None
 ) -> TestResult:
+    trace: list[Any] = []
     if isinstance(outcome, Abnormal):
         detail, hidden_msg = outcome.reason, outcome.hidden_reason
+        trace.append(("abnormal", outcome.hidden_reason))
     else:
-        detail, hidden_msg = evaluate_test(exercise, test, outcome, ref)
+        detail, hidden_msg = evaluate_test(exercise, test, outcome, ref, trace)
     passed = detail == ""
     return TestResult(
         name=test.name,
@@ -281,6 +288,7 @@ def score_test(
         message="passed" if passed else (f"failed: {hidden_msg}" if test.hidden else detail),
         hidden=test.hidden,
         detail=detail or "passed",
+        failed_at=tuple(trace),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
@@ -9,15 +10,19 @@ from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_loa
 from question_bank.loader import QuestionCommon, QuizFile
 from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, student_view
 from service.attempts import attempt_answers, deadline, results_visible
-from service.auth import current_user
 from service.models import Question, QuizAttempt, Role, Submission, utcnow
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): a larger one is invalid input, not a lookup.
 MAX_ID = 2**31 - 1
 
 
-def viewer_is_instructor() -> bool:
-    return current_user().role == Role.INSTRUCTOR
+def viewer_is_instructor(question: Question | None = None) -> bool:
+    """Whether the caller sees answer keys: the question's authors and its courses' staff."""
+    from service import access
+
+    if question is None:
+        return access.courses(access.Need.TEACH) is access.ALL
+    return access.sees_answer_keys(question)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -174,12 +179,12 @@ class QuestionSchema(QuestionSummarySchema):
     updated_at = fields.DateTime(required=True)
 
     def _data(self, question: Question) -> dict[str, Any]:
-        if viewer_is_instructor():
+        if viewer_is_instructor(question):
             return question.data
         return student_view(question.type, question.data)
 
     def _explanation(self, question: Question) -> Any:
-        return question.explanation if viewer_is_instructor() else missing
+        return question.explanation if viewer_is_instructor(question) else missing
 
 
 # --- submissions ------------------------------------------------------------------------------
@@ -257,17 +262,29 @@ class SubmissionListArgs(PageArgs):
 # --- quizzes and attempts ---------------------------------------------------------------------
 
 
+class UtcDateTime(fields.AwareDateTime):
+    """An aware date and time, as UTC; one that has no UTC equivalent (0001-01-01T00:00+14:00
+    is before year 1 in UTC) is invalid input, not an overflow later."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Not a date and time that exists in UTC.") from exc
+
+
 class QuizWriteSchema(QuizFile):
     """A quiz as instructors post it: the bank's quiz fields plus its time window."""
 
-    opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
-    due_at = fields.AwareDateTime(
+    opens_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
+    due_at = UtcDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=None,
         metadata={"description": "Answers after this lose late_penalty of their score"},
     )
-    closes_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    closes_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
 
 
 class QuizListArgs(PageArgs):

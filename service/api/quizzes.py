@@ -6,22 +6,25 @@ from typing import Any
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from service.api.common import (
-    BEARER,
-    Blueprint,
-    check_course_scope,
-    get_by_id,
-    is_staff,
-    paginate,
-    quiz_or_404,
-    token_course_id,
-)
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, paginate, quiz_or_404
 from service.attempts import answer_question, start_attempt, submit_attempt
 from service.auth import current_user, require
 from service.errors import Problem
 from service.jobs import dispatch
-from service.models import Course, Quiz, QuizAttempt, Role, Submission, SubmissionStatus, db
+from service.models import (
+    Course,
+    Question,
+    Quiz,
+    QuizAttempt,
+    Role,
+    Submission,
+    SubmissionStatus,
+    db,
+)
 from service.quizzes import save_quiz
 from service.schemas import (
     AnswerSchema,
@@ -35,23 +38,37 @@ from service.schemas import (
     page_of,
 )
 
+
+def _require_course_teacher(slug: str) -> None:
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        access.require_site(Need.TEACH)  # only site staff create courses
+    else:
+        access.require_course(course.id, Need.TEACH)
+
+
 blp = Blueprint("quizzes", __name__, url_prefix="/api/v1", description="Quizzes and attempts")
 
 
-def attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = get_by_id(QuizAttempt, attempt_id)
-    if attempt is None or (not is_staff() and attempt.user_id != current_user().id):
-        raise Problem(404, f"No attempt {attempt_id}.")
-    if is_staff():
-        check_course_scope(attempt.quiz.course_id)
-    return attempt
-
-
 def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = get_by_id(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != current_user().id:
+    attempt = access.get(QuizAttempt, attempt_id, what="attempt")
+    if attempt.user_id != current_user().id:
         raise Problem(404, f"No attempt {attempt_id} of yours.")
     return attempt
+
+
+def _check_questions(body: dict[str, Any]) -> None:
+    """A quiz may hold only questions its author may see (the shared bank, their course's)."""
+    visible = set(
+        db.session.scalars(
+            select(Question.slug).where(
+                Question.slug.in_(body["questions"]), access.scoped(Question)
+            )
+        )
+    )
+    hidden = [slug for slug in body["questions"] if slug not in visible]
+    if hidden:
+        raise Problem(422, f"Unknown question slugs: {', '.join(hidden)}.")
 
 
 @blp.route("/quizzes")
@@ -61,12 +78,9 @@ def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
 @blp.response(200, page_of(QuizSummarySchema))
 def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
     """All quizzes by slug; filter by `course`."""
-    query = select(Quiz).order_by(Quiz.slug)
+    query = access.query(Quiz).order_by(Quiz.slug)
     if "course" in args:
         query = query.join(Course).where(Course.slug == args["course"])
-    scope = token_course_id()
-    if scope is not None:
-        query = query.where(Quiz.course_id == scope)
     return paginate(query, args)
 
 
@@ -76,7 +90,10 @@ def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(QuizWriteSchema)
 @blp.response(201, QuizSchema)
 def create_quiz(body: dict[str, Any]) -> Quiz:
-    """Create a quiz from existing questions (instructors); its course is created if new."""
+    """Create a quiz from existing questions (the course's instructors); a new course is created
+    only for site staff."""
+    _require_course_teacher(body["course"])
+    _check_questions(body)
     if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
         raise Problem(409, f"A quiz '{body['slug']}' already exists; PUT to change it.")
     quiz = save_quiz(body)
@@ -90,9 +107,7 @@ def create_quiz(body: dict[str, Any]) -> Quiz:
 @blp.response(200, QuizSchema)
 def get_quiz(slug: str) -> Quiz:
     """A quiz with its questions, as a student sees them."""
-    quiz = quiz_or_404(slug)
-    check_course_scope(quiz.course_id)
-    return quiz
+    return quiz_or_404(slug)
 
 
 @blp.route("/quizzes/<slug>", methods=["PUT"])
@@ -101,8 +116,10 @@ def get_quiz(slug: str) -> Quiz:
 @blp.arguments(QuizWriteSchema)
 @blp.response(200, QuizSchema)
 def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
-    """Replace a quiz's settings and question list (instructors)."""
-    quiz_or_404(slug)
+    """Replace a quiz's settings and question list (the course's instructors)."""
+    quiz_or_404(slug, Need.TEACH)
+    _require_course_teacher(body["course"])
+    _check_questions(body)
     if body["slug"] != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     quiz = save_quiz(body)
@@ -117,8 +134,15 @@ def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
 @blp.alt_response(200, schema=AttemptSchema, description="The attempt already in progress")
 def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Start an attempt (students), or resume the one in progress."""
-    attempt, created = start_attempt(current_user(), quiz_or_404(slug))
-    db.session.commit()
+    quiz = quiz_or_404(slug)
+    try:
+        attempt, created = start_attempt(current_user(), quiz)
+        db.session.commit()
+    except IntegrityError:
+        # Another request started the same attempt at the same moment: resume that one.
+        db.session.rollback()
+        attempt, created = start_attempt(current_user(), quiz_or_404(slug))
+        db.session.commit()
     location = url_for("quizzes.get_attempt", attempt_id=attempt.id)
     return attempt, (201 if created else 200), {"Location": location}
 
@@ -131,13 +155,9 @@ def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Attempts at a quiz: a student's own, or everyone's for staff (filter by user)."""
     quiz = quiz_or_404(slug)
-    query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id).order_by(QuizAttempt.id)
-    if not is_staff():
-        query = query.where(QuizAttempt.user_id == current_user().id)
-    else:
-        check_course_scope(quiz.course_id)
-        if "user" in args:
-            query = query.where(QuizAttempt.user_id == args["user"])
+    query = access.query(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id).order_by(QuizAttempt.id)
+    if "user" in args:
+        query = query.where(QuizAttempt.user_id == args["user"])
     return paginate(query, args)
 
 
@@ -147,7 +167,7 @@ def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @blp.response(200, AttemptSchema)
 def get_attempt(attempt_id: int) -> QuizAttempt:
     """An attempt: answers so far; once submitted, scores, feedback and explanations."""
-    return attempt_or_404(attempt_id)
+    return access.get(QuizAttempt, attempt_id, what="attempt")
 
 
 @blp.route("/attempts/<int:attempt_id>/answers/<question>", methods=["PUT"])

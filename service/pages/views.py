@@ -13,6 +13,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from question_bank.types import SLUG_PATTERN, student_view
+from service import access
+from service.access import Need
 from service.attempts import (
     answer_question,
     attempt_answers,
@@ -29,7 +31,6 @@ from service.models import (
     Question,
     Quiz,
     QuizAttempt,
-    Role,
     Submission,
     SubmissionStatus,
     db,
@@ -37,13 +38,18 @@ from service.models import (
 from service.pages import charts
 from service.pages.render import markdown
 from service.pages.sessions import (
-    api_token,
+    ENTER_COOKIE,
+    LINK_PATH_COOKIE,
     check_csrf,
+    check_enter_nonce,
+    cookie_options,
     csrf_token,
-    read_sign_in_token,
+    current_session,
+    enter_nonce,
+    find_sign_in_link,
+    redeem_sign_in_link,
     require_session,
     sign_out,
-    start_session,
 )
 from service.pages.stats import course_report
 from service.questions import find_question
@@ -73,37 +79,61 @@ def _problem(exc: Problem) -> tuple[str, int]:
 
 def _render(template: str, **context: Any) -> str:
     browser = require_session()
-    return render_template(
-        template, user=browser.user, api_token=api_token(), csrf=csrf_token(), **context
-    )
+    return render_template(template, user=browser.user, csrf=csrf_token(), **context)
 
 
 def _question(slug: str) -> Question:
+    require_session()
     question = find_question(slug)
-    if question is None:
+    if question is None or not access.visible(Question, question.id):
         raise Problem(404, f"There is no question '{slug}'.")
     return question
 
 
 def _quiz(slug: str) -> Quiz:
-    quiz = None
-    if re.fullmatch(SLUG_PATTERN, slug):
-        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
-    if quiz is None:
-        raise Problem(404, f"There is no quiz '{slug}'.")
-    return quiz
+    require_session()
+    missing = f"There is no quiz '{slug}'."
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise Problem(404, missing)
+    return access.find(select(Quiz).where(Quiz.slug == slug), Need.VIEW, missing)
 
 
 # --- signing in and out ------------------------------------------------------------------------
 
 
-@bp.route("/enter/<token>")
-def enter(token: str) -> Response:
-    """A sign-in link (POST /api/v1/sign-in-links makes one)."""
-    user, next_path = read_sign_in_token(token)
-    start_session(user)
+@bp.route("/enter/<key>")
+def enter(key: str) -> Response:
+    """A sign-in link (POST /api/v1/sign-in-links makes one): a page that asks to continue.
+    Opening it changes nothing; only its form's POST signs in."""
+    link = find_sign_in_link(key)
+    current = current_session()
+    page = render_template(
+        "enter.html",
+        title="Sign in",
+        name=link.token.user.name,
+        role=link.token.user.role.value,
+        course=link.token.course.title if link.token.course else None,
+        signed_in_as=current.user.name if current else None,
+        nonce=enter_nonce(),
+        user=None,
+    )
+    response = Response(page, mimetype="text/html")
+    response.set_cookie(
+        ENTER_COOKIE, enter_nonce(), max_age=600, path=LINK_PATH_COOKIE, **cookie_options()
+    )
+    return response
+
+
+@bp.route("/enter/<key>", methods=["POST"])
+def enter_confirmed(key: str) -> Response:
+    """'Continue as NAME': use the link (once) and open a session with its token's scope."""
+    find_sign_in_link(key)  # a used or expired link says so first
+    check_enter_nonce(request.form.get("nonce"))
+    _, next_path = redeem_sign_in_link(key)
     db.session.commit()
-    return redirect(next_path, code=303)
+    response = redirect(next_path, code=303)
+    response.delete_cookie(ENTER_COOKIE, path=LINK_PATH_COOKIE)
+    return response
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -116,16 +146,14 @@ def sign_out_view() -> str:
 
 @bp.route("/")
 def home() -> str:
-    browser = require_session()
-    quizzes = db.session.scalars(select(Quiz).order_by(Quiz.title)).all()
+    require_session()
+    quizzes = db.session.scalars(access.query(Quiz).order_by(Quiz.title)).all()
     exercises = db.session.scalars(
-        select(Question)
+        access.query(Question)
         .where(Question.type == "code", Question.archived_at.is_(None))
         .order_by(Question.title)
     ).all()
-    courses: list[Course] = []
-    if browser.user.role == Role.INSTRUCTOR:
-        courses = list(db.session.scalars(select(Course).order_by(Course.title)))
+    courses = list(db.session.scalars(access.query(Course, Need.STAFF).order_by(Course.title)))
     return _render("home.html", quizzes=quizzes, exercises=exercises, courses=courses)
 
 
@@ -247,8 +275,12 @@ def start(slug: str) -> Response:
 
 def _own_attempt(attempt_id: int) -> QuizAttempt:
     browser = require_session()
-    attempt = db.session.get(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != browser.user_id:
+    attempt: QuizAttempt | None = db.session.scalar(
+        access.query(QuizAttempt).where(
+            QuizAttempt.id == attempt_id, QuizAttempt.user_id == browser.user_id
+        )
+    )
+    if attempt is None:
         raise Problem(404, f"You have no attempt {attempt_id}.")
     return attempt
 
@@ -301,14 +333,11 @@ def attempt(attempt_id: int) -> str:
 
 @bp.route("/courses/<slug>")
 def course(slug: str) -> str:
-    browser = require_session()
-    if browser.user.role != Role.INSTRUCTOR:
-        raise Problem(403, "The course page is for instructors.")
-    item = None
-    if re.fullmatch(SLUG_PATTERN, slug):
-        item = db.session.scalar(select(Course).where(Course.slug == slug))
-    if item is None:
-        raise Problem(404, f"There is no course '{slug}'.")
+    require_session()
+    missing = f"There is no course '{slug}'."
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise Problem(404, missing)
+    item: Course = access.find(select(Course).where(Course.slug == slug), Need.STAFF, missing)
     report = course_report(item)
     return _render(
         "course.html",
