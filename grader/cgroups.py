@@ -37,6 +37,8 @@ V2_REQUIRED = ("memory", "pids")
 CPU_PERIOD_US = 100_000
 # How long a v1 kill waits for the freezer to stop every task before it signals them anyway.
 FREEZE_WAIT = 0.05
+# How long a zygote that exits waits for its job cgroups to empty before it leaves them.
+REMOVE_WAIT = 2.0
 
 
 class CgroupError(OSError):
@@ -154,10 +156,13 @@ class Tree:
 
     def remove(self) -> None:
         """Remove every job cgroup (killing what is left in it) and the zygote's directory."""
+        deadline = time.monotonic() + REMOVE_WAIT
         for d in self.dirs.values():
-            _remove_tree(d)
+            _remove_tree(d, deadline)
 
     def remove_stale(self) -> None:
+        """Remove what zygotes that died left behind: one attempt each, never a wait (a cgroup
+        still busy is left to the next zygote)."""
         for base in set(self.bases.values()):
             try:
                 names = os.listdir(base)
@@ -167,7 +172,7 @@ class Tree:
                 pid = n[len(PREFIX) :]
                 if n.startswith(PREFIX) and pid.isdigit() and not _alive(int(pid)):
                     for d in self.bases.values():
-                        _remove_tree(os.path.join(d, n))
+                        _remove_tree(os.path.join(d, n), 0.0)
 
 
 def _under(point: str, path: str) -> str:
@@ -193,20 +198,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_tree(path: str) -> None:
+def _remove_tree(path: str, deadline: float) -> None:
+    """Kill every task under `path` and remove its cgroups, trying again until `deadline`."""
     if not os.path.isdir(path):
         return
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
-            _remove_tree(entry.path)
-    for _ in range(50):
+            _remove_tree(entry.path, deadline)
+    while True:
         _kill_all(path)
+        # A frozen task (a zygote killed mid-kill) only dies once thawed.
+        with contextlib.suppress(OSError):
+            _write(os.path.join(path, "freezer.state"), "THAWED")
         try:
             os.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError:
+            if time.monotonic() >= deadline:
+                return
             time.sleep(0.01)
 
 
