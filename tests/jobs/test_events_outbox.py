@@ -248,7 +248,10 @@ def test_token_answers_no_platform_would_send_are_refused_not_cached(
     assert endpoint.requests == 2  # nothing was kept: each use asks again
 
 
-def test_launches_with_an_unknown_key_id_fetch_the_jwks_once(endpoints: list[Endpoint]) -> None:
+def test_launches_with_an_unknown_key_id_fetch_the_jwks_once(
+    app: Flask, endpoints: list[Endpoint]
+) -> None:
+    # In an app context, as launches are: the app's settings allow the test's loopback endpoint.
     def slow_jwks(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(0.5)  # long enough for every launch to be waiting at once
         answer(handler, 200, json.dumps({"keys": [{"kty": "RSA", "kid": "k1"}]}).encode())
@@ -260,7 +263,8 @@ def test_launches_with_an_unknown_key_id_fetch_the_jwks_once(endpoints: list[End
 
     def launch() -> None:
         try:
-            cache.key(endpoint.url, "unknown-kid")
+            with app.app_context():
+                cache.key(endpoint.url, "unknown-kid")
         except PlatformError as exc:
             errors.append(exc)
 
@@ -271,5 +275,6 @@ def test_launches_with_an_unknown_key_id_fetch_the_jwks_once(endpoints: list[End
         thread.join(30)
     assert len(errors) == 8  # every launch is refused: the key is not there
     assert endpoint.requests == 1
-    assert cache.key(endpoint.url, "k1")["kid"] == "k1"  # known keys come from the cache
+    with app.app_context():
+        assert cache.key(endpoint.url, "k1")["kid"] == "k1"  # known keys come from the cache
     assert endpoint.requests == 1

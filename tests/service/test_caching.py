@@ -27,7 +27,10 @@ def titles(client: FlaskClient, headers: dict[str, str]) -> list[str]:
 
 
 def test_writes_and_revocations_in_this_process_take_effect_at_once(
-    client: FlaskClient, instructor: dict[str, str], student: dict[str, str]
+    client: FlaskClient,
+    admin: dict[str, str],
+    instructor: dict[str, str],
+    student: dict[str, str],
 ) -> None:
     assert titles(client, student) == []
     created = client.post("/api/v1/questions", json=single_choice("fresh"), headers=instructor)
@@ -39,11 +42,11 @@ def test_writes_and_revocations_in_this_process_take_effect_at_once(
     assert titles(client, student) == ["Renamed"]
 
     token = client.post(
-        "/api/v1/tokens", json={"name": "soon-revoked", "role": "student"}, headers=instructor
+        "/api/v1/tokens", json={"name": "soon-revoked", "role": "student"}, headers=admin
     ).get_json()
     doomed = bearer(token["token"])
     assert titles(client, doomed) == ["Renamed"]  # now cached for this token
-    assert client.delete(f"/api/v1/tokens/{token['id']}", headers=instructor).status_code == 204
+    assert client.delete(f"/api/v1/tokens/{token['id']}", headers=admin).status_code == 204
     assert client.get("/api/v1/questions", headers=doomed).status_code == 401
     assert client.get("/api/v1/questions", headers=bearer("hot_nonsense")).status_code == 401
 
