@@ -109,6 +109,7 @@ def _redact(url: str) -> str:
 
 def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: float) -> None:
     """Consume grading messages until SIGTERM or SIGINT; then finish or release what's in flight."""
+    from service.attempts import run_attempt_background
     from service.jobs import release
     from service.lti.ags import run_lti_background
     from service.webhooks import deliver_due
@@ -128,6 +129,7 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
                 log.exception("sweeper iteration failed")
             finally:
                 db.session.remove()
+        run_attempt_background(app)  # attempts whose time is up are handed in
         deliver_due(app)
         run_lti_background(app)
     log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})

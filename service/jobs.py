@@ -215,7 +215,10 @@ class EmbeddedExecutor:
             finally:
                 db.session.remove()
         if submission_id is None:
-            return deliver_due(self.app) + run_lti_background(self.app) > 0
+            from service.attempts import run_attempt_background
+
+            handed_in = run_attempt_background(self.app)
+            return deliver_due(self.app) + run_lti_background(self.app) + handed_in > 0
         with self.lock:
             self.in_flight[submission_id] = owner
         try:

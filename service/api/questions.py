@@ -27,6 +27,7 @@ from service.grading import get_grader
 from service.jobs import dispatch
 from service.models import Question, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
+from service.quizzes import sealing_quiz
 from service.schemas import (
     AnswerSchema,
     QuestionListArgs,
@@ -135,8 +136,18 @@ def create_question(body: dict[str, Any]) -> Question:
 @blp.doc(security=BEARER)
 @blp.response(200, QuestionSchema)
 def get_question(slug: str) -> Question:
-    """One question: prompt, choices, starter code. Answer keys for instructors only."""
-    return question_or_404(slug)
+    """One question: prompt, choices, starter code. Answer keys for instructors only. A question
+    of an open assessment is read in full only in an attempt (403 for students here)."""
+    question = question_or_404(slug)
+    if not is_staff():
+        sealed = sealing_quiz(question, current_user().id)
+        if sealed is not None:
+            raise Problem(
+                403,
+                f"This question belongs to the assessment '{sealed.slug}': it is shown only in "
+                "an attempt at that quiz until the quiz closes.",
+            )
+    return question
 
 
 @blp.route("/questions/<slug>", methods=["PUT"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import g, url_for
 from sqlalchemy import select
 
 from service.api.common import (
@@ -17,20 +17,33 @@ from service.api.common import (
     quiz_or_404,
     token_course_id,
 )
-from service.attempts import answer_question, start_attempt, submit_attempt
+from service.attempts import answer_question, hand_in_if_expired, start_attempt, submit_attempt
 from service.auth import current_user, require
 from service.errors import Problem
 from service.jobs import dispatch
-from service.models import Course, Quiz, QuizAttempt, Role, Submission, SubmissionStatus, db
-from service.quizzes import save_quiz
+from service.models import (
+    Course,
+    Quiz,
+    QuizAttempt,
+    QuizExtension,
+    Role,
+    Submission,
+    SubmissionStatus,
+    User,
+    db,
+)
+from service.quizzes import extension_for, save_quiz
 from service.schemas import (
     AnswerSchema,
     AttemptListArgs,
     AttemptSchema,
+    ExtensionSchema,
+    ExtensionWriteSchema,
     QuizListArgs,
     QuizSchema,
     QuizSummarySchema,
     QuizWriteSchema,
+    ReviewArgs,
     SubmissionSchema,
     page_of,
 )
@@ -44,7 +57,15 @@ def attempt_or_404(attempt_id: int) -> QuizAttempt:
         raise Problem(404, f"No attempt {attempt_id}.")
     if is_staff():
         check_course_scope(attempt.quiz.course_id)
+    settle(attempt)
     return attempt
+
+
+def settle(attempt: QuizAttempt) -> None:
+    """An attempt read after its deadline is handed in now (the background loop would do it
+    within seconds anyway): nobody ever sees an expired attempt as open."""
+    if hand_in_if_expired(attempt):
+        db.session.commit()
 
 
 def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
@@ -145,9 +166,14 @@ def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @require()
 @blp.doc(security=BEARER)
 @blp.response(200, AttemptSchema)
-def get_attempt(attempt_id: int) -> QuizAttempt:
-    """An attempt: answers so far; once submitted, scores, feedback and explanations."""
-    return attempt_or_404(attempt_id)
+@blp.arguments(ReviewArgs, location="query")
+def get_attempt(args: dict[str, Any], attempt_id: int) -> QuizAttempt:
+    """An attempt: its questions (in its order, with the student's values) and answers; scores,
+    feedback, correct answers and explanations as the quiz's review options allow. Staff see
+    all of it, or with `?view=student` what the student sees now."""
+    attempt = attempt_or_404(attempt_id)
+    g.as_student = args["view"] == "student"
+    return attempt
 
 
 @blp.route("/attempts/<int:attempt_id>/answers/<question>", methods=["PUT"])
@@ -159,6 +185,8 @@ def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
     """Answer (or re-answer) a question of an attempt in progress; the last answer counts.
     Its score stays hidden until the attempt is submitted."""
     attempt = own_attempt_or_404(attempt_id)
+    if hand_in_if_expired(attempt):
+        db.session.commit()
     submission = answer_question(attempt, question, body["answer"])
     db.session.commit()
     dispatch([submission.id] if submission.status == SubmissionStatus.QUEUED else [])
@@ -171,6 +199,74 @@ def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
 @blp.response(200, AttemptSchema)
 def submit(attempt_id: int) -> QuizAttempt:
     """Hand in an attempt and get its result. Submitting twice changes nothing."""
-    attempt = submit_attempt(own_attempt_or_404(attempt_id))
+    attempt = own_attempt_or_404(attempt_id)
+    if not hand_in_if_expired(attempt):
+        submit_attempt(attempt)
     db.session.commit()
     return attempt
+
+
+# --- extensions -----------------------------------------------------------------------------------
+
+
+def _with_slug(extension: QuizExtension, quiz: Quiz) -> QuizExtension:
+    extension.quiz_slug = quiz.slug  # type: ignore[attr-defined]
+    return extension
+
+
+def _student_or_422(user_id: int) -> User:
+    user = get_by_id(User, user_id)
+    if user is None or user.role != Role.STUDENT:
+        raise Problem(422, f"No student with id {user_id}.")
+    return user
+
+
+@blp.route("/quizzes/<slug>/extensions")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, ExtensionSchema(many=True))
+def list_extensions(slug: str) -> list[QuizExtension]:
+    """Students' extensions on a quiz: extra time per attempt, a later due date (instructors)."""
+    quiz = quiz_or_404(slug)
+    check_course_scope(quiz.course_id)
+    rows = db.session.scalars(
+        select(QuizExtension).where(QuizExtension.quiz_id == quiz.id).order_by(QuizExtension.id)
+    )
+    return [_with_slug(e, quiz) for e in rows]
+
+
+@blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["PUT"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(ExtensionWriteSchema)
+@blp.response(200, ExtensionSchema)
+def put_extension(body: dict[str, Any], slug: str, user_id: int) -> QuizExtension:
+    """Give one student more time per attempt and/or a later due date (replaces theirs)."""
+    quiz = quiz_or_404(slug)
+    check_course_scope(quiz.course_id)
+    student = _student_or_422(user_id)
+    if body["due_at"] is not None and quiz.opens_at and body["due_at"] <= quiz.opens_at:
+        raise Problem(422, "The extended due date must be after the quiz opens.")
+    extension = extension_for(quiz, student.id)
+    if extension is None:
+        extension = QuizExtension(quiz_id=quiz.id, user_id=student.id)
+        db.session.add(extension)
+    extension.extra_minutes = body["extra_minutes"]
+    extension.due_at = body["due_at"]
+    db.session.commit()
+    return _with_slug(extension, quiz)
+
+
+@blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["DELETE"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(204)
+def delete_extension(slug: str, user_id: int) -> None:
+    """Take a student's extension away."""
+    quiz = quiz_or_404(slug)
+    check_course_scope(quiz.course_id)
+    extension = extension_for(quiz, user_id) if 1 <= user_id <= 2**31 - 1 else None
+    if extension is None:
+        raise Problem(404, f"Student {user_id} has no extension on '{slug}'.")
+    db.session.delete(extension)
+    db.session.commit()
