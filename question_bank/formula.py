@@ -102,7 +102,7 @@ def _check_node(node: ast.AST, names: set[str], text: str) -> None:
 def _value(node: ast.AST, values: Mapping[str, float]) -> float:
     if isinstance(node, ast.Expression):
         return _value(node.body, values)
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return float(node.value)
     if isinstance(node, ast.Name):
         return float(values[node.id]) if node.id in values else CONSTANTS[node.id]
@@ -141,7 +141,7 @@ def draw(parameters: Mapping[str, Mapping[str, Any]], seed: str) -> dict[str, fl
         spec = parameters[name]
         low, high, step = float(spec["min"]), float(spec["max"]), float(spec.get("step") or 0)
         if step > 0:
-            count = int(math.floor((high - low) / step + 1e-9)) + 1
+            count = math.floor((high - low) / step + 1e-9) + 1
             value = low + step * rng.randrange(count)
             value = round(value, 10)
         else:

@@ -323,6 +323,7 @@ class QuizExtension(db.Model):  # type: ignore[name-defined]
     due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    quiz: Mapped[Quiz] = relationship()
     user: Mapped[User] = relationship()
     __table_args__ = (UniqueConstraint("quiz_id", "user_id", name="uq_quiz_extensions_pair"),)
 

@@ -542,6 +542,15 @@ class GradeSchema(Schema):
     exercise_version = fields.String(allow_none=True)
     feedback = fields.String(required=True)
     graded_at = fields.DateTime(required=True)
+    graded_by = fields.Integer(
+        attribute="graded_by_id", allow_none=True, metadata={"description": "An override's author"}
+    )
+    comment = fields.String(allow_none=True, metadata={"description": "Why it was overridden"})
+
+
+class OverrideSchema(StrictSchema):
+    score = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class WebhookCreateSchema(StrictSchema):
@@ -600,7 +609,7 @@ class ExtensionWriteSchema(StrictSchema):
 
 
 class ExtensionSchema(Schema):
-    quiz = fields.Function(lambda e: e.quiz_slug, required=True)
+    quiz = fields.Function(lambda e: e.quiz.slug, required=True)
     user = fields.Nested(UserSchema, required=True)
     extra_minutes = fields.Integer(required=True)
     due_at = fields.DateTime(allow_none=True)

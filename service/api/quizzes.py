@@ -209,11 +209,6 @@ def submit(attempt_id: int) -> QuizAttempt:
 # --- extensions -----------------------------------------------------------------------------------
 
 
-def _with_slug(extension: QuizExtension, quiz: Quiz) -> QuizExtension:
-    extension.quiz_slug = quiz.slug  # type: ignore[attr-defined]
-    return extension
-
-
 def _student_or_422(user_id: int) -> User:
     user = get_by_id(User, user_id)
     if user is None or user.role != Role.STUDENT:
@@ -232,7 +227,7 @@ def list_extensions(slug: str) -> list[QuizExtension]:
     rows = db.session.scalars(
         select(QuizExtension).where(QuizExtension.quiz_id == quiz.id).order_by(QuizExtension.id)
     )
-    return [_with_slug(e, quiz) for e in rows]
+    return list(rows)
 
 
 @blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["PUT"])
@@ -254,7 +249,7 @@ def put_extension(body: dict[str, Any], slug: str, user_id: int) -> QuizExtensio
     extension.extra_minutes = body["extra_minutes"]
     extension.due_at = body["due_at"]
     db.session.commit()
-    return _with_slug(extension, quiz)
+    return extension
 
 
 @blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["DELETE"])
