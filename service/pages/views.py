@@ -54,7 +54,6 @@ from service.pages.sessions import (
 )
 from service.pages.stats import course_report
 from service.questions import find_question
-from service.regrades import override_score
 from service.quizzes import (
     closes_for,
     content_hidden,
@@ -66,6 +65,7 @@ from service.quizzes import (
     sealing_quiz,
     time_limit_for,
 )
+from service.regrades import override_score
 from service.submissions import SETTLED, create_submission, standalone_variant
 
 bp = Blueprint(
