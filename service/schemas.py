@@ -461,40 +461,60 @@ class AttemptListArgs(PageArgs):
 # --- gradebook --------------------------------------------------------------------------------
 
 
-class GradebookQuizSchema(Schema):
+class ShownScore(fields.Float):
+    """A score as the gradebook displays it: rounded (5.6, not 5.6000000000000005)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        from service.gradebook import shown
+
+        return super()._serialize(shown(value), attr, obj, **kwargs)
+
+
+class GradebookItemSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "quiz or question"})
     slug = fields.String(required=True)
     title = fields.String(required=True)
-    max_score = fields.Float(required=True)
-    score_policy = fields.String(required=True, metadata={"description": "best or latest"})
+    max_score = ShownScore(required=True)
+    score_policy = fields.String(allow_none=True, metadata={"description": "best or latest"})
 
 
 class GradebookQuestionSchema(Schema):
     slug = fields.String(required=True)
     title = fields.String(required=True)
-    max_score = fields.Float(required=True)
+    max_score = fields.Float(required=True, attribute="points")
 
 
 class GradebookRowSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
     scores = fields.Dict(
         keys=fields.String(),
-        values=fields.Float(allow_none=True),
+        values=ShownScore(allow_none=True),
         required=True,
-        metadata={"description": "Per quiz slug, the attempt that counts (best or latest)"},
+        metadata={"description": "Per quiz slug, the credited attempt (best or latest)"},
     )
     question_scores = fields.Dict(
         keys=fields.String(),
-        values=fields.Float(allow_none=True),
+        values=ShownScore(allow_none=True),
         required=True,
-        metadata={"description": "Per question slug, the best graded submission; null if none"},
+        metadata={
+            "description": "Per question of the course's quizzes, its score in the credited "
+            "attempt; null if not answered there"
+        },
     )
-    total = fields.Float(required=True)
-    max_total = fields.Float(required=True)
+    item_scores = fields.Dict(
+        keys=fields.String(),
+        values=ShownScore(allow_none=True),
+        required=True,
+        metadata={"description": "Per item (quiz:slug, question:slug), what counts"},
+    )
+    total = ShownScore(required=True)
+    max_total = ShownScore(required=True)
 
 
 class GradebookSchema(Schema):
     course = fields.Nested(CourseSchema, required=True)
-    quizzes = fields.List(fields.Nested(GradebookQuizSchema), required=True)
+    items = fields.List(fields.Nested(GradebookItemSchema), required=True)
+    quizzes = fields.List(fields.Nested(GradebookItemSchema), required=True, attribute="quiz_items")
     questions = fields.List(fields.Nested(GradebookQuestionSchema), required=True)
     students = fields.List(fields.Nested(GradebookRowSchema), required=True)
 

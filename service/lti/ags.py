@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from service.lti import keys
 from service.lti.models import (
@@ -37,9 +37,7 @@ from service.models import (
     Question,
     Quiz,
     QuizAttempt,
-    ScorePolicy,
     Submission,
-    SubmissionStatus,
     db,
     due_ids,
     rows_changed,
@@ -108,16 +106,12 @@ def enqueue_for_submission(submission: Submission) -> None:
         if submission.attempt.status == AttemptStatus.SUBMITTED:
             enqueue_for_attempt(submission.attempt)
         return
+    from service.gradebook import credited_standalone
+
     links = _links_of(submission.user_id, question=submission.question.slug)
     if not links:
         return
-    best = db.session.scalar(
-        select(func.max(Submission.score)).where(
-            Submission.user_id == submission.user_id,
-            Submission.question_id == submission.question_id,
-            Submission.status == SubmissionStatus.GRADED,
-        )
-    )
+    best = credited_standalone(submission.question, submission.user_id)
     moment = submission.graded_at or utcnow()
     for link_user in links:
         body = score_body(link_user.lti_user.sub, best or 0.0, submission.question.points, moment)
@@ -126,26 +120,10 @@ def enqueue_for_submission(submission: Submission) -> None:
 
 def quiz_score(quiz: Quiz, user_id: int) -> tuple[float, bool] | None:
     """(the counted score, whether grading is still pending), or None before any attempt is
-    submitted."""
-    attempts = db.session.scalars(
-        select(QuizAttempt)
-        .where(
-            QuizAttempt.quiz_id == quiz.id,
-            QuizAttempt.user_id == user_id,
-            QuizAttempt.status == AttemptStatus.SUBMITTED,
-        )
-        .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
-    ).all()
-    if not attempts:
-        return None
-    if quiz.score_policy == ScorePolicy.LATEST:
-        counted = attempts[-1]
-    else:
-        counted = max(attempts, key=lambda a: (a.score or 0.0, a.id))
-    pending = any(
-        s.status in (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING) for s in counted.submissions
-    )
-    return counted.score or 0.0, pending
+    submitted: the gradebook's own rule (service.gradebook), so the LMS gets what it shows."""
+    from service.gradebook import counted_quiz_score
+
+    return counted_quiz_score(quiz, user_id)
 
 
 def enqueue_for_attempt(attempt: QuizAttempt) -> None:
@@ -156,8 +134,10 @@ def enqueue_for_attempt(attempt: QuizAttempt) -> None:
     counted = quiz_score(attempt.quiz, attempt.user_id)
     if counted is None:
         return
+    from service.quizzes import quiz_max_score
+
     score, pending = counted
-    maximum = sum(item.question.points for item in attempt.quiz.items)
+    maximum = quiz_max_score(attempt.quiz)
     for link_user in links:
         body = score_body(link_user.lti_user.sub, score, maximum, utcnow(), pending=pending)
         _enqueue(link_user, body, attempt_id=attempt.id)
@@ -183,7 +163,9 @@ def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
     if link.quiz_slug:
         quiz = db.session.scalar(select(Quiz).where(Quiz.slug == link.quiz_slug))
         if quiz is not None:
-            return sum(i.question.points for i in quiz.items), link.title or quiz.title
+            from service.quizzes import quiz_max_score
+
+            return quiz_max_score(quiz), link.title or quiz.title
     return 1.0, link.title or "holdout"
 
 
