@@ -642,3 +642,16 @@ class ReviewArgs(StrictSchema):
         validate=validate.OneOf(["staff", "student"]),
         metadata={"description": "staff: everything; student: as the student sees it now"},
     )
+
+
+class RevisionSchema(Schema):
+    number = fields.Integer(required=True)
+    source = fields.String(required=True, metadata={"description": "api, bank or restore"})
+    author = fields.Integer(attribute="author_id", allow_none=True)
+    created_at = fields.DateTime(required=True)
+    saved = fields.Dict(
+        required=True,
+        attribute="fields",
+        data_key="fields",
+        metadata={"description": "The item as it was saved"},
+    )

@@ -28,6 +28,7 @@ from service.jobs import dispatch
 from service.models import Question, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
 from service.quizzes import sealing_quiz
+from service.revisions import record, revision, revisions
 from service.schemas import (
     AnswerSchema,
     QuestionListArgs,
@@ -35,6 +36,7 @@ from service.schemas import (
     QuestionSummarySchema,
     QuestionUpdateSchema,
     QuestionWriteSchema,
+    RevisionSchema,
     SubmissionListArgs,
     SubmissionSchema,
     WaitArgs,
@@ -127,6 +129,7 @@ def create_question(body: dict[str, Any]) -> Question:
     if find_question(body["slug"], include_archived=True) is not None:
         raise Problem(409, f"A question '{body['slug']}' already exists; PUT to change it.")
     question, _ = save_question(_validated(body))
+    record(question, "api", current_user())
     db.session.commit()
     return question
 
@@ -163,6 +166,37 @@ def update_question(body: dict[str, Any], slug: str) -> Question:
     if body.get("slug", slug) != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     question, _ = save_question(_validated({**body, "slug": slug}))
+    record(question, "api", current_user())
+    db.session.commit()
+    return question
+
+
+@blp.route("/questions/<slug>/revisions")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, RevisionSchema(many=True))
+def question_revisions(slug: str) -> list[Any]:
+    """Every saved state of a question, oldest first: who saved it (an instructor, `bank load`,
+    a restore) and its fields."""
+    question = find_question(slug, include_archived=True)
+    if question is None:
+        raise Problem(404, f"No question '{slug}'.")
+    return revisions(question)
+
+
+@blp.route("/questions/<slug>/revisions/<int:number>/restore", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, QuestionSchema)
+def restore_question(slug: str, number: int) -> Question:
+    """Put a question back as it was at a revision (itself saved as a new revision; a change to
+    its grading makes a new version, as any edit does)."""
+    question = find_question(slug, include_archived=True)
+    found = revision(question, number) if question is not None else None
+    if question is None or found is None:
+        raise Problem(404, f"Question '{slug}' has no revision {number}.")
+    question, _ = save_question(_validated(dict(found.fields)))
+    record(question, "restore", current_user())
     db.session.commit()
     return question
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from service.api.common import (
@@ -33,6 +34,7 @@ from service.models import (
     db,
 )
 from service.quizzes import extension_for, save_quiz
+from service.revisions import record, revision, revisions
 from service.schemas import (
     AnswerSchema,
     AttemptListArgs,
@@ -44,6 +46,7 @@ from service.schemas import (
     QuizSummarySchema,
     QuizWriteSchema,
     ReviewArgs,
+    RevisionSchema,
     SubmissionSchema,
     page_of,
 )
@@ -101,6 +104,7 @@ def create_quiz(body: dict[str, Any]) -> Quiz:
     if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
         raise Problem(409, f"A quiz '{body['slug']}' already exists; PUT to change it.")
     quiz = save_quiz(body)
+    record(quiz, "api", current_user())
     db.session.commit()
     return quiz
 
@@ -127,6 +131,35 @@ def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
     if body["slug"] != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     quiz = save_quiz(body)
+    record(quiz, "api", current_user())
+    db.session.commit()
+    return quiz
+
+
+@blp.route("/quizzes/<slug>/revisions")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, RevisionSchema(many=True))
+def quiz_revisions(slug: str) -> list[Any]:
+    """Every saved state of a quiz, oldest first."""
+    return revisions(quiz_or_404(slug))
+
+
+@blp.route("/quizzes/<slug>/revisions/<int:number>/restore", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, QuizSchema)
+def restore_quiz(slug: str, number: int) -> Quiz:
+    """Put a quiz back as it was at a revision (saved as a new revision)."""
+    found = revision(quiz_or_404(slug), number)
+    if found is None:
+        raise Problem(404, f"Quiz '{slug}' has no revision {number}.")
+    try:
+        fields = QuizWriteSchema().load(dict(found.fields))
+    except ValidationError as exc:
+        raise Problem(409, f"Revision {number} cannot be restored: {exc.messages}") from exc
+    quiz = save_quiz(fields)
+    record(quiz, "restore", current_user())
     db.session.commit()
     return quiz
 
