@@ -84,7 +84,7 @@ def main() -> None:
             check(grader.grade(exercise, source))
 
         rows.append(("grade via warm zygote (1 slot)", *measure(grade, args.jobs)))
-        grader.cold_start_per_job = True
+        grader.pool.cold_start_per_job = True
         rows.append(("grade via fresh interpreter per job", *measure(grade, args.cold_jobs)))
 
     with Grader(slots=2, base_uid=64510) as grader:

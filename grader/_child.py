@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dis
 import inspect
 import json
 import linecache
@@ -22,10 +23,20 @@ from typing import Any
 import numpy as np
 
 from grader import sandbox
+from grader.protocol import Kind
 from grader.values import Blob, apply_mutation, encode, materialize
 
 FILENAME = "submission.py"
 MAX_TEXT = 2000
+# Bound once, before any submission code runs: a submission cannot swap them for its own.
+_shares_memory = np.shares_memory
+_may_share_memory = np.may_share_memory
+_TooHard = np.exceptions.TooHardError
+# Opcodes of a `raise` statement: an exception whose innermost frame is the submission stopped at
+# one of these was raised by the student's own code, not by a numpy (or builtin) call it made.
+_RAISE_OPS = {dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap}
+MAX_SHARED = 16
+MAX_WALK = 256
 IOV_MAX = 1024
 # Where records go: the result channel, except during `warm_up`.
 _result_fd = sandbox.RESULT_FD
@@ -152,18 +163,18 @@ def run_job(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None)
         layers = sandbox.enter(cfg, prepared, netns_fd)
         required = ("uid_separation", "rlimits")
         missing = [k for k in required if layers.get(k) is not True]
-        emit({"t": "setup", "layers": layers})
+        emit({"t": Kind.SETUP, "layers": layers})
         if missing and not cfg.get("allow_unsafe"):
             os._exit(4)
         os.chdir(sandbox.JOB_DIR if layers.get("mountns") is True else cfg["fallback_dir"])
         job = _read_job(job_fd)
         if job["mode"] == "probe":
-            emit({"t": "probe", "seen": sandbox.observe(cfg)})
+            emit({"t": Kind.PROBE, "seen": sandbox.observe(cfg)})
             if job.get("hang"):
                 time.sleep(3600)
         else:
             _run(job)
-        emit({"t": "done"})
+        emit({"t": Kind.DONE})
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -210,7 +221,85 @@ def _exception(exc: BaseException) -> dict[str, Any]:
         "builtin_bases": [c.__name__ for c in t.__mro__ if c.__module__ == "builtins"],
         "message": text[:MAX_TEXT],
         "traceback": frames[-20:],
+        "raised_by": _raised_by(exc),
     }
+
+
+def _raised_by(exc: BaseException) -> str:
+    """Who raised `exc`: "submission" when its innermost frame is the submission stopped at a
+    `raise` statement; otherwise the top-level package of the innermost frame ("numpy"), or
+    "builtin" when the submission's frame was calling code without Python frames (a C function
+    such as `rng.binomial` or `int()`)."""
+    try:
+        tb = exc.__traceback__
+        if tb is None:
+            return "unknown"
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        code = tb.tb_frame.f_code
+        if code.co_filename == FILENAME:
+            op = code.co_code[tb.tb_lasti] if 0 <= tb.tb_lasti < len(code.co_code) else -1
+            return "submission" if op in _RAISE_OPS else "builtin"
+        module = tb.tb_frame.f_globals.get("__name__")
+        return str(module).split(".")[0][:40] if isinstance(module, str) and module else "library"
+    except BaseException:
+        return "unknown"
+
+
+def _reachable(value: Any, path: list[Any], found: list[tuple[list[Any], Any]], depth: int = 0):
+    """Every ndarray, list and dict inside `value` with its path (bounded walk)."""
+    if len(found) >= MAX_WALK or depth > 8:
+        return
+    t = type(value)
+    if isinstance(value, np.ndarray):
+        found.append((path, value))
+    elif t is list or t is tuple:
+        if t is list:
+            found.append((path, value))
+        for i, v in enumerate(value[:MAX_WALK]):
+            _reachable(v, [*path, i], found, depth + 1)
+    elif t is dict:
+        found.append((path, value))
+        for k, v in list(value.items())[:MAX_WALK]:
+            if type(k) is str or type(k) is int:
+                _reachable(v, [*path, k], found, depth + 1)
+
+
+def _overlaps(a: Any, b: Any) -> bool:
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        return False
+    if not _may_share_memory(a, b):
+        return False
+    try:
+        return bool(_shares_memory(a, b, max_work=1_000_000))  # type: ignore[arg-type]
+    except _TooHard:
+        return True  # bounds overlap and too hard to prove otherwise: a new array never does
+
+
+def _sharing(
+    out: Any, rep: int | None, sources: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
+) -> list[dict[str, Any]]:
+    """Where the output is (or shares memory with) one of `sources`' objects: the arguments, the
+    test's named values and earlier steps' outputs, each a (label, reachable objects) pair."""
+    found: list[dict[str, Any]] = []
+    mine: list[tuple[list[Any], Any]] = []
+    _reachable(out, [], mine)
+    for at, obj in mine:
+        for label, objects in sources:
+            hit = next(
+                (
+                    (where, "same" if obj is other else "memory")
+                    for where, other in objects
+                    if obj is other or _overlaps(obj, other)
+                ),
+                None,
+            )
+            if hit is not None:
+                found.append({"rep": rep, "at": at, "with": [*label, hit[0]], "how": hit[1]})
+                break
+        if len(found) >= MAX_SHARED:
+            break
+    return found
 
 
 def _run(job: dict[str, Any]) -> None:
@@ -226,29 +315,29 @@ def _run(job: dict[str, Any]) -> None:
         line = getattr(exc, "lineno", None)
         msg = getattr(exc, "msg", None) or str(exc)
         where = f"line {line}: " if line else ""
-        emit({"t": "load", "ok": False, "kind": "syntax", "message": f"{where}{msg}"[:MAX_TEXT]})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "syntax", "message": f"{where}{msg}"[:MAX_TEXT]})
         return
-    emit({"t": "loading"})
+    emit({"t": Kind.LOADING})
     try:
         exec(code, module.__dict__)
     except BaseException as exc:
-        emit({"t": "load", "ok": False, "kind": "exception", "exc": _exception(exc)})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "exception", "exc": _exception(exc)})
         return
     entry = job["entry"]
     target = module.__dict__.get(entry["name"])
     if target is None:
-        emit({"t": "load", "ok": False, "kind": "missing"})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "missing"})
         return
     is_class = isinstance(target, type)
     if (entry["kind"] == "class") != is_class or not callable(target):
-        emit({"t": "load", "ok": False, "kind": "not_" + entry["kind"]})
+        emit({"t": Kind.LOAD, "ok": False, "kind": "not_" + entry["kind"]})
         return
-    emit({"t": "load", "ok": True})
+    emit({"t": Kind.LOAD, "ok": True})
     for test in job["tests"]:
-        emit({"t": "begin", "i": test["index"]})
+        emit({"t": Kind.BEGIN, "i": test["index"]})
         blobs: list[Blob] = []
         steps = _run_test(test, target, blobs)
-        emit({"t": "test", "i": test["index"], "steps": steps}, blobs)
+        emit({"t": Kind.TEST, "i": test["index"], "steps": steps}, blobs)
 
 
 def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict[str, Any]]:
@@ -258,7 +347,9 @@ def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict
     except BaseException as exc:
         return [{"exc": _exception(exc)}]
     obj: Any = None
-    for step in test["steps"]:
+    # Earlier steps' outputs, for `new_object` checks: (step index, reachable objects).
+    earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]] = []
+    for index, step in enumerate(test["steps"]):
         action, body = step["action"], step["body"]
         result: dict[str, Any] = {}
         try:
@@ -266,11 +357,21 @@ def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict
                 apply_mutation(lets, body)
                 result["out"] = None
             elif action == "get":
-                result["out"] = encode(getattr(obj, body), blobs)
+                value = getattr(obj, body)
+                result["out"] = encode(value, blobs)
+                if step.get("memory"):
+                    result["shared"] = _sharing(value, None, _memory_sources(None, lets, earlier))
+                _remember(earlier, index, value)
             else:
                 entry = action in ("call", "new")
                 fn = target if entry else getattr(obj, body["name"])
-                outs, args = _call(fn, body, lets, step["repeat"], result, entry)
+                watch = _Watch(lets, earlier) if step.get("memory") else None
+                outs, args = _call(fn, body, lets, step["repeat"], result, entry, watch)
+                if watch is not None:
+                    result["shared"] = watch.found[:MAX_SHARED]
+                if action != "new":
+                    for o in outs[:8]:
+                        _remember(earlier, index, o)
                 if "signature" not in result:
                     if action == "new":
                         obj = outs[0]
@@ -290,6 +391,51 @@ def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict
         if failed and not step["raises"]:
             break
     return results
+
+
+def _memory_sources(
+    args: Any, lets: dict[str, Any], earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
+) -> list[tuple[list[Any], list[tuple[list[Any], Any]]]]:
+    sources: list[tuple[list[Any], list[tuple[list[Any], Any]]]] = []
+    if args is not None:
+        pos, kw = args
+        for i, a in enumerate(pos):
+            objects: list[tuple[list[Any], Any]] = []
+            _reachable(a, [], objects)
+            sources.append((["arg", i], objects))
+        for k, a in kw.items():
+            objects = []
+            _reachable(a, [], objects)
+            sources.append((["arg", k], objects))
+    for name, value in lets.items():
+        objects = []
+        _reachable(value, [], objects)
+        sources.append((["let", name], objects))
+    return sources + earlier
+
+
+def _remember(
+    earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]], index: int, value: Any
+) -> None:
+    objects: list[tuple[list[Any], Any]] = []
+    _reachable(value, [], objects)
+    if objects:
+        earlier.append((["out", index], objects))
+
+
+class _Watch:
+    """Collects, per repetition, where a step's output shares memory with what came before."""
+
+    def __init__(
+        self, lets: dict[str, Any], earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
+    ) -> None:
+        self.lets = lets
+        self.earlier = earlier
+        self.found: list[dict[str, Any]] = []
+
+    def __call__(self, rep: int | None, out: Any, args: Any) -> None:
+        if len(self.found) < MAX_SHARED:
+            self.found += _sharing(out, rep, _memory_sources(args, self.lets, self.earlier))
 
 
 # The entry point's signature, computed once per job: {id: (the object, its signature or None)}.
@@ -316,6 +462,7 @@ def _call(
     repeat: int,
     result: dict[str, Any],
     entry: bool = False,
+    watch: _Watch | None = None,
 ) -> tuple[list[Any], Any]:
     outs = []
     args: Any = None
@@ -333,4 +480,6 @@ def _call(
                 return [], None
         outs.append(fn(*pos, **kw))
         args = [pos, kw]
+        if watch is not None:
+            watch(rep, outs[-1], args)
     return outs, args

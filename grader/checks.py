@@ -303,6 +303,9 @@ def run_check(check: dict[str, Any], ctx: StepContext) -> str | None:
     name = check["check"]
     path = check.get("path")
     try:
+        extra = EXTRA_CHECKS.get(name)
+        if extra is not None:
+            return extra(check, ctx)
         if name == "raises":
             return _raises(check, ctx)
         if name in ("equal", "allclose", "dtype", "shape", "type"):
@@ -394,9 +397,23 @@ def _raises(check: dict[str, Any], ctx: StepContext) -> str | None:
         if "signature" in ctx.got:
             return f"wrong signature: {ctx.got['signature']}"
         return f"expected {wanted} to be raised, but it returned {short(ctx.got.get('out'))}"
-    if wanted in exc.get("builtin_bases", []):
-        return None
-    return f"expected {wanted}, but it raised {exc.get('type')}: {exc.get('message')}"
+    if wanted not in exc.get("builtin_bases", []):
+        return f"expected {wanted}, but it raised {exc.get('type')}: {exc.get('message')}"
+    if check.get("own") and exc.get("raised_by") != "submission":
+        origin = exc.get("raised_by", "unknown")
+        where = (
+            "by a numpy (or builtin) function your code called"
+            if origin in ("builtin", "numpy")
+            else f"inside {origin}"
+            if origin not in ("unknown", "library")
+            else "outside your code"
+        )
+        return (
+            f"{exc.get('type')} was raised {where}, not by a check of your own "
+            f"({exc.get('type')}: {_clip(str(exc.get('message')))}): validate the argument "
+            f"yourself and raise {wanted} with a message"
+        )
+    return None
 
 
 def _inputs_unchanged(ctx: StepContext) -> str | None:
@@ -496,3 +513,216 @@ def _mean(check: dict[str, Any], ctx: StepContext) -> str | None:
         f"the {what} over {n} values is {mean:.4f}, expected {target:.4f} ± {bound:.4f} "
         f"(a correct answer fails this with probability below {delta:g})"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# checks added later (SPEC.md, "Checks for promises"): a registry consulted before the ones above
+
+
+def _new_object(check: dict[str, Any], ctx: StepContext) -> str | None:
+    """The output (at `path`) is a new object: the child recorded every ndarray, list or dict of
+    the output that is an input object or shares memory with one (arguments, the test's `let`
+    values, earlier steps' outputs)."""
+    if "out" not in ctx.got:
+        return "the step produced no output"
+    path = list(check.get("path") or [])
+    shared = ctx.got.get("shared")
+    if not isinstance(shared, list):
+        return "could not inspect the output's memory"
+    for entry in shared:
+        at = entry.get("at") or []
+        if at[: len(path)] != path:
+            continue
+        where = "the output" + "".join(f"[{k!r}]" for k in at)
+        if entry.get("rep") is not None:
+            where = f"repetition {entry['rep'] + 1}: {where}"
+        what = _describe_source(entry.get("with") or [], ctx)
+        if entry.get("how") == "same":
+            return f"{where} is {what} itself, not a new object"
+        return f"{where} shares memory with {what} (a view of it, not a new array)"
+    return None
+
+
+def _describe_source(label: list[Any], ctx: StepContext) -> str:
+    kind_, key, sub = [*label, None, None, []][:3]
+    inner = "".join(f"[{k!r}]" for k in (sub or []))
+    if kind_ == "arg":
+        if isinstance(key, int) and key < len(ctx.param_names):
+            key = ctx.param_names[key]
+        return f"argument {key!r}{inner}" if isinstance(key, str) else f"argument {key}{inner}"
+    if kind_ == "let":
+        return f"the input {key}{inner}"
+    if kind_ == "out":
+        return f"the output of step {int(key) + 1}{inner}" if isinstance(key, int) else "an output"
+    return "an input"
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """What a statistical check measured: `n` independent values, a deviation `bound` a correct
+    answer exceeds with probability at most `delta`, and its `power`: a deviation of at least
+    `power` is detected with probability at least 1 - POWER_MISS."""
+
+    check: str
+    what: str
+    n: int
+    delta: float
+    bound: float
+    power: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "what": self.what,
+            "n": self.n,
+            "false_fail": self.delta,
+            "bound": round(self.bound, 6),
+            "power": round(self.power, 6),
+        }
+
+
+# The miss probability behind every stated power: a deviation of `power` is caught w.p. >= 0.999.
+POWER_MISS = 1e-3
+
+
+def hoeffding(n: int, width: float, delta: float, cases: int = 1) -> tuple[float, float]:
+    """(bound, power) of a two-sided Hoeffding test on the mean of n independent values in a range
+    of `width`, over `cases` means at once (a union bound, so the false-fail stays <= delta). A true
+    mean off by `power` leaves the bound with probability >= 1 - POWER_MISS (one-sided Hoeffding
+    beyond the bound)."""
+    bound = width * math.sqrt(math.log(2 * cases / delta) / (2 * n))
+    return bound, bound + width * math.sqrt(math.log(1 / POWER_MISS) / (2 * n))
+
+
+def _bool_values(check: dict[str, Any], ctx: StepContext) -> np.ndarray:
+    values = evaluate(check["of"], ctx)
+    if values.dtype.kind not in "biu" or (
+        values.dtype.kind != "b" and ((values < 0) | (values > 1)).any()
+    ):
+        raise CheckError("the values to test are not true/false")
+    return values.astype(bool)
+
+
+def _independent_stat(check: dict[str, Any], ctx: StepContext) -> tuple[Statistic, float, float]:
+    """Disjoint pairs of slices along `axis` (0 and 1, 2 and 3, ...) agree elementwise with
+    probability p^2 + (1-p)^2 when every element is true with probability p independently; one
+    mask shared along the axis makes them agree always."""
+    values = _bool_values(check, ctx)
+    axis = int(check.get("axis", 0))
+    if values.ndim == 0 or not -values.ndim <= axis < values.ndim:
+        raise CheckError(f"the output has no axis {axis} to pair slices along")
+    values = np.moveaxis(values, axis, 0)
+    pairs = values.shape[0] // 2
+    if pairs == 0 or values[0].size == 0:
+        raise CheckError(f"need at least two slices along axis {axis}")
+    agree = values[0 : 2 * pairs : 2] == values[1 : 2 * pairs : 2]
+    p = _scalar(evaluate(check["p"], ctx), "p")
+    expected = p * p + (1 - p) * (1 - p)
+    delta = check.get("delta", 1e-9)
+    bound, power = hoeffding(agree.size, 1.0, delta)
+    stat = Statistic(
+        "independent",
+        f"agreement of paired slices along axis {axis}",
+        int(agree.size),
+        delta,
+        bound,
+        power,
+    )
+    return stat, float(agree.mean()), expected
+
+
+def _independent(check: dict[str, Any], ctx: StepContext) -> str | None:
+    stat, got, expected = _independent_stat(check, ctx)
+    if abs(got - expected) <= stat.bound:
+        return None
+    axis = int(check.get("axis", 0))
+    same = "the same" if got > expected else "opposite"
+    return (
+        f"the random choices are not independent along axis {axis}: paired slices agree in "
+        f"{got:.4f} of {stat.n} places, expected {expected:.4f} ± {stat.bound:.4f} for independent "
+        f"draws (they look {same} more often than chance; a correct answer fails this with "
+        f"probability below {stat.delta:g})"
+    )
+
+
+def _uniform_stat(
+    check: dict[str, Any], ctx: StepContext
+) -> tuple[Statistic, np.ndarray, np.ndarray]:
+    values = evaluate(check["of"], ctx).ravel()
+    lo, hi = int(check["low"]), int(check["high"])
+    if values.size == 0:
+        raise CheckError("no values to test (empty output)")
+    if values.dtype.kind == "c" or not np.all(values == np.round(values.real)):
+        raise CheckError("the values are not integers")
+    outside = (values < lo) | (values >= hi)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise CheckError(
+            f"{int(outside.sum())} of {values.size} values are outside {lo}..{hi - 1} "
+            f"(first at flat index {i}: {values[i].item()!r})"
+        )
+    k = hi - lo
+    counts = np.bincount((values.real.astype(np.int64) - lo), minlength=k)
+    freq = counts / values.size
+    delta = check.get("delta", 1e-9)
+    bound, power = hoeffding(values.size, 1.0, delta, cases=k)
+    stat = Statistic(
+        "uniform", f"frequency of each of {lo}..{hi - 1}", int(values.size), delta, bound, power
+    )
+    return stat, freq, np.full(k, 1.0 / k)
+
+
+def _uniform(check: dict[str, Any], ctx: StepContext) -> str | None:
+    stat, freq, expected = _uniform_stat(check, ctx)
+    worst = int(np.argmax(np.abs(freq - expected)))
+    if abs(freq[worst] - expected[worst]) <= stat.bound:
+        return None
+    lo = int(check["low"])
+    never = [lo + int(i) for i in np.flatnonzero(freq == 0)]
+    extra = f"; never drawn: {never[:10]}" if never else ""
+    return (
+        f"not uniform over {lo}..{int(check['high']) - 1}: {lo + worst} appears in "
+        f"{freq[worst]:.4f} of {stat.n} draws, expected {expected[worst]:.4f} ± {stat.bound:.4f}"
+        f"{extra} (a correct answer fails this with probability below {stat.delta:g})"
+    )
+
+
+def _mean_stat(check: dict[str, Any], ctx: StepContext) -> Statistic:
+    values = evaluate(check["of"], ctx)
+    lo, hi = (0.0, 1.0) if check["check"] == "frequency" else check["range"]
+    delta = check.get("delta", 1e-9)
+    n = max(1, int(values.size))
+    bound, power = hoeffding(n, hi - lo, delta)
+    what = (
+        "fraction of true values" if check["check"] == "frequency" else f"mean on [{lo:g}, {hi:g}]"
+    )
+    return Statistic(check["check"], what, n, delta, bound, power)
+
+
+# How each statistical check measures its sample (`statistic`, printed by `holdout bank check`).
+_STATISTICS: dict[str, Callable[[dict[str, Any], StepContext], Statistic]] = {
+    "mean": _mean_stat,
+    "frequency": _mean_stat,
+    "independent": lambda check, ctx: _independent_stat(check, ctx)[0],
+    "uniform": lambda check, ctx: _uniform_stat(check, ctx)[0],
+}
+STATISTICAL_CHECKS = frozenset(_STATISTICS)
+
+
+def statistic(check: dict[str, Any], ctx: StepContext) -> Statistic | None:
+    """The sample size, false-fail bound and power of a statistical check on this step's output
+    (the reference's, for the bank check); None for other checks or when it cannot be evaluated."""
+    measure = _STATISTICS.get(check["check"])
+    if measure is None:
+        return None
+    try:
+        return measure(check, ctx)
+    except (CheckError, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+EXTRA_CHECKS: dict[str, Callable[[dict[str, Any], StepContext], str | None]] = {
+    "new_object": _new_object,
+    "independent": _independent,
+    "uniform": _uniform,
+}

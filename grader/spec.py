@@ -43,14 +43,13 @@ MAX_REPEAT = 10_000
 MAX_ELEMENTS = 10_000_000
 MAX_DELTA = 1e-9
 
-REFERENCE_CHECKS = {"equal", "allclose", "dtype", "shape", "type"}
 CHECKS: dict[str, set[str]] = {
     "equal": set(),
     "allclose": {"rtol", "atol"},
     "dtype": set(),
     "shape": set(),
     "type": set(),
-    "raises": {"exception"},
+    "raises": {"exception", "own"},
     "inputs_unchanged": set(),
     "value": {"value"},
     "same_as": {"step"},
@@ -59,7 +58,12 @@ CHECKS: dict[str, set[str]] = {
     "each_of": {"choices", "of", "rtol", "atol"},
     "mean": {"of", "expected", "range", "delta"},
     "frequency": {"of", "p", "delta"},
+    "new_object": set(),
+    "independent": {"of", "p", "axis", "delta"},
+    "uniform": {"of", "low", "high", "delta"},
 }
+STATISTICAL_CHECKS = {"mean", "frequency", "independent", "uniform"}
+MAX_UNIFORM_CASES = 10_000
 COMMON_CHECK_KEYS = {"check", "path", "message"}
 
 BINARY_OPS = {
@@ -515,6 +519,35 @@ def _check_check(check: Any, where: str, step_index: int, refs: set[str]) -> Non
             raise SpecError(f"{where}.{key}: a non-negative number")
     if name == "raises" and check.get("exception", "ValueError") not in RAISABLE:
         raise SpecError(f"{where}.exception: one of {sorted(RAISABLE)}")
+    if name == "raises" and not isinstance(check.get("own", False), bool):
+        raise SpecError(f"{where}.own: true or false")
+    if name in ("independent", "uniform"):
+        if "of" not in check:
+            raise SpecError(f"{where}.of: required")
+        _check_expr(check["of"], f"{where}.of", refs)
+        delta = check.get("delta", MAX_DELTA)
+        if not _is_number(delta) or not 0 < delta <= MAX_DELTA:
+            raise SpecError(f"{where}.delta: the false-fail probability, in (0, {MAX_DELTA}]")
+    if name == "independent":
+        if "p" not in check:
+            raise SpecError(f"{where}.p: required, the probability that an element is true")
+        _check_expr(check["p"], f"{where}.p", refs)
+        axis = check.get("axis", 0)
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise SpecError(f"{where}.axis: an integer")
+    if name == "uniform":
+        lo, hi = check.get("low"), check.get("high")
+        if (
+            not isinstance(lo, int)
+            or not isinstance(hi, int)
+            or isinstance(lo, bool)
+            or isinstance(hi, bool)
+            or not 0 < hi - lo <= MAX_UNIFORM_CASES
+        ):
+            raise SpecError(
+                f"{where}: low and high are integers with 0 < high - low <= {MAX_UNIFORM_CASES} "
+                "(the values are uniform on low..high-1)"
+            )
     if name == "value":
         if "value" not in check:
             raise SpecError(f"{where}.value: required")

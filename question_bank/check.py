@@ -15,6 +15,17 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""
+    # Per exercise run: {"slug", "problems", "statistics": [...]} (the `--json` form).
+    exercises: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": not self.problems,
+            "summary": self.summary,
+            "problems": list(self.problems),
+            "notes": list(self.lines),
+            "exercises": list(self.exercises),
+        }
 
 
 def _check_answer_key(question: dict[str, Any]) -> list[str]:
@@ -86,7 +97,8 @@ def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
 
     if run_exercises and exercises:
         from grader import Exercise, Grader
-        from question_bank.exercise_check import check_exercise
+        from grader.statistics import describe
+        from question_bank.exercise_check import check_exercise, exercise_statistics
 
         with Grader() as grader:
             for question in exercises:
@@ -95,6 +107,11 @@ def check_bank(root: Path, run_exercises: bool = True) -> CheckReport:
                 status = "ok" if not found else f"{len(found)} problem(s)"
                 report.lines.append(f"exercise {exercise.slug}: {status}")
                 report.problems.extend(f"{exercise.slug}: {p}" for p in found)
+                stats = exercise_statistics(exercise, grader)
+                report.lines.extend(f"  statistic: {describe(s)}" for s in stats)
+                report.exercises.append(
+                    {"slug": exercise.slug, "problems": found, "statistics": stats}
+                )
     report.summary = (
         f"OK: {len(bank.questions)} questions, {len(exercises)} exercises, "
         f"{len(bank.quizzes)} quizzes" + ("" if run_exercises else " (exercises not run: --quick)")

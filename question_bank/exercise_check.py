@@ -6,7 +6,10 @@ Everything runs through the grader's sandbox: exercise code is never imported he
 
 from __future__ import annotations
 
+from typing import Any
+
 from grader import Exercise, ExerciseError, Grader, GradeReport
+from grader.statistics import statistics_report
 
 
 def _verdicts(report: GradeReport) -> list[tuple[str, bool]]:
@@ -72,3 +75,13 @@ def check_exercise(exercise: Exercise, grader: Grader, repeats: int = 2) -> list
                     f"{label}: fails {test_name!r} but its feedback lacks {text!r}: {result.detail}"
                 )
     return problems
+
+
+def exercise_statistics(exercise: Exercise, grader: Grader) -> list[dict[str, Any]]:
+    """Each statistical check's sample size, false-fail bound and power, measured on the
+    reference's outputs (cached by the grader); empty when the reference cannot be run."""
+    try:
+        refs = grader.reference_outputs(exercise)
+    except ExerciseError:
+        return []
+    return statistics_report(exercise, refs)

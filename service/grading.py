@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
 from grader.engine import BASE_UID
 from question_bank.types import grade_quick, resolve
+from service import config
 from service.attempts import score_attempt
 from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
 from service.models import (
@@ -41,11 +40,11 @@ _uid_block_lock: Any = None
 # Each grading process takes its own block of sandbox uids, so jobs in two processes never share
 # a uid (and so can't signal or trace each other). A block is held by a flock on its file.
 UID_BLOCKS = 64
-UID_LOCK_DIR = Path(os.environ.get("HOLDOUT_UID_LOCK_DIR", "/tmp/holdout-uid-blocks"))
+UID_LOCK_DIR = config.current().uid_lock_dir
 
 
 def grader_slots() -> int:
-    return max(1, int(os.environ.get("HOLDOUT_GRADER_SLOTS", "2")))
+    return config.current().grader_slots
 
 
 def claim_uid_block(slots: int) -> tuple[int, Any]:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import os
+from service.config import current
 
-bind = os.environ.get("HOLDOUT_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("HOLDOUT_WORKERS", "2"))
-threads = int(os.environ.get("HOLDOUT_THREADS", "4"))
+# Read and checked here, in the master, before any worker starts: a bad value stops gunicorn
+# with a message naming it (see service/config.py).
+_settings = current()
+bind = _settings.bind
+workers = _settings.workers
+threads = _settings.threads
 # Long polls of a submission (?wait=) last up to 30 s, so a request may take that long plus margin.
-timeout = int(os.environ.get("HOLDOUT_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("HOLDOUT_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(os.environ.get("HOLDOUT_KEEPALIVE", "5"))
+timeout = _settings.timeout
+graceful_timeout = _settings.graceful_timeout
+keepalive = _settings.keepalive
+# gunicorn 27 opens a control socket, by default in the home directory (root's, here), shared by
+# every gunicorn on the machine; holdout is managed by signals and needs none.
+control_socket_disable = True
 # The app logs every request itself, as JSON with its request id; gunicorn's own lines go to stderr.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("HOLDOUT_LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

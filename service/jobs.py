@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
+from service import config
 from service.lti.ags import run_lti_background
 from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
 from service.webhooks import deliver_due
@@ -29,14 +30,10 @@ from service.webhooks import deliver_due
 log = logging.getLogger("holdout.jobs")
 
 
-def _float_env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
-LEASE_SECONDS = _float_env("HOLDOUT_LEASE_SECONDS", 60.0)
-MAX_CLAIMS = int(os.environ.get("HOLDOUT_MAX_CLAIMS", "3"))
-POLL_SECONDS = _float_env("HOLDOUT_POLL_SECONDS", 1.0)
-REDISPATCH_SECONDS = _float_env("HOLDOUT_REDISPATCH_SECONDS", 30.0)
+LEASE_SECONDS = config.current().lease_seconds
+MAX_CLAIMS = config.current().max_claims
+POLL_SECONDS = config.current().poll_seconds
+REDISPATCH_SECONDS = config.current().redispatch_seconds
 
 
 def new_owner() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from datetime import timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from question_bank.types import AnswerError, check_answer_shape, draw_variant, grade_quick, resolve
+from service import config
 from service.errors import Problem
 from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
 from service.models import (
@@ -30,7 +30,7 @@ from service.quizzes import late_penalty_for, sealing_quiz
 from service.webhooks import enqueue_graded_event
 
 # Between two code submissions to one question outside a quiz (a quiz sets its own).
-CODE_COOLDOWN_SECONDS = int(os.environ.get("HOLDOUT_CODE_COOLDOWN_SECONDS", "0"))
+CODE_COOLDOWN_SECONDS = config.current().code_cooldown_seconds
 
 
 def normalized_answer(question: Question, answer: Any) -> Any:

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
+from service import config
 from service.courses import submission_course_ids
 from service.models import (
     JobStatus,
@@ -34,9 +34,9 @@ from service.models import (
 
 log = logging.getLogger("holdout.webhooks")
 EVENT_GRADED = "submission.graded"
-MAX_TRIES = int(os.environ.get("HOLDOUT_WEBHOOK_MAX_TRIES", "6"))
-TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_TIMEOUT", "5"))
-BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_WEBHOOK_BACKOFF", "2"))
+MAX_TRIES = config.current().webhook_max_tries
+TIMEOUT_SECONDS = config.current().webhook_timeout
+BACKOFF_SECONDS = config.current().webhook_backoff
 SIGNATURE_HEADER = "X-Holdout-Signature"
 
 

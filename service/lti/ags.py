@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import urllib.parse
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
+from service import config
 from service.lti import keys
 from service.lti.models import (
     LtiLinkUser,
@@ -51,8 +51,8 @@ LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TAG = "holdout"
-MAX_TRIES = int(os.environ.get("HOLDOUT_LTI_MAX_TRIES", "8"))
-BACKOFF_SECONDS = float(os.environ.get("HOLDOUT_LTI_BACKOFF", "5"))
+MAX_TRIES = config.current().lti_max_tries
+BACKOFF_SECONDS = config.current().lti_backoff
 CLAIM_SECONDS = 60.0
 HOUSEKEEPING_SECONDS = 60.0
 

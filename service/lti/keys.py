@@ -9,7 +9,6 @@ it signed can still be verified for a while.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,20 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import or_, select
 
+from service import config
 from service.lti.models import LtiKey
 from service.models import db, utcnow
 
-
-def _hours_env(name: str, default: float) -> timedelta:
-    return timedelta(hours=float(os.environ.get(name, default)))
-
-
 # A new key is published this long before it starts signing.
-PUBLISH_AHEAD = _hours_env("HOLDOUT_LTI_KEY_PUBLISH_AHEAD_HOURS", 24)
+PUBLISH_AHEAD = timedelta(hours=config.current().lti_key_publish_ahead_hours)
 # A replaced key stays published this long after its successor starts signing.
-KEEP_AFTER = _hours_env("HOLDOUT_LTI_KEY_KEEP_HOURS", 72)
+KEEP_AFTER = timedelta(hours=config.current().lti_key_keep_hours)
 # The background loop starts a rotation when the signing key is this old.
-MAX_AGE = _hours_env("HOLDOUT_LTI_KEY_MAX_AGE_HOURS", 24 * 90)
+MAX_AGE = timedelta(hours=config.current().lti_key_max_age_hours)
 ALGORITHM = "RS256"
 
 

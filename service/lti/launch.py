@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from sqlalchemy import delete, select, update
 
+from service import config
 from service.attempts import enroll
 from service.lti.models import (
     LtiContext,
@@ -47,7 +47,7 @@ DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_setting
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 
-LOGIN_TTL = timedelta(seconds=float(os.environ.get("HOLDOUT_LTI_LOGIN_TTL", "600")))
+LOGIN_TTL = timedelta(seconds=config.current().lti_login_ttl)
 LEEWAY_SECONDS = 60
 STATE_COOKIE_PREFIX = "holdout-lti-state-"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"

@@ -5,7 +5,6 @@ assertion, cached until shortly before they expire)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -17,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service import config
 from service.lti import keys
 from service.lti.models import LtiDeployment, LtiPlatform
 from service.models import db
 
-TIMEOUT_SECONDS = float(os.environ.get("HOLDOUT_LTI_HTTP_TIMEOUT", "10"))
-JWKS_TTL_SECONDS = float(os.environ.get("HOLDOUT_LTI_JWKS_TTL", "300"))
+TIMEOUT_SECONDS = config.current().lti_http_timeout
+JWKS_TTL_SECONDS = config.current().lti_jwks_ttl
 # An unknown kid makes us fetch the JWKS again (the platform rotated), at most this often.
 JWKS_MIN_REFRESH_SECONDS = 10.0
 USER_AGENT = "holdout-lti/1"

@@ -8,7 +8,6 @@ background loop revokes the tokens of expired sessions.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import time
 from datetime import timedelta
@@ -19,12 +18,13 @@ from flask import Flask, current_app, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
+from service import config
 from service.auth import issue_token
 from service.errors import Problem
 from service.models import ApiToken, Course, User, db, rows_changed, utcnow
 from service.pages.models import BrowserSession
 
-SESSION_HOURS = float(os.environ.get("HOLDOUT_SESSION_HOURS", "8"))
+SESSION_HOURS = config.current().session_hours
 LINK_SALT = "holdout-sign-in-link"
 MAX_LINK_SECONDS = 7 * 24 * 3600
 
@@ -32,8 +32,8 @@ MAX_LINK_SECONDS = 7 * 24 * 3600
 def public_url() -> str | None:
     """HOLDOUT_PUBLIC_URL: the address people and platforms reach holdout at (https in
     production); without it, URLs are built from each request."""
-    url = os.environ.get("HOLDOUT_PUBLIC_URL", "").strip().rstrip("/")
-    return url or None
+    url: str | None = config.read("HOLDOUT_PUBLIC_URL")  # at call time: tests change it
+    return url
 
 
 def configure_cookies(app: Flask) -> None:

@@ -183,19 +183,19 @@ def test_refuses_to_grade_without_uid_separation(dropout: Exercise) -> None:
 def test_dead_zygote_is_restarted(dropout: Exercise) -> None:
     with Grader(slots=1, base_uid=own_base_uid(0)) as g:
         assert full_marks(g.grade(dropout, dropout.reference))
-        old = g._zygote
+        old = g.pool._zygote
         assert old is not None
         os.kill(old.info["pid"], signal.SIGKILL)
         old.proc.wait()
         assert full_marks(g.grade(dropout, dropout.reference))
-        assert g._zygote is not None and g._zygote.info["pid"] != old.info["pid"]
+        assert g.pool._zygote is not None and g.pool._zygote.info["pid"] != old.info["pid"]
 
 
 def test_zygote_killed_mid_job_is_retried(dropout: Exercise) -> None:
     source = "import time\ntime.sleep(1.0)\n" + dropout.reference
     with Grader(slots=1, base_uid=own_base_uid(1)) as g:
         g.reference_outputs(dropout)
-        zygote = g._zygote
+        zygote = g.pool._zygote
         assert zygote is not None
         reports = []
         worker = threading.Thread(target=lambda: reports.append(g.grade(dropout, source)))

@@ -12,7 +12,7 @@ from grader_helpers import REPO, full_marks
 
 from grader import Exercise, Grader
 from grader.checks import StepContext, run_check
-from grader.engine import _failure_text
+from grader.feedback import failure_text
 from grader.values import DecodeError, decode, decode_npy, encode, npy_bytes
 
 
@@ -232,7 +232,7 @@ def test_feedback_lists_every_failing_check(grader: Grader) -> None:
 
 
 def test_failure_text_leaves_out_repeats_but_keeps_their_hints() -> None:
-    text = _failure_text(
+    text = failure_text(
         "step 2",
         [
             ("expected shape (3,), got shape (2,)", None),

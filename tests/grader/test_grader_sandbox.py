@@ -13,7 +13,7 @@ import pytest
 from grader_helpers import full_marks, own_base_uid, sandbox_processes
 
 from grader import Exercise, Grader
-from grader.engine import _child_test
+from grader.protocol import child_test
 
 
 def src(code: str) -> str:
@@ -41,9 +41,9 @@ def output_of(grader: Grader, source: str, exercise: Exercise | None = None) -> 
         "mode": "run",
         "source": src(source),
         "entry": {"name": "f", "kind": "function"},
-        "tests": [_child_test(0, ex.tests[0])],
+        "tests": [child_test(0, ex.tests[0])],
     }
-    run = grader._run(ex.effective_limits, job)
+    run = grader.pool.run(ex.effective_limits, job)
     assert run.done and not run.protocol_error, run
     return run.tests[0][0]["out"]
 
@@ -94,16 +94,16 @@ def test_the_zygote_refuses_a_second_live_job_for_one_uid() -> None:
         "mode": "run",
         "source": "import time\ntime.sleep(1.0)\ndef f():\n    return 1\n",
         "entry": {"name": "f", "kind": "function"},
-        "tests": [_child_test(0, ex.tests[0])],
+        "tests": [child_test(0, ex.tests[0])],
     }
     with Grader(slots=1, base_uid=own_base_uid(2)) as g:
         g.sandbox_status()
-        cfg = g._cfg(g.uids[0], ex.effective_limits)
+        cfg = g.pool.cfg(g.uids[0], ex.effective_limits)
         first: list[Any] = []
-        worker = threading.Thread(target=lambda: first.append(g._run_once(cfg, slow)))
+        worker = threading.Thread(target=lambda: first.append(g.pool.run_once(cfg, slow)))
         worker.start()
         time.sleep(0.3)
-        run, future = g._run_once(cfg, slow)  # same uid while the first job lives
+        run, future = g.pool.run_once(cfg, slow)  # same uid while the first job lives
         assert run.setup is None
         assert "still has a live job" in future.result(timeout=10)["error"]
         worker.join()
@@ -191,7 +191,7 @@ def test_a_dead_standby_is_replaced_and_standbys_die_with_the_zygote() -> None:
     ex = probe_exercise()
     with Grader(slots=2, base_uid=own_base_uid(3)) as g:
         assert full_marks(g.grade(ex, ex.reference))
-        zygote = g._zygote
+        zygote = g.pool._zygote
         assert zygote is not None
         assert g.wait_idle(30)
         # One per slot and a spare, as root, waiting for jobs.

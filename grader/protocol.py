@@ -1,0 +1,270 @@
+"""The wire protocol between the trusted parent and the harness in the sandbox (`_child.py`).
+
+The parent writes one job (JSON, into a memfd); the harness answers on the result channel with
+records: a JSON object on one line each (its kind under "t"), followed by the `.npy` blobs whose
+sizes its "b" key lists. Everything after the first record is a claim by untrusted code, checked
+here as data.
+
+Imported by the harness too (for the record kinds), so this module stays light: no spec, no checks.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from grader.values import DecodeError, decode
+
+if TYPE_CHECKING:
+    from grader.spec import Exercise, TestSpec
+
+
+class Kind(enum.StrEnum):
+    """The kinds of records the harness writes, in the order it writes them."""
+
+    SETUP = "setup"  # the sandbox's layers, written before any submission code runs
+    PROBE = "probe"  # what a probe job observed from inside (sandbox status)
+    LOADING = "loading"  # the submission compiled; its module body runs next
+    LOAD = "load"  # the module body ran: ok, or why the entry point is unusable
+    BEGIN = "begin"  # a test starts (so a timeout can be blamed on it)
+    TEST = "test"  # a test's step results, with their blobs
+    DONE = "done"  # every test ran
+
+
+# ---------------------------------------------------------------------------------------------
+# the job (parent -> sandbox)
+
+
+def child_test(index: int, test: TestSpec) -> dict[str, Any]:
+    """What the sandbox needs to run a test: inputs and actions, never the checks' parameters."""
+    steps = []
+    for step in test.steps:
+        action = next(a for a in ("call", "new", "method", "get", "mutate") if a in step)
+        names = {c["check"] for c in step.get("expect", [])}
+        steps.append(
+            {
+                "action": action,
+                "body": step[action],
+                "repeat": step.get("repeat", 1),
+                "raises": "raises" in names,
+                "snapshot": "inputs_unchanged" in names,
+                "memory": "new_object" in names,
+            }
+        )
+    return {"index": index, "let": test.let, "steps": steps}
+
+
+def build_job(exercise: Exercise, source: str, indices: range) -> dict[str, Any]:
+    """A job that loads `source` and runs the exercise's tests with these indices, in order."""
+    return {
+        "mode": "run",
+        "source": source,
+        "entry": {"name": exercise.entry.name, "kind": exercise.entry.kind},
+        "tests": [child_test(i, exercise.tests[i]) for i in indices],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the records (sandbox -> parent)
+
+
+@dataclass
+class Run:
+    """What one sandboxed run reported, as far as it followed the protocol."""
+
+    setup: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    loading: bool = False
+    tests: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    began: list[int] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    done: bool = False
+    overflow: bool = False
+    protocol_error: str | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    output: bytes = b""
+    wall: float = 0.0
+
+
+# Called with a test's index and decoded step results as soon as its record arrives.
+OnTest = Callable[[int, list[dict[str, Any]]], None]
+
+GARBAGE = "the submission wrote garbage into the result channel"
+NPY_MIN = 64
+TAMPERED = "the submission tampered with the result channel"
+
+
+class RecordReader:
+    """Parses the result channel while it arrives: records are JSON objects on one line each, then
+    the blobs whose sizes their "b" key lists. The first record must be the harness's `setup`;
+    the first one that breaks the protocol ends the parsing (`run.protocol_error`).
+    `on_test(i, steps)` sees each decoded test as soon as its record is complete."""
+
+    def __init__(self, run: Run, on_test: OnTest | None = None) -> None:
+        self.run = run
+        self.on_test = on_test
+        self.buf = bytearray()
+        self.pos = 0  # buf[:pos] is parsed
+        self.scanned = 0  # no newline in buf[pos:scanned]
+        self.pending: tuple[dict[str, Any], list[int]] | None = None  # a record awaiting blobs
+        self.count = 0
+        self.begun: set[int] = set()
+        self.stopped = False
+
+    def feed(self, data: bytes) -> None:
+        if self.stopped:
+            return
+        self.buf += data
+        try:
+            while not self.stopped and self._next():
+                pass
+        except (ValueError, RecursionError):
+            self._fail(GARBAGE)
+        # Drop what was parsed once per read, not once per record: linear in the channel's size.
+        del self.buf[: self.pos]
+        self.scanned = max(0, self.scanned - self.pos)
+        self.pos = 0
+
+    def close(self) -> None:
+        """End of the channel: an unfinished record is garbage."""
+        if not self.stopped and (len(self.buf) > self.pos or self.pending):
+            self._fail(GARBAGE)
+        self.stopped = True
+
+    def _fail(self, why: str) -> None:
+        self.run.protocol_error = why
+        self.run.done = False
+        self.stopped = True
+
+    def _next(self) -> bool:
+        """Take one complete record off the buffer; False when more data is needed."""
+        if self.pending is None:
+            end = self.buf.find(b"\n", max(self.pos, self.scanned))
+            if end < 0:
+                self.scanned = len(self.buf)
+                return False
+            record = json.loads(bytes(self.buf[self.pos : end]))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            sizes = record.pop("b", [])
+            # Every `.npy` blob has a header of at least NPY_MIN bytes: that bounds how many there
+            # can be in the capped channel.
+            if not isinstance(sizes, list) or not all(
+                type(n) is int and n >= NPY_MIN for n in sizes
+            ):
+                raise ValueError("bad blob sizes")
+            self.pos = end + 1
+            self.pending = (record, sizes)
+        record, sizes = self.pending
+        total = sum(sizes)
+        if len(self.buf) - self.pos < total:
+            return False
+        data = memoryview(bytes(self.buf[self.pos : self.pos + total]))
+        self.pos += total
+        self.pending = None
+        blobs = []
+        pos = 0
+        for n in sizes:
+            blobs.append(data[pos : pos + n])
+            pos += n
+        self._handle(record, blobs)
+        return True
+
+    def _handle(self, record: dict[str, Any], blobs: list[memoryview]) -> None:
+        run = self.run
+        kind = record.get("t")
+        self.count += 1
+        if self.count == 1:
+            # Written before any submission code ran: the only record taken at face value.
+            if kind != Kind.SETUP or not isinstance(record.get("layers"), dict):
+                self._fail("the sandbox did not report its set-up")
+                return
+            run.setup = record
+            return
+        try:
+            if kind == Kind.PROBE:
+                run.probe = record["seen"]
+            elif kind == Kind.LOADING:
+                run.loading = True
+            elif kind == Kind.LOAD:
+                if run.load is not None:
+                    raise ValueError("duplicate load")
+                run.load = record
+            elif kind == Kind.BEGIN:
+                i = int(record["i"])
+                if i in self.begun:
+                    raise ValueError("duplicate begin")
+                self.begun.add(i)
+                run.began.append(i)
+            elif kind == Kind.TEST:
+                i = int(record["i"])
+                if i in run.tests:
+                    raise ValueError("duplicate test")
+                run.tests[i] = steps = [decode_step(s, blobs) for s in record["steps"]]
+                if self.on_test is not None:
+                    self.on_test(i, steps)
+            elif kind == Kind.DONE:
+                run.done = True
+            else:
+                raise ValueError("unknown record")
+        except (KeyError, TypeError, ValueError, DecodeError, RecursionError):
+            self._fail(TAMPERED)
+
+
+def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
+    if not isinstance(step, dict):
+        raise DecodeError("step is not an object")
+    out: dict[str, Any] = {}
+    if "out" in step:
+        out["out"] = decode(step["out"], blobs)
+    if "after" in step:
+        out["after"] = decode(step["after"], blobs)
+    if "signature" in step:
+        out["signature"] = str(step["signature"])[:2000]
+    if "shared" in step:
+        out["shared"] = decode_shared(step["shared"])
+    if "exc" in step:
+        exc = step["exc"]
+        if not isinstance(exc, dict):
+            raise DecodeError("malformed exception")
+        out["exc"] = {
+            "type": str(exc.get("type", "Exception"))[:100],
+            "builtin_bases": [str(b) for b in exc.get("builtin_bases", [])][:20],
+            "message": str(exc.get("message", ""))[:2000],
+            "traceback": [str(x)[:300] for x in exc.get("traceback", [])][:40],
+            "raised_by": str(exc.get("raised_by", "unknown"))[:40],
+        }
+    if not out:
+        raise DecodeError("empty step result")
+    return out
+
+
+def decode_shared(shared: Any) -> list[dict[str, Any]]:
+    """The child's `new_object` findings (see `_child._sharing`), re-built from checked parts."""
+    if not isinstance(shared, list):
+        raise DecodeError("malformed memory report")
+
+    def keys(path: Any) -> list[int | str]:
+        if not isinstance(path, list) or len(path) > 40:
+            raise DecodeError("malformed path")
+        return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+
+    out = []
+    for entry in shared[:16]:
+        label = entry.get("with") if isinstance(entry, dict) else None
+        if not isinstance(label, list) or len(label) != 3 or label[0] not in ("arg", "let", "out"):
+            raise DecodeError("malformed memory report")
+        key = keys([label[1]])
+        rep = entry.get("rep")
+        out.append(
+            {
+                "rep": rep if type(rep) is int else None,
+                "at": keys(entry.get("at", [])),
+                "with": [label[0], key[0] if key else 0, keys(label[2])],
+                "how": "same" if entry.get("how") == "same" else "memory",
+            }
+        )
+    return out

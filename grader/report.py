@@ -1,0 +1,55 @@
+"""What grading returns: one result per test and the report for a whole submission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class TestResult:
+    name: str
+    passed: bool
+    score: float
+    max_score: float
+    message: str
+    hidden: bool
+    # The full feedback, also for hidden tests: for exercise checks and logs, never for students.
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "score": self.score,
+            "max_score": self.max_score,
+            "message": self.message,
+            "hidden": self.hidden,
+        }
+
+
+@dataclass
+class GradeReport:
+    status: str  # "graded" | "failed"
+    score: float
+    max_score: float
+    tests: list[TestResult]
+    feedback: str
+    sandbox: dict[str, Any]
+    timings: dict[str, float]
+    exercise_version: str
+    # The submission's stdout/stderr (first output_kib): may contain hidden inputs it printed,
+    # so it is not part of to_dict().
+    output: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "tests": [t.to_dict() for t in self.tests],
+            "feedback": self.feedback,
+            "sandbox": self.sandbox,
+            "timings": self.timings,
+            "exercise_version": self.exercise_version,
+        }
