@@ -215,6 +215,26 @@ def validate_data(qtype: str, data: Any) -> dict[str, Any]:
     return loaded
 
 
+def consistency_problems(slug: str, qtype: str, points: float, data: dict[str, Any]) -> list[str]:
+    """What makes a valid question inconsistent with itself: a code question worth other points
+    than its tests add up to (its grade would be rescaled behind the feedback's back), or named
+    with another slug than its exercise."""
+    if qtype != "code":
+        return []
+    exercise = Exercise.from_dict(data["exercise"])
+    problems = []
+    if not math.isclose(points, exercise.max_score, rel_tol=1e-9, abs_tol=1e-9):
+        problems.append(
+            f"points ({points:g}) must equal the sum of the exercise's test points "
+            f"({exercise.max_score:g})"
+        )
+    if exercise.slug != slug:
+        problems.append(
+            f"the question's slug {slug!r} differs from its exercise's {exercise.slug!r}"
+        )
+    return problems
+
+
 def has_variants(data: dict[str, Any]) -> bool:
     return bool(data.get("parameters"))
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import load_only
 
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
-from question_bank.types import validate_data
+from question_bank.types import consistency_problems, validate_data
 from service.api.common import (
     BEARER,
     Blueprint,
@@ -63,6 +63,13 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
             f"Invalid data for a {body['type']} question: {exc.messages}",
             errors={"data": exc.messages},
         ) from exc
+    problems = consistency_problems(body["slug"], body["type"], body["points"], body["data"])
+    if problems:
+        raise Problem(
+            422,
+            "The question contradicts its exercise: " + "; ".join(problems) + ".",
+            errors={"data": problems},
+        )
     if body["type"] == "code":
         _prove_exercise(body["data"]["exercise"])
     return body
