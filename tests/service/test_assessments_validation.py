@@ -32,7 +32,7 @@ def test_the_api_refuses_points_other_than_the_tests_sum(
     assert_problem(refused, 422, f"points ({total + 6:g})", f"test points ({total:g})")
     body["points"], body["slug"] = total, "dropout-copy"
     refused = client.post("/api/v1/questions", json=body, headers=instructor)
-    assert_problem(refused, 422, "'dropout-copy'", "'dropout'")
+    assert_problem(refused, 422, "'dropout-copy' is not its exercise's 'dropout'")
 
 
 def test_bank_check_refuses_a_folder_named_unlike_its_exercise(tmp_path: Path) -> None:
