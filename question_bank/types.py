@@ -229,9 +229,7 @@ def consistency_problems(slug: str, qtype: str, points: float, data: dict[str, A
             f"({exercise.max_score:g})"
         )
     if exercise.slug != slug:
-        problems.append(
-            f"the question's slug {slug!r} differs from its exercise's {exercise.slug!r}"
-        )
+        problems.append(f"the question's slug {slug!r} is not its exercise's {exercise.slug!r}")
     return problems
 
 
