@@ -52,7 +52,7 @@ PLACEHOLDER = re.compile(r"\{=([^{}]{1,500})\}|\{([A-Za-z_][A-Za-z0-9_]{0,30})\}
 
 class FormulaError(ValueError):
     """A formula that may not be used (bad syntax, a name or operation that is not allowed), or
-    one that cannot be computed for these values (division by zero)."""
+    one without a value for these parameter values (a division by zero)."""
 
 
 def parse(text: str, names: set[str]) -> ast.Expression:
@@ -65,38 +65,33 @@ def parse(text: str, names: set[str]) -> ast.Expression:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"formula {text!r} is not an expression: {exc.msg}") from exc
-    for node in ast.walk(tree):
-        _check_node(node, names, text)
+    _check_node(tree.body, names, text)
     return tree
 
 
 def _check_node(node: ast.AST, names: set[str], text: str) -> None:
-    if isinstance(node, ast.Expression | ast.Load):
-        return
+    """Walk the tree, allowing only what `_value` computes."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise FormulaError(f"formula {text!r}: only numbers are allowed as constants")
-        return
-    if isinstance(node, ast.Name):
+    elif isinstance(node, ast.Name):
         if node.id not in names and node.id not in CONSTANTS:
             raise FormulaError(f"formula {text!r} uses {node.id!r}, which is no parameter")
-        return
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in BINARY:
-            raise FormulaError(f"formula {text!r}: operator not allowed")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if type(node.op) not in UNARY:
-            raise FormulaError(f"formula {text!r}: operator not allowed")
-        return
-    if isinstance(node, ast.Call):
+    elif isinstance(node, ast.BinOp) and type(node.op) in BINARY:
+        _check_node(node.left, names, text)
+        _check_node(node.right, names, text)
+    elif isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
+        _check_node(node.operand, names, text)
+    elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             allowed = ", ".join(sorted(FUNCTIONS))
             raise FormulaError(f"formula {text!r}: only these functions are allowed: {allowed}")
         if node.keywords or not node.args:
             raise FormulaError(f"formula {text!r}: call functions with plain arguments")
-        return
-    raise FormulaError(f"formula {text!r}: {type(node).__name__} is not allowed")
+        for argument in node.args:
+            _check_node(argument, names, text)
+    else:
+        raise FormulaError(f"formula {text!r}: {type(node).__name__} is not allowed")
 
 
 def _value(node: ast.AST, values: Mapping[str, float]) -> float:
@@ -125,9 +120,7 @@ def evaluate(text: str, values: Mapping[str, float]) -> float:
     try:
         result = _value(tree, values)
     except (ArithmeticError, ValueError, TypeError) as exc:
-        raise FormulaError(
-            f"formula {text!r} cannot be computed for {dict(values)}: {exc}"
-        ) from exc
+        raise FormulaError(f"formula {text!r} has no value for {dict(values)}: {exc}") from exc
     if not math.isfinite(result):
         raise FormulaError(f"formula {text!r} is not finite for {dict(values)}")
     return result

@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
 
 from question_bank.loader import QuestionCommon, QuizFile
-from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, student_view
+from question_bank.types import (
+    QUESTION_TYPES,
+    SLUG_PATTERN,
+    TAG_PATTERN,
+    render_prompt,
+    resolve,
+    student_view,
+)
 from service.attempts import (
     attempt_answers,
     deadline,
@@ -28,6 +35,7 @@ from service.quizzes import (
     review_settings,
     time_limit_for,
 )
+from service.submissions import standalone_variant
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): a larger one is invalid input, not a lookup.
 MAX_ID = 2**31 - 1
@@ -191,16 +199,30 @@ class QuestionSchema(QuestionSummarySchema):
     """A question as its viewer may see it: students get only what may be shown before
     answering; instructors also get the answer keys (`data` in full) and the explanation."""
 
-    prompt = fields.String(required=True)
+    prompt = fields.Method("_prompt", required=True)
     data = fields.Method("_data", required=True)
+    variant = fields.Method(
+        "_variant",
+        allow_none=True,
+        metadata={"description": "A student's own parameter values (a question with variants)"},
+    )
     explanation = fields.Method("_explanation")
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
+    def _variant(self, question: Question) -> dict[str, Any] | None:
+        if viewer_is_instructor() or current_user().role != Role.STUDENT:
+            return None
+        return standalone_variant(current_user(), question)
+
+    def _prompt(self, question: Question) -> str:
+        return render_prompt(question.prompt, self._variant(question))
+
     def _data(self, question: Question) -> dict[str, Any]:
         if viewer_is_instructor():
             return question.data
-        return student_view(question.type, question.data)
+        variant = self._variant(question)
+        return student_view(question.type, resolve(question.type, question.data, variant))
 
     def _explanation(self, question: Question) -> Any:
         return question.explanation if viewer_is_instructor() else missing
