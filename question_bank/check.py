@@ -63,12 +63,6 @@ def exercise_questions(bank: Bank) -> tuple[list[dict[str, Any]], list[str]]:
         except SpecError as exc:
             problems.append(f"{folder}: {exc}")
             continue
-        if exercise.slug != slug:
-            problems.append(
-                f"{folder}: the folder (the question's slug) is {slug!r} but exercise.yaml "
-                f"says slug {exercise.slug!r}; they must be the same"
-            )
-            continue
         explanation_file = folder / "explanation.md"
         if not explanation_file.is_file():
             problems.append(f"{folder}: explanation.md is missing (shown after grading)")

@@ -199,7 +199,9 @@ def restore_question(slug: str, number: int) -> Question:
     """Put a question back as it was at a revision (itself saved as a new revision; a change to
     its grading makes a new version, as any edit does)."""
     question = find_question(slug, include_archived=True)
-    found = revision(question, number) if question is not None else None
+    found = (
+        revision(question, number) if question is not None and 1 <= number <= 2**31 - 1 else None
+    )
     if question is None or found is None:
         raise Problem(404, f"Question '{slug}' has no revision {number}.")
     question, _ = save_question(_validated(dict(found.fields)))

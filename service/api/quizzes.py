@@ -151,7 +151,8 @@ def quiz_revisions(slug: str) -> list[Any]:
 @blp.response(200, QuizSchema)
 def restore_quiz(slug: str, number: int) -> Quiz:
     """Put a quiz back as it was at a revision (saved as a new revision)."""
-    found = revision(quiz_or_404(slug), number)
+    quiz = quiz_or_404(slug)
+    found = revision(quiz, number) if 1 <= number <= 2**31 - 1 else None
     if found is None:
         raise Problem(404, f"Quiz '{slug}' has no revision {number}.")
     try:
