@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -36,6 +37,17 @@ from service.models import (
 from service.quizzes import quiz_max_score
 
 DISPLAY_DECIMALS = 6
+
+# Integrations that link a course to more items (the LMS's resource links): each returns the
+# slugs of the quizzes and questions it links the course to. The gradebook asks them; it does
+# not know them (service.lti registers one at start-up).
+LinkedItems = Callable[[Course], tuple[list[str], list[str]]]
+LINKED_ITEMS: list[LinkedItems] = []
+
+
+def register_linked_items(source: LinkedItems) -> None:
+    if source not in LINKED_ITEMS:
+        LINKED_ITEMS.append(source)
 
 
 def shown(value: float | None) -> float | None:
@@ -133,26 +145,20 @@ class Gradebook:
 
 def course_items(course: Course) -> tuple[list[Item], list[Quiz], list[Question], list[Question]]:
     """(items, their quizzes, the questions inside those quizzes, questions linked on their own)."""
-    from service.lti.models import LtiContext, LtiResourceLink
-
     quizzes: dict[str, Quiz] = {q.slug: q for q in course.quizzes}
     linked: list[Question] = []
-    links = db.session.scalars(
-        select(LtiResourceLink)
-        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
-        .where(LtiContext.course_id == course.id)
-        .order_by(LtiResourceLink.id)
-    )
-    for link in links:
-        if link.quiz_slug and link.quiz_slug not in quizzes:
-            quiz = db.session.scalar(select(Quiz).where(Quiz.slug == link.quiz_slug))
-            if quiz is not None:
-                quizzes[quiz.slug] = quiz
-        if link.question_slug and link.question_slug not in {q.slug for q in linked}:
-            wanted = select(Question).where(Question.slug == link.question_slug)
-            question = db.session.scalar(wanted)
-            if question is not None:
-                linked.append(question)
+    for source in LINKED_ITEMS:
+        quiz_slugs, question_slugs = source(course)
+        for slug in quiz_slugs:
+            if slug not in quizzes:
+                quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
+                if quiz is not None:
+                    quizzes[quiz.slug] = quiz
+        for slug in question_slugs:
+            if slug not in {q.slug for q in linked}:
+                question = db.session.scalar(select(Question).where(Question.slug == slug))
+                if question is not None:
+                    linked.append(question)
     items = [
         Item("quiz", q.slug, q.title, quiz_max_score(q), str(q.score_policy))
         for q in quizzes.values()

@@ -26,9 +26,11 @@ def _page_headers(response: Response) -> Response:
 
 def init_lti(app: Flask, api: Any) -> None:
     """Register the LTI endpoints, the pages and their REST endpoints (called by create_app)."""
+    from service.gradebook import register_linked_items
     from service.lti import api as lti_api
     from service.lti import models as _lti_models  # noqa: F401 - tables for Alembic
     from service.lti import views
+    from service.lti.ags import course_links
     from service.pages import models as _page_models  # noqa: F401
     from service.pages import views as pages
     from service.pages.sessions import configure_cookies
@@ -38,3 +40,4 @@ def init_lti(app: Flask, api: Any) -> None:
     app.register_blueprint(pages.bp)
     api.register_blueprint(lti_api.blp)
     app.after_request(_page_headers)
+    register_linked_items(course_links)  # the LMS's links are items of the course's gradebook

@@ -33,6 +33,7 @@ from service.lti.models import (
 from service.lti.platforms import PlatformError, http_json, token_cache
 from service.models import (
     AttemptStatus,
+    Course,
     JobStatus,
     Question,
     Quiz,
@@ -152,6 +153,27 @@ def _enqueue(link_user: LtiLinkUser, body: dict[str, Any], **source: int) -> Non
             **source,
         )
     )
+
+
+def course_links(course: Course) -> tuple[list[str], list[str]]:
+    """The quizzes and questions the course's LMS links open, in the order they were made (the
+    gradebook counts them as the course's items)."""
+    from service.lti.models import LtiContext
+
+    links = db.session.scalars(
+        select(LtiResourceLink)
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .where(LtiContext.course_id == course.id)
+        .order_by(LtiResourceLink.id)
+    )
+    quizzes: list[str] = []
+    questions: list[str] = []
+    for link in links:
+        if link.quiz_slug and link.quiz_slug not in quizzes:
+            quizzes.append(link.quiz_slug)
+        if link.question_slug and link.question_slug not in questions:
+            questions.append(link.question_slug)
+    return quizzes, questions
 
 
 def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
