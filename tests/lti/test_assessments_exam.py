@@ -216,6 +216,20 @@ def test_an_exam_ends_with_every_attempt_handed_in_and_one_set_of_scores(
                 submission.created_at,
             )
 
+    # The instructor reviews the cheater's attempt and overrides the last answer, with a reason.
+    with app.app_context():
+        last = db.session.scalars(
+            select(Submission.id)
+            .where(Submission.attempt_id == attempts[cheat]["id"])
+            .order_by(Submission.id.desc())
+        ).first()
+    overridden = client.post(
+        f"/api/v1/submissions/{last}/override",
+        json={"score": 0.5, "comment": "Half a point for the written reasoning."},
+        headers=instructor,
+    )
+    assert overridden.status_code == 200, overridden.get_json()
+
     # The scores: JSON, CSV, page and LMS agree for every student.
     while run_lti_background(app):
         pass
@@ -241,4 +255,5 @@ def test_an_exam_ends_with_every_attempt_handed_in_and_one_set_of_scores(
     assert all(from_json[f"Student {i:02d}"] == 3.0 for i in FINISHERS)
     assert all(from_json[f"Student {i:02d}"] == (1.0 if i % 2 else 0.0) for i in TIMED_OUT)
     assert from_json[f"Student {IDLE:02d}"] == 0.0
-    assert from_json[f"Student {CHEATER:02d}"] == 0.0  # the last choice tried, "never", counts
+    # The last choice tried ("never") counted 0, then the override gave half a point.
+    assert from_json[f"Student {CHEATER:02d}"] == 0.5
