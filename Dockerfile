@@ -32,14 +32,16 @@ RUN groupadd --system holdout \
     && install -d -o holdout -g holdout -m 700 /var/lib/holdout
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY service ./service
 COPY grader ./grader
 COPY question_bank ./question_bank
 COPY migrations ./migrations
 COPY --from=assets /katex ./service/pages/static/vendor/katex
-# As `make install` does, less the dev tools. Editable, so the app finds migrations/ beside service/.
-RUN pip install --upgrade pip && pip install -e . && python -m compileall -q service grader question_bank
+# As `make install` does: the pinned runtime (no dev tools), then holdout itself. Editable, so the
+# app finds migrations/ beside service/.
+RUN pip install --upgrade pip && pip install -r requirements.lock && pip install --no-deps -e . \
+    && python -m compileall -q service grader question_bank
 
 USER holdout
 VOLUME ["/var/lib/holdout"]

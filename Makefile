@@ -3,16 +3,24 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# Versions are pinned in the lock files (`make lock` writes them from the ranges in pyproject.toml):
+# requirements.lock is what runs holdout, -dev adds the test and lint tools, -bench the load tester.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+LOCK = $(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml
 
 # The pages serve KaTeX themselves (no CDN): fetched once from the npm registry.
 KATEX_VERSION := 0.19.1
 KATEX_DIR := service/pages/static/vendor/katex
 
-.PHONY: install serve test lint format typecheck bench clean browser wrk
+.PHONY: install dev lock serve test lint format typecheck bench clean browser wrk nginx libseccomp
 
-install: $(STAMP) $(KATEX_DIR)/katex.min.js
+# The runtime only (what `make serve` needs); `make dev` adds the tools `make test` uses.
+install: libseccomp $(RUNTIME_STAMP) $(KATEX_DIR)/katex.min.js
+
+dev: install $(DEV_STAMP)
 
 $(KATEX_DIR)/katex.min.js:
 	tmp=$$(mktemp -d) && npm pack --silent --pack-destination "$$tmp" katex@$(KATEX_VERSION) >/dev/null \
@@ -33,11 +41,37 @@ browser:
 wrk:
 	@command -v wrk >/dev/null || { $(call APT_INSTALL,wrk); }
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The grader's seccomp filter is compiled by libseccomp (through the pyseccomp binding).
+libseccomp:
+	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2' || { $(call APT_INSTALL,libseccomp2); }
+
+# `make test` runs the API behind a real nginx (tests/e2e/test_nginx.py); see deploy/nginx.conf.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { $(call APT_INSTALL,nginx); }
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+$(RUNTIME_STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(DEV_STAMP): requirements-dev.lock $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $@
+
+$(BENCH_STAMP): requirements-bench.lock $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet -r requirements-bench.lock
+	touch $@
+
+# After changing a range in pyproject.toml: pin again (keeping the pins that still fit).
+lock: | $(BIN)/python
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -c requirements.lock -o requirements-dev.lock
+	$(LOCK) --extra bench -c requirements.lock -o requirements-bench.lock
 
 serve: install
 	mkdir -p instance
@@ -45,22 +79,23 @@ serve: install
 	$(BIN)/holdout bank load
 	exec $(BIN)/gunicorn -c python:service.gunicorn_conf service.wsgi:app
 
-lint: install
+lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-format: install
+format: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: install
+typecheck: dev
 	$(BIN)/mypy
 
-test: install browser lint typecheck
+test: dev browser nginx lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Each prints a Markdown table; the README's figures come from these.
-bench: install wrk
+bench: install $(BENCH_STAMP) wrk
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/grader.py
 	$(BIN)/python bench/pipeline.py

@@ -156,13 +156,13 @@ def warm_up() -> None:
         _signatures.clear()
 
 
-def run_job(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None) -> None:
-    """Entry point in the standby process once its job arrived: never returns."""
+def run_job(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> None:
+    """Entry point in the job process (the reaper's child) once its job arrived: never returns.
+    `filt` is the zygote's seccomp filter, installed as the last layer before the job runs."""
     job_fd = sandbox.JOB_FD
     try:
-        layers = sandbox.enter(cfg, prepared, netns_fd)
-        required = ("uid_separation", "rlimits")
-        missing = [k for k in required if layers.get(k) is not True]
+        layers = sandbox.enter(cfg, prepared, filt)
+        missing = [k for k in sandbox.REQUIRED_LAYERS if layers.get(k) is not True]
         emit({"t": Kind.SETUP, "layers": layers})
         if missing and not cfg.get("allow_unsafe"):
             os._exit(4)

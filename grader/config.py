@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -121,6 +122,15 @@ class PathList:
 
 
 @dataclass(frozen=True)
+class Directory:
+    def __call__(self, raw: str) -> Path:
+        return Path(raw)
+
+    def __str__(self) -> str:
+        return "path"
+
+
+@dataclass(frozen=True)
 class Setting(Generic[T]):
     """One environment variable: how to read it, its default, and what it means."""
 
@@ -159,12 +169,13 @@ class Setting(Generic[T]):
         return f"`{value}`"
 
 
-# What the grader reads itself (see grader/engine.py).
+# What the grader reads itself (see grader/engine.py and grader/uids.py).
 SANDBOX_ALLOW_UNSAFE = Setting(
     "HOLDOUT_SANDBOX_ALLOW_UNSAFE",
     Flag(),
     False,
-    "`1` lets the grader run without uid separation or resource limits (never in production)",
+    "`1` lets the grader run without uid separation, resource limits or the seccomp filter "
+    "(never in production)",
 )
 SANDBOX_HIDE: Setting[tuple[str, ...]] = Setting(
     "HOLDOUT_SANDBOX_HIDE",
@@ -173,4 +184,10 @@ SANDBOX_HIDE: Setting[tuple[str, ...]] = Setting(
     "extra paths to hide from sandboxed code, besides the project, `/root`, `/home`, `/run`, "
     "`/var/lib`, …",
 )
-GRADER_SETTINGS: tuple[Setting[Any], ...] = (SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE)
+UID_LOCK_DIR: Setting[Path] = Setting(
+    "HOLDOUT_UID_LOCK_DIR",
+    Directory(),
+    Path("/tmp/holdout-uid-blocks"),
+    "where grading processes on one machine reserve their blocks of sandbox uids (grader/uids.py)",
+)
+GRADER_SETTINGS: tuple[Setting[Any], ...] = (SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE, UID_LOCK_DIR)

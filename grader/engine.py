@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from grader import sandbox
+from grader import sandbox, uids
 from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
 from grader.feedback import (
     Abnormal,
@@ -24,17 +24,18 @@ from grader.feedback import (
     load_failure,
     score_test,
 )
-from grader.pool import BASE_UID, PROJECT_ROOT, SandboxPool, SandboxUnavailable
+from grader.pool import PROJECT_ROOT, SandboxPool, SandboxUnavailable
 from grader.protocol import OnTest, build_job
 from grader.report import GradeReport, TestResult
 from grader.spec import Exercise
+from grader.uids import BASE_UID
 
 __all__ = ["BASE_UID", "ExerciseError", "GradeReport", "Grader", "SandboxUnavailable", "TestResult"]
 
 UNSAFE_ENV = SANDBOX_ALLOW_UNSAFE.env
 MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
-REQUIRED_LAYERS = ("uid_separation", "rlimits")
+REQUIRED_LAYERS = sandbox.REQUIRED_LAYERS
 LAYERS = (
     "uid_separation",
     "no_supplementary_groups",
@@ -46,6 +47,8 @@ LAYERS = (
     "private_tmp",
     "rlimits",
     "no_new_privs",
+    "seccomp",
+    "cgroup",
     "wall_clock_kill",
 )
 
@@ -59,18 +62,24 @@ class Grader:
 
     With `allow_unsafe` (default: HOLDOUT_SANDBOX_ALLOW_UNSAFE=1) grading proceeds even when the
     uid switch or resource limits are unavailable, e.g. on a developer machine without root.
+    Its uids come from the machine's allocator (grader/uids.py), held until `close()`, unless a
+    `base_uid` is given (the caller then answers for no other process using those uids).
     """
 
     def __init__(
         self,
         slots: int = 2,
-        base_uid: int = BASE_UID,
+        base_uid: int | None = None,
         allow_unsafe: bool | None = None,
         hide: list[str] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
         self.slots = slots
+        self._uid_block: uids.UidBlock | None = None
+        if base_uid is None:
+            self._uid_block = uids.claim(2 * slots)
+            base_uid = self._uid_block.base
         self.base_uid = base_uid
         if allow_unsafe is None:
             allow_unsafe = SANDBOX_ALLOW_UNSAFE.read()
@@ -197,6 +206,10 @@ class Grader:
 
     def close(self) -> None:
         self.pool.close()
+        if self._uid_block is not None:
+            # Another process may take these uids only once none of them runs anything.
+            self._uid_block.close()
+            self._uid_block = None
 
     def __enter__(self) -> Grader:
         return self
@@ -227,7 +240,15 @@ class Grader:
         status: dict[str, Any] = {name: bool(seen.get(name)) for name in LAYERS}
         status["wall_clock_kill"] = bool(hang.status.get("timed_out")) and hang.wall < 5
         status["pidns"] = status["pidns"] and run.status.get("pidns") is True
-        for name in ("uid_separation", "rlimits", "netns", "mountns", "no_new_privs"):
+        for name in (
+            "uid_separation",
+            "rlimits",
+            "netns",
+            "mountns",
+            "no_new_privs",
+            "seccomp",
+            "cgroup",
+        ):
             if layers.get(name) is not True:
                 status[name] = False
         status["uids"] = list(self.uids)

@@ -54,9 +54,20 @@ def abnormal(run: Run, limits: dict[str, float]) -> Abnormal:
         return Abnormal(run.protocol_error, "invalid result")
     if "error" in st:
         return Abnormal(f"internal sandbox error ({st['error']})", "internal error")
+    if st.get("cpu_exceeded"):
+        # All of the job's processes together, counted by its cgroup.
+        return Abnormal(
+            f"exceeded the CPU time limit ({limits['cpu_seconds']:g} s)", "CPU time limit"
+        )
     if st.get("timed_out"):
         return Abnormal(f"timed out (wall-clock limit {limits['wall_seconds']:g} s)", "timed out")
     sig = st.get("signal")
+    if st.get("oom") and sig == signal.SIGKILL:
+        # The kernel killed it: the job's processes together (tmpfs and memfd files included)
+        # reached its memory limit.
+        return Abnormal(
+            f"ran out of memory (memory limit {limits['memory_mib']:g} MiB)", "out of memory"
+        )
     if sig == signal.SIGXCPU or (
         sig == signal.SIGKILL and st.get("cpu", 0) >= limits["cpu_seconds"]
     ):

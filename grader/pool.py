@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from grader.protocol import OnTest, RecordReader, Run
+from grader.sandbox import SandboxUnavailable
+from grader.uids import processes_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BASE_UID = 61000
 RESULT_PIPE_BYTES = 1 << 20
+# How often a uid whose job's zygote died is looked at again, until none of its processes is left.
+UID_RECHECK = 0.5
 ZYGOTE_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -31,13 +34,6 @@ ZYGOTE_ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
 }
-
-
-class SandboxUnavailable(RuntimeError):
-    """The sandbox cannot isolate submissions here, so grading is refused.
-
-    Set HOLDOUT_SANDBOX_ALLOW_UNSAFE=1 (or allow_unsafe=True) to grade anyway on a trusted machine.
-    """
 
 
 class ZygoteDied(RuntimeError):
@@ -63,7 +59,9 @@ class Zygote:
         from grader.spec import DEFAULT_LIMITS
 
         tmp_kib = int(DEFAULT_LIMITS["file_mib"] * 1024)
-        options = json.dumps({"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib})
+        options = json.dumps(
+            {"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib, "limits": DEFAULT_LIMITS}
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", boot, str(child.fileno()), options],
             pass_fds=[child.fileno()],
@@ -225,7 +223,12 @@ class SandboxPool:
                 running = False
                 self._running.release()
 
-        def release(_: object = None) -> None:
+        def release(done: Future[dict[str, Any]] | None = None) -> None:
+            if done is not None and done.exception() is not None and processes_of({uid}):
+                # The zygote died with the job: its processes are being killed. The uid goes
+                # back only once none is left (a zygote reports a job only once it is empty).
+                threading.Timer(UID_RECHECK, release, (done,)).start()
+                return
             if cold is not None:
                 cold.close()
             if fallback:
@@ -265,7 +268,12 @@ class SandboxPool:
                         continue  # it died before the job started: once more, with a new zygote
                     reply = {"error": "the zygote died during the job"}
                 except TimeoutError:
-                    reply = {"error": "no status from the zygote"}
+                    # Some process of the job outlives every kill: its uid stays out of the pool
+                    # until the zygote reports the job (it does so only once it is empty).
+                    run.status = {"error": "no status from the zygote"}
+                    finish_running()
+                    future.add_done_callback(release)
+                    return run
                 run.status = {"error": reply["error"]} if "error" in reply else reply["status"]
                 finish_running()
                 release()

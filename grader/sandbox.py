@@ -1,10 +1,11 @@
 """Isolation layers applied inside a sandbox process, before untrusted code runs.
 
-Runs in a process that is PID 1 of a new PID namespace (see zygote.py), still as root, in two parts:
-`prepare` while the process waits as a standby (nothing about the job known yet: new IPC, UTS and
-mount namespaces, the project and secret directories hidden), then `enter` once a job arrives (the
-slot's network namespace, a private /tmp of the job's size, rlimits, the uid switch). Each layer is
-applied independently so that the start-up probe can report exactly which ones are active.
+Runs in two parts (see zygote.py): `prepare` in the standby, PID 1 of a new PID namespace and still
+root, while it waits (nothing about the job known yet: new IPC, UTS, mount and network namespaces,
+the project and secret directories hidden); then `enter` in the job process, its child, once a job
+arrives (a private /tmp of the job's size, rlimits, the uid switch, and last the seccomp filter).
+Each layer is applied independently so that the start-up probe can report exactly which ones are
+active.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import resource
 import signal
 import socket
 from typing import Any
+
+from grader import cgroups, seccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -34,11 +37,10 @@ MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
+PR_SET_CHILD_SUBREAPER = 36
 
 RESULT_FD = 3
 JOB_FD = 4
-# The slot's network namespace, handed over by the zygote with the job; closed once entered.
-NETNS_FD = 5
 # Paths where secrets, project files, databases and Unix sockets usually live. The project root and
 # anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
 DEFAULT_HIDE = [
@@ -66,6 +68,11 @@ SANDBOX_ENV = {
     "LANG": "C.UTF-8",
 }
 NPROC_LIMIT = 32
+# A job may use this many CPUs at once, all its processes together (its CPU seconds are a budget
+# for them all, which the zygote enforces).
+JOB_CPUS = 1.0
+# Without these a job is refused (unless HOLDOUT_SANDBOX_ALLOW_UNSAFE=1).
+REQUIRED_LAYERS = ("uid_separation", "rlimits", "seccomp")
 NOFILE_LIMIT = 64
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -77,6 +84,13 @@ _libc.prctl.argtypes = [
     ctypes.c_ulong,
     ctypes.c_ulong,
 ]
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot isolate submissions here, so grading is refused.
+
+    Set HOLDOUT_SANDBOX_ALLOW_UNSAFE=1 (or allow_unsafe=True) to grade anyway on a trusted machine.
+    """
 
 
 def _check(ret: int, what: str) -> None:
@@ -135,6 +149,9 @@ def prepare(hide: list[str], tmp_kib: int) -> dict[str, Any]:
     layers: dict[str, Any] = {}
     hidden: list[str] = []
     _attempt(layers, "ipcns", lambda: unshare(CLONE_NEWIPC | CLONE_NEWUTS))
+    # A network namespace of the job's own (a fraction of a millisecond, spent before the job
+    # arrives): nothing one job binds in it, such as an abstract Unix socket, reaches the next.
+    _attempt(layers, "netns", lambda: unshare(CLONE_NEWNET))
     _attempt(layers, "mountns", lambda: _private_mounts(hide, hidden, tmp_kib))
     # Irreversible; it only stops execve() from granting privileges, which the standby never needs
     # (mounts, setns and the uid switch still work).
@@ -147,23 +164,11 @@ def prepare(hide: list[str], tmp_kib: int) -> dict[str, Any]:
     return layers
 
 
-def enter(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None) -> dict[str, Any]:
+def enter(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> dict[str, Any]:
     """Apply the job's layers on top of `prepare`'s; returns {layer: True | "error text"}. Ends as
-    the sandbox user. `netns_fd` is the slot's network namespace (from the zygote), or None to
-    create one here."""
+    the sandbox user, under the seccomp filter `filt` (a `seccomp.Filter`, None if unavailable)."""
     layers = {k: v for k, v in prepared.items() if k not in ("hidden", "tmp_kib")}
     limits = cfg["limits"]
-
-    def network() -> None:
-        if netns_fd is None:
-            unshare(CLONE_NEWNET)
-            return
-        try:
-            setns(netns_fd, CLONE_NEWNET)
-        finally:
-            os.close(netns_fd)
-
-    _attempt(layers, "netns", network)
     if layers.get("mountns") is True:
         _attempt(layers, "mountns", lambda: _job_mounts(cfg, prepared))
     if layers["mountns"] is not True:
@@ -172,7 +177,16 @@ def enter(cfg: dict[str, Any], prepared: dict[str, Any], netns_fd: int | None) -
     _attempt(layers, "uid_separation", lambda: _drop_privileges(cfg["uid"], cfg["gid"]))
     # Credential changes clear the parent-death signal, so it is set only now.
     _attempt(layers, "parent_death_signal", set_pdeathsig)
+    # Last: from here on not even the harness may execve, unshare or open a network socket.
+    if filt is not None:
+        _attempt(layers, "seccomp", filt.install)
     return layers
+
+
+def cgroup_limits(limits: dict[str, float]) -> tuple[int, int, float]:
+    """(memory bytes, tasks, CPUs) for a job's cgroup: the job's memory for all its processes
+    together (tmpfs and memfd pages included), its processes plus the reaper, one CPU."""
+    return int(limits["memory_mib"] * 1024 * 1024), NPROC_LIMIT + 1, JOB_CPUS
 
 
 HIDE_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
@@ -259,15 +273,14 @@ def observe(cfg: dict[str, Any]) -> dict[str, Any]:
     seen["no_supplementary_groups"] = os.getgroups() == []
     seen["empty_env"] = set(os.environ) <= set(SANDBOX_ENV)
     seen["openblas_single_thread"] = os.environ.get("OPENBLAS_NUM_THREADS") == "1"
-    try:
-        names = [n for _, n in socket.if_nameindex()]
-    except OSError:
-        names = []
-    seen["netns"] = names in ([], ["lo"]) and not _can_connect("127.0.0.1", cfg.get("probe_port"))
+    seen["netns"] = _interfaces() in ([], ["lo"]) and not _can_connect(
+        "127.0.0.1", cfg.get("probe_port")
+    )
     seen["mountns"] = all(not os.path.exists(p) for p in cfg.get("must_hide", [])) and all(
         not os.path.isdir(p) or os.path.islink(p) or not os.listdir(p) for p in cfg["hide"]
     )
-    seen["pidns"] = os.getpid() == 1 and _visible_pids() <= 2
+    # The job's parent is the reaper, PID 1 of the namespace; nothing else is visible.
+    seen["pidns"] = os.getppid() == 1 and _visible_pids() <= 2
     seen["private_tmp"] = os.listdir("/tmp") == ["job"] and os.stat(JOB_DIR).st_uid == uid
     want = {
         resource.RLIMIT_AS: int(cfg["limits"]["memory_mib"] * 1024 * 1024),
@@ -280,7 +293,20 @@ def observe(cfg: dict[str, Any]) -> dict[str, Any]:
         resource.getrlimit(resource.RLIMIT_CPU)[0] > 0
     )
     seen["no_new_privs"] = prctl(PR_GET_NO_NEW_PRIVS) == 1
+    seen["seccomp"] = seccomp.observe()
+    memory, tasks, _ = cgroup_limits(cfg["limits"])
+    seen["cgroup"] = cgroups.observe(memory, tasks)
     return seen
+
+
+def _interfaces() -> list[str]:
+    """The network interfaces of this process's network namespace (without a socket, which the
+    seccomp filter may refuse)."""
+    try:
+        with open("/proc/net/dev") as f:
+            return sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+    except OSError:
+        return ["?"]
 
 
 def _can_connect(host: str, port: int | None) -> bool:
@@ -300,21 +326,17 @@ def _visible_pids() -> int:
         return 0
 
 
-def redirect_fds(result_fd: int, output_fd: int, job_fd: int, netns_fd: int | None) -> None:
+def redirect_fds(result_fd: int, output_fd: int, job_fd: int) -> None:
     """stdin from /dev/null, stdout+stderr to the output pipe, fixed numbers for the channels,
     and every other inherited descriptor closed."""
     # Move everything above the target range first so no dup2 clobbers a source.
-    sources = (result_fd, output_fd, job_fd, netns_fd)
-    high = [None if fd is None else fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]
+    result, output, job = (
+        fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (result_fd, output_fd, job_fd)
+    )
     devnull = fcntl.fcntl(os.open("/dev/null", os.O_RDONLY), fcntl.F_DUPFD, 100)
-    result, output, job, netns = high
     os.dup2(devnull, 0)
-    os.dup2(output, 1)  # type: ignore[arg-type]
-    os.dup2(output, 2)  # type: ignore[arg-type]
-    os.dup2(result, RESULT_FD)  # type: ignore[arg-type]
-    os.dup2(job, JOB_FD)  # type: ignore[arg-type]
-    if netns is not None:
-        os.dup2(netns, NETNS_FD)
-        os.closerange(NETNS_FD + 1, 65536)
-    else:
-        os.closerange(NETNS_FD, 65536)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.dup2(result, RESULT_FD)
+    os.dup2(job, JOB_FD)
+    os.closerange(JOB_FD + 1, 65536)

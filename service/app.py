@@ -12,11 +12,15 @@ from flask_migrate import Migrate
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
 
+from service import metrics
 from service.config import Settings
 from service.errors import Problem, register_error_handlers
+from service.events import init_events
 from service.logs import configure_logging, install_request_logging
-from service.lti import FORM_BLUEPRINTS, init_lti
+from service.lti import init_lti
 from service.models import db
+from service.outbox import init_outbox
+from service.pages import FORM_BLUEPRINTS, init_pages
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -54,6 +58,41 @@ def _require_json_body() -> None:
             415,
             f"Send the request body as application/json, not {mimetype or 'no content type'}.",
         )
+
+
+class DrainRefusedBody:
+    """WSGI middleware: before answering 413, read and discard the unread body (up to a bound).
+
+    A client that sends its whole body before reading the answer (Python's urllib, most clients
+    without `Expect: 100-continue`) would otherwise meet a closed socket while still sending and
+    see a reset connection, never the 413. Past the bound the connection is closed as before; a
+    reverse proxy in front (deploy/nginx/) refuses large bodies itself.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("413"):
+                self._drain(environ)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+    def _drain(self, environ: dict[str, Any]) -> None:
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return
+        left = self.limit
+        try:
+            while left > 0 and (chunk := stream.read(min(self.CHUNK, left))):
+                left -= len(chunk)
+        except (OSError, ValueError):  # the client went away: nothing to answer
+            pass
 
 
 def _rate_limit_key() -> str:
@@ -105,6 +144,20 @@ def _sandbox_ready() -> dict[str, Any]:
     return {**status, "ok": bool(status.get("ok"))}
 
 
+def _init_features(app: Flask, settings: Settings) -> None:
+    """The event bus and its listeners, the outbox, the periodic work, and the endpoints."""
+    from service import attempts, webhooks
+    from service.api import init_api
+
+    attempts.listen(init_events(app))
+    attempts.schedule(app)
+    init_outbox(app, settings.delivery_threads)
+    webhooks.init_webhooks(app)
+    api = init_api(app)
+    init_lti(app, api)
+    init_pages(app, api)
+
+
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -128,21 +181,22 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
     install_request_logging(app)
+    metrics.install(app)
     app.before_request(_require_json_body)
     register_error_handlers(app)
 
     _init_grading(app, settings)
     limiter = _init_rate_limits(app, settings)
-
-    from service.api import init_api
-
-    init_lti(app, init_api(app))
+    _init_features(app, settings)
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]
-    for endpoint in ("health.healthz", "health.readyz"):
+    for endpoint in ("health.healthz", "health.readyz", "health.metrics"):
         limiter.exempt(app.view_functions[endpoint])
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "holdout API"})
     )
+    # Up to 8 times the accepted size (and at least 8 MiB) is read to deliver a readable 413.
+    drain_limit = max(8 * settings.max_body_bytes, 8 * 1024 * 1024)
+    app.wsgi_app = DrainRefusedBody(app.wsgi_app, drain_limit)  # type: ignore[method-assign]
     return app

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 
 from question_bank.types import correct_answer, draw_variant, render_prompt, resolve, student_view
 from service.errors import Problem
-from service.lti.ags import enqueue_for_attempt
+from service.events import AttemptHandedIn, AttemptRescored, EventBus, SubmissionGraded, publish
 from service.models import (
     AttemptStatus,
     Enrollment,
@@ -253,7 +253,7 @@ def submit_attempt(
         return attempt if ended_by == "student" else None
     attempt.score = score_attempt(attempt)
     db.session.flush()
-    enqueue_for_attempt(attempt)  # the LMS gradebook hears of it in the same transaction
+    publish(AttemptHandedIn(attempt_id=attempt.id, user_id=attempt.user_id))
     return attempt
 
 
@@ -302,6 +302,34 @@ def run_attempt_background(app: Flask) -> int:
             return 0
         finally:
             db.session.remove()
+
+
+def rescore_on_grade(event: SubmissionGraded) -> None:
+    """A code answer graded after its attempt was handed in changes the attempt's score."""
+    if event.attempt_id is None:
+        return
+    attempt = db.session.get(QuizAttempt, event.attempt_id)
+    if attempt is None or attempt.status != AttemptStatus.SUBMITTED:
+        return
+    attempt.score = score_attempt(attempt)
+    db.session.flush()
+    publish(AttemptRescored(attempt_id=attempt.id, user_id=attempt.user_id))
+
+
+def listen(bus: EventBus) -> None:
+    bus.subscribe(SubmissionGraded, rescore_on_grade)
+
+
+# How often the background loop looks for attempts whose time is up: within seconds of it.
+EXPIRY_SWEEP_SECONDS = 1.0
+
+
+def schedule(app: Flask) -> None:
+    """Register the hand-in of expired attempts as periodic work (run by whichever process
+    grades: the API processes in the embedded default, `holdout worker` when scaled out)."""
+    from service import background
+
+    background.register(app, "expired-attempts", EXPIRY_SWEEP_SECONDS, hand_in_expired)
 
 
 @dataclass

@@ -109,10 +109,8 @@ def _redact(url: str) -> str:
 
 def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: float) -> None:
     """Consume grading messages until SIGTERM or SIGINT; then finish or release what's in flight."""
-    from service.attempts import run_attempt_background
+    from service.background import start_background, stop_background
     from service.jobs import release
-    from service.lti.ags import run_lti_background
-    from service.webhooks import deliver_due
 
     queue.app = app
     stopping = threading.Event()
@@ -120,6 +118,7 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
         signal.signal(sig, lambda *_: stopping.set())
     worker = dramatiq.Worker(queue.broker, worker_threads=threads, queues={QUEUE})
     worker.start()
+    start_background(app)  # deliveries and housekeeping, on threads of their own
     log.info("worker started", extra={"threads": threads, "broker": _redact(queue.url)})
     while not stopping.wait(min(REDISPATCH_SECONDS / 3, 2.0)):
         with app.app_context():
@@ -129,9 +128,7 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
                 log.exception("sweeper iteration failed")
             finally:
                 db.session.remove()
-        run_attempt_background(app)  # attempts whose time is up are handed in
-        deliver_due(app)
-        run_lti_background(app)
+    stop_background(app)
     log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})
     worker.stop(timeout=int(grace_seconds * 1000))
     with queue.lock:

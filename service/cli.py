@@ -6,27 +6,92 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate.cli import db as migrate_db_group
 from sqlalchemy.engine import make_url
 
 from grader.cli import grade_command
 from question_bank.check import check_bank, exercise_questions
 from question_bank.loader import BUNDLED_DIR, load_bank
 from service.app import create_app
+from service.config import Settings
 from service.models import Role, db
 
 BANK_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
+# Commands that run without an existing database: `db` creates it, `lti urls` only needs the app.
+WITHOUT_DATABASE = ("db", "lti urls")
+
+
+class HoldoutGroup(FlaskGroup):
+    """Flask's group, less its habit of loading the app to list or find commands: every command
+    is ours (flask-migrate's `db` included), so `holdout --help` or `holdout grade` outside the
+    project touches no database and creates no instance folder."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return click.Group.list_commands(self, ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return click.Group.get_command(self, ctx, name)
+
+    # Flask wraps every command in an app context, which would load the app (and look for the
+    # database) for `bank check` or `config docs` too: commands that need it say @with_appcontext.
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("with_appcontext", False)
+        return super().command(*args, **kwargs)
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", click.Group)
+        return super().group(*args, **kwargs)
+
+
+def _require_database(url: str) -> None:
+    """Stop with a clear message if the database is missing or has no holdout tables, before
+    anything creates it (SQLite creates a missing file on first use)."""
+    from sqlalchemy import create_engine, inspect
+
+    parsed = make_url(url)
+    where = parsed.render_as_string(hide_password=True)
+    how = (
+        "Run holdout from the folder that holds its instance/ folder, set HOLDOUT_DATABASE_URL "
+        "(and HOLDOUT_INSTANCE_DIR), or create the database with `holdout db upgrade`."
+    )
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+        raise click.ClickException(f"No database at {parsed.database}. {how}")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            migrated = inspect(conn).has_table("alembic_version")
+    except Exception as exc:  # any driver error: say which, without a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"Cannot reach the database {where}: {reason}") from None
+    finally:
+        engine.dispose()
+    if not migrated:
+        raise click.ClickException(f"The database {where} has no holdout tables. {how}")
+
+
 def _create_app() -> object:
+    command = " ".join(click.get_current_context().command_path.split()[1:])
+    if not command.startswith(WITHOUT_DATABASE):
+        _require_database(Settings.parse().database_url)
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+@click.group(
+    cls=HoldoutGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
+@click.version_option(package_name="holdout", prog_name="holdout")
 def main() -> None:
     """holdout: quizzes and auto-graded numpy exercises on regularization."""
+
+
+main.add_command(migrate_db_group, "db")
 
 
 main.add_command(grade_command, "grade")
@@ -199,6 +264,73 @@ def config_check() -> None:
     changed = [s.env for s in declared() if os.environ.get(s.env, "").strip()]
     click.echo(f"Configuration is valid ({len(changed)} of {len(declared())} settings set).")
     click.echo(f"Database: {make_url(settings.database_url).render_as_string()}")
+
+
+@token.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include revoked tokens.")
+@with_appcontext
+def token_list(show_all: bool) -> None:
+    """The tokens (never the secrets themselves): id, prefix, user, role, course, last use."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from service.models import ApiToken
+
+    query = select(ApiToken).options(joinedload(ApiToken.user), joinedload(ApiToken.course))
+    if not show_all:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    tokens = list(db.session.scalars(query.order_by(ApiToken.id)))
+    click.echo("id\tprefix\tuser\trole\tcourse\tname\tcreated\tlast used\trevoked")
+    for t in tokens:
+        fields = [
+            t.id,
+            t.prefix + "…",
+            t.user.name,
+            t.user.role.value,
+            t.course.slug if t.course else "-",
+            t.name,
+            _when(t.created_at),
+            _when(t.last_used_at),
+            _when(t.revoked_at),
+        ]
+        click.echo("\t".join(str(f) for f in fields))
+    if not tokens:
+        click.echo("(no tokens)" if show_all else "(no active tokens; --all shows revoked ones)")
+
+
+def _when(moment: object) -> str:
+    return moment.isoformat(timespec="seconds") if moment is not None else "-"  # type: ignore[attr-defined]
+
+
+@token.command("revoke")
+@click.argument("ids", nargs=-1, required=True, metavar="ID_OR_PREFIX...")
+@with_appcontext
+def token_revoke(ids: tuple[str, ...]) -> None:
+    """Revoke tokens by id (as `token list` shows) or by their first characters (hot_...)."""
+    from sqlalchemy import select
+
+    from service.auth import hash_token
+    from service.models import ApiToken, utcnow
+
+    for given in ids:
+        if given.isdigit():
+            query = select(ApiToken).where(ApiToken.id == int(given))
+        elif len(given) > 16:  # the whole token
+            query = select(ApiToken).where(ApiToken.token_hash == hash_token(given))
+        else:
+            query = select(ApiToken).where(ApiToken.prefix == given.rstrip("…"))
+        matches = list(db.session.scalars(query))
+        if not matches:
+            raise click.ClickException(f"no token {given!r} (see `holdout token list --all`)")
+        if len(matches) > 1:
+            raise click.ClickException(f"{given!r} matches {len(matches)} tokens: use the id")
+        token = matches[0]
+        state = "was already revoked"
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            db.session.commit()
+            state = "revoked"
+        click.echo(f"Token {token.id} ({token.prefix}…, {token.user.name}) {state}.")
 
 
 from service.lti.cli import lti_group  # noqa: E402

@@ -29,6 +29,7 @@ from grader.config import (
     GRADER_SETTINGS,
     Choice,
     ConfigError,
+    Directory,
     Flag,
     Integer,
     Number,
@@ -108,15 +109,6 @@ class PublicUrl:
 
 
 @dataclasses.dataclass(frozen=True)
-class Directory:
-    def __call__(self, raw: str) -> Path:
-        return Path(raw)
-
-    def __str__(self) -> str:
-        return "path"
-
-
-@dataclasses.dataclass(frozen=True)
 class Settings:
     # The database and the broker
     database_url: str = setting(
@@ -171,18 +163,21 @@ class Settings:
         "INFO",
         "log level; logs are JSON lines on stderr, each with the request id",
     )
+    metrics_token: str = setting(
+        "HOLDOUT_METRICS_TOKEN",
+        Text(),
+        "",
+        "a bearer token for `/metrics` and the details of `/readyz` (Prometheus: "
+        "`authorization: {credentials: …}`); without it, only direct connections from this "
+        "machine (loopback, not through a proxy) see them",
+        "unset",
+    )
     # Grading
     grader_slots: int = setting(
         "HOLDOUT_GRADER_SLOTS",
         Integer(1),
         2,
         "grading jobs at once per grading process (each under its own sandbox uid)",
-    )
-    uid_lock_dir: Path = setting(
-        "HOLDOUT_UID_LOCK_DIR",
-        Directory(),
-        Path("/tmp/holdout-uid-blocks"),
-        "where grading processes on one machine reserve their blocks of sandbox uids",
     )
     lease_seconds: float = setting(
         "HOLDOUT_LEASE_SECONDS",
@@ -245,6 +240,25 @@ class Settings:
     )
     webhook_timeout: float = setting(
         "HOLDOUT_WEBHOOK_TIMEOUT", Number(positive=True), 5.0, "webhook request timeout, seconds"
+    )
+    delivery_threads: int = setting(
+        "HOLDOUT_DELIVERY_THREADS",
+        Integer(1),
+        4,
+        "threads sending webhook events and LMS scores (the outbox) in each process that grades",
+    )
+    # Waiting clients (?wait= long polls, the pages' live status)
+    max_waits_per_user: int = setting(
+        "HOLDOUT_MAX_WAITS_PER_USER",
+        Integer(1),
+        4,
+        "long polls one user may have open at once; past it the status is answered at once",
+    )
+    max_waits: int = setting(
+        "HOLDOUT_MAX_WAITS",
+        Integer(1),
+        1000,
+        "long polls open at once in each API process; past it the status is answered at once",
     )
     # LTI and the pages
     public_url: str | None = setting(

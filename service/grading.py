@@ -2,66 +2,30 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select
 
-from grader import Exercise, ExerciseError, Grader, GradeReport, SandboxUnavailable
-from grader.engine import BASE_UID
+from grader import Exercise, ExerciseError, Grader, GradeReport
+from grader.uids import claim_uid_block
 from question_bank.types import grade_quick, resolve
 from service import config
-from service.attempts import score_attempt
-from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
-from service.models import (
-    AttemptStatus,
-    Grade,
-    Question,
-    QuestionVersion,
-    Submission,
-    SubmissionStatus,
-    db,
-    rows_changed,
-    utcnow,
-)
+from service.grades import grade_result, write_grade
+from service.models import Question, QuestionVersion, Submission, SubmissionStatus, db
 from service.regrades import count_regraded
-from service.submissions import apply_penalty, grade_result
-from service.webhooks import enqueue_graded_event
 
 log = logging.getLogger("holdout.grading")
 
 _grader: Grader | None = None
 _grader_lock = threading.Lock()
 _uid_block_lock: Any = None
-# Each grading process takes its own block of sandbox uids, so jobs in two processes never share
-# a uid (and so can't signal or trace each other). A block is held by a flock on its file.
-UID_BLOCKS = 64
-UID_LOCK_DIR = config.current().uid_lock_dir
 
 
 def grader_slots() -> int:
     return config.current().grader_slots
-
-
-def claim_uid_block(slots: int) -> tuple[int, Any]:
-    """A base uid whose whole range of sandbox uids no other process on this machine uses,
-    and the open lock file that reserves it for as long as it stays open."""
-    # The grader says how many uids `slots` jobs use; a block is that many uids wide.
-    width = len(Grader(slots=slots).uids)
-    UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for block in range(UID_BLOCKS):
-        handle = open(UID_LOCK_DIR / f"block-{block}.lock", "a")  # noqa: SIM115 - held for life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return BASE_UID + block * width, handle
-    raise SandboxUnavailable(f"all {UID_BLOCKS} sandbox uid blocks are in use on this machine")
 
 
 def get_grader() -> Grader:
@@ -169,9 +133,8 @@ def fraction(score: float | None, maximum: float) -> float | None:
 
 
 def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:
-    """Store the result if this owner still holds the lease. The conditional UPDATE is what makes
+    """Store the result if this owner still holds the lease. The conditional write is what makes
     a result exactly-once: a worker whose lease expired and was taken over writes nothing."""
-    now = utcnow()
     submission = db.session.get(Submission, submission_id)
     if submission is None:
         return False
@@ -180,64 +143,21 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
     # (3 of 4 points, then 3 of 3, is a change from 75% to 100%).
     graded_before = submission.grades[-1].max_score if submission.grades else submission.max_score
     previous = fraction(submission.score, graded_before)
-    result = apply_penalty(result, submission.late_penalty)
-    score = round(result["score"], 6)
-    values = {
-        "status": result["status"],
-        "score": score,
-        "tests": result["tests"],
-        "feedback": result["feedback"],
-        "exercise_version": result["exercise_version"],
-        "timings": result["timings"],
-        "graded_at": now,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "regrade_id": None,
-    }
-    written = rows_changed(
-        update(Submission)
-        .where(
-            Submission.id == submission_id,
-            Submission.status == SubmissionStatus.RUNNING,
-            Submission.lease_owner == owner,
-        )
-        .values(**values)
-    )
-    if written != 1:
+    held = (Submission.status == SubmissionStatus.RUNNING) & (Submission.lease_owner == owner)
+    if not write_grade(submission, result, only_if=held):
         db.session.rollback()
         log.warning("result discarded: lease lost", extra={"submission_id": submission_id})
         return False
-    db.session.add(
-        Grade(
-            submission_id=submission_id,
-            regrade_id=regrade_id,
-            status=result["status"],
-            score=score,
-            max_score=submission.max_score,
-            question_version=submission.question_version,
-            exercise_version=result["exercise_version"],
-            tests=result["tests"],
-            feedback=result["feedback"],
-            graded_at=now,
-        )
-    )
-    for name, value in values.items():  # what the row now holds, without reading it back
-        set_committed_value(submission, name, value)
-    attempt = submission.attempt
-    if attempt is not None and attempt.status == AttemptStatus.SUBMITTED:
-        attempt.score = score_attempt(attempt)
+    written = {
+        "submission_id": submission_id,
+        "status": str(submission.status),
+        "score": submission.score,
+        "timings": submission.timings,
+    }
     if regrade_id is not None:
-        count_regraded(regrade_id, changed=previous != fraction(score, submission.max_score))
-    enqueue_graded_event(submission)
-    enqueue_lti_scores(submission)
+        count_regraded(
+            regrade_id, changed=previous != fraction(submission.score, submission.max_score)
+        )
     db.session.commit()
-    log.info(
-        "graded",
-        extra={
-            "submission_id": submission_id,
-            "status": str(result["status"]),
-            "score": score,
-            "timings": result["timings"],
-        },
-    )
+    log.info("graded", extra=written)
     return True

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 from service.config import current
 
 # Read and checked here, in the master, before any worker starts: a bad value stops gunicorn
@@ -17,6 +21,14 @@ keepalive = _settings.keepalive
 # gunicorn 27 opens a control socket, by default in the home directory (root's, here), shared by
 # every gunicorn on the machine; holdout is managed by signals and needs none.
 control_socket_disable = True
+
+# /metrics under several workers: prometheus_client's multiprocess mode, where each worker writes
+# its samples to files in one folder and a scrape sums them. The folder is new for each run (files
+# left by an earlier run would be summed in) and must be set before any worker imports the library.
+if f"holdout-metrics-{os.getpid()}-" not in os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix=f"holdout-metrics-{os.getpid()}-"
+    )
 # The app logs every request itself, as JSON with its request id; gunicorn's own lines go to stderr.
 accesslog = None
 errorlog = "-"
@@ -44,6 +56,16 @@ def post_worker_init(worker: object) -> None:
     from service.jobs import start_embedded_executor
 
     start_embedded_executor(worker.wsgi)  # type: ignore[attr-defined]
+
+
+def child_exit(server: object, worker: object) -> None:
+    from service.metrics import worker_exited
+
+    worker_exited(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server: object, worker: object) -> None:

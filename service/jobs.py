@@ -22,10 +22,9 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from grader import SandboxUnavailable
-from service import config
-from service.lti.ags import run_lti_background
+from service import config, metrics
+from service.background import start_background, stop_background
 from service.models import Submission, SubmissionStatus, db, rows_changed, utcnow
-from service.webhooks import deliver_due
 
 log = logging.getLogger("holdout.jobs")
 
@@ -107,8 +106,8 @@ def release(submission_id: int, owner: str) -> None:
 
 
 def _give_up(submission_id: int, owner: str, claims: int) -> None:
+    from service.grades import grade_result
     from service.grading import write_result
-    from service.submissions import grade_result
 
     feedback = (
         f"Grading was interrupted {claims} times (the grading process stopped); "
@@ -131,9 +130,11 @@ def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
             target=_heartbeat, args=(app, submission_id, owner, stop), daemon=True
         )
         heartbeat.start()
+        started, outcome = time.monotonic(), "crashed"
         try:
-            grade_submission(submission_id, owner)
+            outcome = "written" if grade_submission(submission_id, owner) else "lease_lost"
         except SandboxUnavailable:
+            outcome = "sandbox_unavailable"
             log.exception("sandbox unavailable; submission released")
             release(submission_id, owner)
             raise
@@ -144,7 +145,25 @@ def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
         finally:
             stop.set()
             heartbeat.join()
+            _count_job(submission_id, outcome, time.monotonic() - started)
             db.session.remove()
+
+
+def _count_job(submission_id: int, outcome: str, seconds: float) -> None:
+    """Metrics: a written job counts as its grade's status (graded or failed), with its lag."""
+    lag = None
+    if outcome == "written":
+        row = db.session.execute(
+            select(Submission.status, Submission.created_at, Submission.graded_at).where(
+                Submission.id == submission_id
+            )
+        ).one_or_none()
+        db.session.rollback()
+        if row is not None:
+            outcome = row.status.value
+            if row.graded_at is not None:
+                lag = (row.graded_at - row.created_at).total_seconds()
+    metrics.job_finished(outcome, seconds, lag)
 
 
 def _heartbeat(app: Flask, submission_id: int, owner: str, stop: threading.Event) -> None:
@@ -212,10 +231,7 @@ class EmbeddedExecutor:
             finally:
                 db.session.remove()
         if submission_id is None:
-            from service.attempts import run_attempt_background
-
-            handed_in = run_attempt_background(self.app)
-            return deliver_due(self.app) + run_lti_background(self.app) + handed_in > 0
+            return False
         with self.lock:
             self.in_flight[submission_id] = owner
         try:
@@ -293,6 +309,7 @@ def start_embedded_executor(app: Flask) -> EmbeddedExecutor | None:
         executor = EmbeddedExecutor(app, threads=grader_slots())
         app.extensions["holdout_executor"] = executor
         executor.start()
+        start_background(app)  # deliveries and housekeeping: threads of their own
     return executor
 
 
@@ -302,4 +319,5 @@ def stop_embedded_executor(app: Flask, timeout: float) -> None:
     executor = app.extensions.pop("holdout_executor", None)
     if executor is not None:
         executor.stop(timeout)
+        stop_background(app)
     close_grader()

@@ -456,23 +456,30 @@ class Webhook(db.Model):  # type: ignore[name-defined]
     course: Mapped[Course] = relationship()
 
 
-class WebhookDelivery(db.Model):  # type: ignore[name-defined]
-    """One event for one webhook: what was sent, how often, and what came back."""
-
-    __tablename__ = "webhook_deliveries"
+class OutboxRow:
+    """What every outbox table has (webhook deliveries, LMS score deliveries): something to send
+    with retries, sent by the one delivery loop (service.outbox), and its log of tries."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
-    event: Mapped[str] = mapped_column(String(60))
-    payload: Mapped[dict[str, Any]]
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[Any]] = mapped_column(default=list)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(OutboxRow, db.Model):  # type: ignore[name-defined]
+    """One event for one webhook: what was sent, how often, and what came back."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    event: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]]
 
     webhook: Mapped[Webhook] = relationship()
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_try_at"),)

@@ -11,8 +11,6 @@ from sqlalchemy import select, update
 
 from service.errors import Problem
 from service.models import (
-    AttemptStatus,
-    Grade,
     JobStatus,
     Question,
     Regrade,
@@ -79,39 +77,22 @@ def count_regraded(regrade_id: int, changed: bool) -> None:
     )
 
 
-def override_score(submission: Submission, score: float, comment: str, by: User) -> Grade:
-    """An instructor sets a submission's score by hand, with a reason. It joins the grade
-    history like any grading, rescores a handed-in attempt, and goes to webhooks and the LMS
-    in the same transaction. The caller commits."""
-    from service.attempts import score_attempt
-    from service.lti.ags import enqueue_for_submission
-    from service.webhooks import enqueue_graded_event
+def override_score(submission: Submission, score: float, comment: str, by: User) -> None:
+    """An instructor sets a submission's score by hand, with a reason. It goes through the grade
+    writer like any grading: into the grade history (with the author and the comment), and its
+    event rescores a handed-in attempt and reaches webhooks and the LMS. The caller commits."""
+    from service.grades import grade_result, write_grade
 
     if submission.status not in (SubmissionStatus.GRADED, SubmissionStatus.FAILED):
         raise Problem(409, f"Submission {submission.id} is still being graded; override it after.")
     if not 0 <= score <= submission.max_score:
         raise Problem(422, f"The score must be between 0 and {submission.max_score:g}.")
-    now = utcnow()
-    submission.score = round(score, 6)
-    submission.status = SubmissionStatus.GRADED
-    submission.graded_at = now
-    grade = Grade(
-        status=SubmissionStatus.GRADED,
-        score=submission.score,
-        max_score=submission.max_score,
-        question_version=submission.question_version,
+    result = grade_result(
+        SubmissionStatus.GRADED,
+        score,
+        submission.tests,
+        submission.feedback,
         exercise_version=submission.exercise_version,
-        tests=submission.tests,
-        feedback=submission.feedback,
-        graded_at=now,
-        graded_by_id=by.id,
-        comment=comment,
+        timings=submission.timings,
     )
-    submission.grades.append(grade)
-    attempt = submission.attempt
-    if attempt is not None and attempt.status == AttemptStatus.SUBMITTED:
-        attempt.score = score_attempt(attempt)
-    db.session.flush()
-    enqueue_graded_event(submission)
-    enqueue_for_submission(submission)
-    return grade
+    write_grade(submission, result, late_penalty=False, graded_by_id=by.id, comment=comment)

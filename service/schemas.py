@@ -628,6 +628,9 @@ class WebhookDeliverySchema(Schema):
     tries = fields.Integer(required=True)
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
+    log = fields.List(
+        fields.Dict(), required=True, metadata={"description": "Every try: at, url, status, error"}
+    )
     next_try_at = fields.DateTime(required=True)
     created_at = fields.DateTime(required=True)
     delivered_at = fields.DateTime(allow_none=True)

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from question_bank.types import AnswerError, check_answer_shape, draw_variant, grade_quick, resolve
 from service import config
 from service.errors import Problem
-from service.lti.ags import enqueue_for_submission as enqueue_lti_scores
+from service.grades import apply_penalty as apply_penalty  # re-exported: its old home
+from service.grades import grade_result, write_grade
 from service.models import (
     AttemptStatus,
-    Grade,
     Question,
     Quiz,
     QuizAttempt,
@@ -27,7 +27,6 @@ from service.models import (
     utcnow,
 )
 from service.quizzes import late_penalty_for, sealing_quiz
-from service.webhooks import enqueue_graded_event
 
 # Between two code submissions to one question outside a quiz (a quiz sets its own).
 CODE_COOLDOWN_SECONDS = config.current().code_cooldown_seconds
@@ -39,37 +38,6 @@ def normalized_answer(question: Question, answer: Any) -> Any:
         return check_answer_shape(question.type, question.data, answer)
     except AnswerError as exc:
         raise Problem(422, f"Invalid answer for {question.type} question: {exc}") from exc
-
-
-def grade_result(
-    status: SubmissionStatus,
-    score: float,
-    tests: list[Any],
-    feedback: str,
-    exercise_version: str | None = None,
-    timings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A result as every grading path hands it to be stored (see service.grading.write_result)."""
-    return {
-        "status": status,
-        "score": score,
-        "tests": tests,
-        "feedback": feedback,
-        "exercise_version": exercise_version,
-        "timings": timings,
-    }
-
-
-def apply_penalty(result: dict[str, Any], penalty: float) -> dict[str, Any]:
-    """A late answer's grade: the score reduced by the quiz's late penalty, and said so."""
-    if penalty <= 0 or result["status"] != SubmissionStatus.GRADED:
-        return result
-    note = f" Late: the score is reduced by {penalty:.0%}."
-    return {
-        **result,
-        "score": result["score"] * (1 - penalty),
-        "feedback": result["feedback"] + note,
-    }
 
 
 def late_penalty(attempt: QuizAttempt | None) -> float:
@@ -164,30 +132,12 @@ def create_submission(
     if question.type == "code":
         return submission
     verdict = grade_quick(question.type, resolve(question.type, question.data, variant), answer)
-    result = apply_penalty(
+    write_grade(
+        submission,
         grade_result(
             SubmissionStatus.GRADED, verdict.fraction * question.points, [], verdict.feedback
         ),
-        submission.late_penalty,
     )
-    submission.status = SubmissionStatus.GRADED
-    submission.score = round(result["score"], 6)
-    submission.feedback = result["feedback"]
-    submission.graded_at = utcnow()
-    submission.grades.append(
-        Grade(
-            status=submission.status,
-            score=submission.score,
-            max_score=submission.max_score,
-            question_version=submission.question_version,
-            feedback=submission.feedback,
-            tests=[],
-            graded_at=submission.graded_at,
-        )
-    )
-    db.session.flush()
-    enqueue_graded_event(submission)
-    enqueue_lti_scores(submission)
     return submission
 
 

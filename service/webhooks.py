@@ -2,7 +2,8 @@
 
 The body is JSON; `X-Holdout-Signature: sha256=<hex>` is the HMAC-SHA256 of the raw body under the
 webhook's secret, so a receiver can check it came from holdout. Failed deliveries are retried with
-exponential backoff, up to MAX_TRIES, and every try is recorded on the delivery.
+exponential backoff, up to MAX_TRIES, and every try is recorded on the delivery: webhook
+deliveries are one kind of row of the outbox (service.outbox), sent by its delivery loop.
 """
 
 from __future__ import annotations
@@ -11,25 +12,23 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from service import config
+from service import config, events, outbox
 from service.courses import submission_course_ids
-from service.models import (
-    JobStatus,
-    Submission,
-    Webhook,
-    WebhookDelivery,
-    db,
-    due_ids,
-    rows_changed,
-    utcnow,
+from service.events import SubmissionGraded
+from service.models import Submission, Webhook, WebhookDelivery, db
+from service.outbox import (
+    AnswerTooLarge,
+    Kind,
+    Outcome,
+    http_exchange,
+    origin,
+    register_kind,
+    wake_deliveries,
 )
 
 log = logging.getLogger("holdout.webhooks")
@@ -61,11 +60,13 @@ def event_payload(submission: Submission) -> dict[str, Any]:
     }
 
 
-def enqueue_graded_event(submission: Submission) -> None:
-    """Record one delivery per active webhook of the submission's courses (same transaction as
-    the result, so an event is never lost and never invented)."""
+def enqueue_graded_event(event: SubmissionGraded) -> None:
+    """Record one delivery per active webhook of the submission's courses (a listener in the
+    grade's own transaction, so an event is never lost and never invented)."""
     if db.session.scalar(select(Webhook.id).where(Webhook.active.is_(True)).limit(1)) is None:
         return  # the common case: no webhooks at all, and no need to work out the courses
+    submission = db.session.get(Submission, event.submission_id)
+    assert submission is not None
     courses = submission_course_ids(submission)
     if not courses:
         return
@@ -81,77 +82,46 @@ def enqueue_graded_event(submission: Submission) -> None:
         )
 
 
-def _post(
-    url: str, secret: str, delivery_id: int, payload: dict[str, Any]
-) -> tuple[int | None, str]:
+def send(delivery: WebhookDelivery) -> Outcome:
+    """POST one event, signed (called by the delivery loop, outside any transaction)."""
+    url, secret, payload = delivery.webhook.url, delivery.webhook.secret, delivery.payload
+    db.session.rollback()
     body = json.dumps(payload, separators=(",", ":")).encode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "holdout-webhooks/1",
-            "X-Holdout-Event": str(payload.get("event")),
-            "X-Holdout-Delivery": str(delivery_id),
-            SIGNATURE_HEADER: sign(secret, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "holdout-webhooks/1",
+        "X-Holdout-Event": str(payload.get("event")),
+        "X-Holdout-Delivery": str(delivery.id),
+        SIGNATURE_HEADER: sign(secret, body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
+        answer = http_exchange(
+            url, method="POST", body=body, headers=headers, timeout=TIMEOUT_SECONDS
+        )
+    except (OSError, AnswerTooLarge) as exc:
+        return Outcome(error=f"{type(exc).__name__}: {exc}"[:500], url=url)
+    error = "" if 200 <= answer.status < 300 else f"HTTP {answer.status}"
+    return Outcome(status=answer.status, error=error, url=url)
+
+
+KIND = Kind(
+    name="webhook",
+    model=WebhookDelivery,
+    send=send,
+    destination=lambda delivery: origin(delivery.webhook.url),
+    max_tries=lambda: MAX_TRIES,
+    backoff=lambda: BACKOFF_SECONDS,
+    claim_seconds=TIMEOUT_SECONDS * 3,
+)
 
 
 def deliver_due(app: Flask, limit: int = 20) -> int:
-    """Try every delivery that is due; return how many were tried."""
-    tried = 0
-    with app.app_context():
-        try:
-            for delivery_id in due_ids(WebhookDelivery, limit):
-                tried += _deliver(delivery_id)
-        finally:
-            db.session.remove()
-    return tried
+    """Try every webhook delivery that is due, here and now; return how many were tried."""
+    return outbox.deliver_due(app, KIND.name, limit=limit)
 
 
-def _deliver(delivery_id: int) -> int:
-    # Claim by moving next_try_at forward: a second process looking at the same row skips it.
-    lease_until = utcnow() + timedelta(seconds=TIMEOUT_SECONDS * 3)
-    claimed = rows_changed(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == JobStatus.QUEUED,
-            WebhookDelivery.next_try_at <= utcnow(),
-        )
-        .values(next_try_at=lease_until)
-    )
-    db.session.commit()
-    if claimed != 1:
-        return 0
-    delivery = db.session.get(WebhookDelivery, delivery_id)
-    assert delivery is not None
-    url, secret, payload = delivery.webhook.url, delivery.webhook.secret, delivery.payload
-    db.session.rollback()
-    code, error = _post(url, secret, delivery_id, payload)
-    delivery = db.session.get(WebhookDelivery, delivery_id)
-    assert delivery is not None
-    delivery.tries += 1
-    delivery.last_status_code = code
-    delivery.last_error = error or None
-    if code is not None and 200 <= code < 300:
-        delivery.status = JobStatus.DONE
-        delivery.delivered_at = utcnow()
-    elif delivery.tries >= MAX_TRIES:
-        delivery.status = JobStatus.FAILED
-        log.warning("webhook delivery failed for good", extra={"delivery_id": delivery_id})
-    else:
-        delivery.next_try_at = utcnow() + timedelta(
-            seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1)
-        )
-    db.session.commit()
-    return 1
+def init_webhooks(app: Flask) -> None:
+    """Listen for grades (called by create_app)."""
+    register_kind(KIND)
+    events.bus(app).subscribe(SubmissionGraded, enqueue_graded_event)
+    events.bus(app).subscribe(SubmissionGraded, wake_deliveries, "after_commit")

@@ -1,8 +1,9 @@
 """Assignment and Grade Services: a line item per resource link, and a score for each grade.
 
-A score delivery is enqueued in the transaction that writes the grade (like a webhook) and sent
-by the background loop (the embedded executor, or the worker's sweeper), retried with backoff.
-Each delivery keeps what was sent, to where, every try and what came back.
+A score delivery is enqueued in the transaction that writes the grade (a listener of the grade
+writer's events, like a webhook) and sent by the outbox's delivery loop (service.outbox), on its
+own threads, retried with backoff. Each delivery keeps what was sent, to where, every try and what
+came back.
 
 The score sent is the one holdout counts: for a question, the student's best graded score; for a
 quiz, the attempt that counts under the quiz's policy. Its `timestamp` is when that grade was
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.parse
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
-from service import config
+from service import background, config, events, outbox
+from service.events import AttemptHandedIn, AttemptRescored, SubmissionGraded
 from service.lti import keys
 from service.lti.models import (
     LtiLinkUser,
@@ -32,18 +33,16 @@ from service.lti.models import (
 )
 from service.lti.platforms import PlatformError, http_json, token_cache
 from service.models import (
-    AttemptStatus,
     Course,
-    JobStatus,
     Question,
     Quiz,
     QuizAttempt,
     Submission,
     db,
-    due_ids,
     rows_changed,
     utcnow,
 )
+from service.outbox import Kind, Outcome, register_kind, wake_deliveries
 
 log = logging.getLogger("holdout.lti")
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
@@ -102,11 +101,8 @@ def _links_of(user_id: int, **target: str) -> list[LtiLinkUser]:
 
 
 def enqueue_for_submission(submission: Submission) -> None:
-    """After a submission is graded (same transaction): scores for the links that show it."""
-    if submission.attempt is not None:
-        if submission.attempt.status == AttemptStatus.SUBMITTED:
-            enqueue_for_attempt(submission.attempt)
-        return
+    """After a question answered on its own is graded (same transaction): scores for the links
+    that show it."""
     from service.gradebook import credited_standalone
 
     links = _links_of(submission.user_id, question=submission.question.slug)
@@ -194,98 +190,82 @@ def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
 # --- sending -----------------------------------------------------------------------------------
 
 
-_last_housekeeping = 0.0
-
-
-def run_lti_background(app: Flask, limit: int = 20) -> int:
-    """One pass of the background loop: send the score deliveries that are due (returns how
-    many were tried), and once a minute forget old logins, revoke the tokens of expired browser
-    sessions and rotate the tool's key when it is old."""
-    global _last_housekeeping
-    tried = 0
-    with app.app_context():
-        try:
-            for delivery_id in due_ids(LtiScoreDelivery, limit):
-                tried += deliver(delivery_id)
-            if time.monotonic() - _last_housekeeping > HOUSEKEEPING_SECONDS:
-                _last_housekeeping = time.monotonic()
-                housekeeping()
-        except Exception:
-            log.exception("LTI background pass failed")
-            db.session.rollback()
-        finally:
-            db.session.remove()
-    return tried
-
-
-def housekeeping() -> None:
-    from service.lti.launch import expire_old_logins
-    from service.pages.sessions import revoke_expired_sessions
-
-    expire_old_logins()
-    revoke_expired_sessions()
-    keys.rotate_if_old()
-    db.session.commit()
-
-
-def deliver(delivery_id: int) -> int:
-    """Try one delivery if this process wins its claim; returns 1 if it was tried."""
-    claimed = rows_changed(
-        update(LtiScoreDelivery)
-        .where(
-            LtiScoreDelivery.id == delivery_id,
-            LtiScoreDelivery.status == JobStatus.QUEUED,
-            LtiScoreDelivery.next_try_at <= utcnow(),
-        )
-        .values(next_try_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
-    )
-    db.session.commit()
-    if claimed != 1:
-        return 0
-    delivery = db.session.get(LtiScoreDelivery, delivery_id)
-    assert delivery is not None
+def send(delivery: LtiScoreDelivery) -> Outcome:
+    """Send one score (called by the delivery loop): find or create the line item, then POST."""
     link, body = delivery.resource_link, dict(delivery.score)
-    url, status, error = None, None, ""
+    url = None
     try:
         lineitem = ensure_line_item(link)
         if lineitem is None:  # another process is creating it: come back soon, no try spent
-            delivery.next_try_at = utcnow() + timedelta(seconds=2)
-            db.session.commit()
-            return 0
+            return Outcome(again_in=2.0)
         url = scores_url(lineitem)
-        status = post_score(link.platform, url, body)
+        return Outcome(status=post_score(link.platform, url, body), url=url)
     except DeliveryError as exc:
-        status, error = exc.status, str(exc)
-        if exc.final:
-            delivery.tries = MAX_TRIES - 1
+        return Outcome(status=exc.status, error=str(exc), url=url, final=exc.final)
     except PlatformError as exc:
-        error = str(exc)
-    _record(delivery, url, status, error)
+        return Outcome(error=str(exc), url=url)
+
+
+def _sent_to(delivery: LtiScoreDelivery, outcome: Outcome) -> None:
+    delivery.sent_to = outcome.url or delivery.sent_to
+
+
+KIND = Kind(
+    name="lti-score",
+    model=LtiScoreDelivery,
+    send=send,
+    destination=lambda delivery: f"lti-platform:{delivery.resource_link.platform_id}",
+    max_tries=lambda: MAX_TRIES,
+    backoff=lambda: BACKOFF_SECONDS,
+    claim_seconds=CLAIM_SECONDS,
+    on_done=_sent_to,
+)
+
+
+def run_lti_background(app: Flask, limit: int = 20) -> int:
+    """Send the score deliveries that are due, here and now (returns how many were tried)."""
+    return outbox.deliver_due(app, KIND.name, limit=limit)
+
+
+def housekeeping() -> int:
+    """Forget old logins and rotate the tool's key when it is old (a background task)."""
+    from service.lti.launch import expire_old_logins
+
+    expire_old_logins()
+    keys.rotate_if_old()
     db.session.commit()
-    return 1
+    return 0
 
 
-def _record(delivery: LtiScoreDelivery, url: str | None, status: int | None, error: str) -> None:
-    now = utcnow()
-    delivery.tries += 1
-    delivery.sent_to = url or delivery.sent_to
-    delivery.last_status_code = status
-    delivery.last_error = error[:1000] or None
-    delivery.log = [
-        *delivery.log,
-        {"at": _iso(now), "url": url, "status": status, "error": error[:500] or None},
-    ]
-    if not error and status is not None and 200 <= status < 300:
-        delivery.status = JobStatus.DONE
-        delivery.delivered_at = now
-        log.info("score sent", extra={"delivery_id": delivery.id, "url": url})
-    elif delivery.tries >= MAX_TRIES:
-        delivery.status = JobStatus.FAILED
-        log.warning(
-            "score delivery failed for good", extra={"delivery_id": delivery.id, "error": error}
-        )
-    else:
-        delivery.next_try_at = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** (delivery.tries - 1))
+# --- listening ---------------------------------------------------------------------------------
+
+
+def scores_for_submission(event: SubmissionGraded) -> None:
+    """A question answered on its own was graded: its links get the student's best score.
+    (A quiz's answers count through their attempt: AttemptHandedIn, AttemptRescored.)"""
+    if event.attempt_id is not None:
+        return
+    submission = db.session.get(Submission, event.submission_id)
+    assert submission is not None
+    enqueue_for_submission(submission)
+
+
+def scores_for_attempt(event: AttemptHandedIn | AttemptRescored) -> None:
+    attempt = db.session.get(QuizAttempt, event.attempt_id)
+    assert attempt is not None
+    enqueue_for_attempt(attempt)
+
+
+def listen(app: Flask) -> None:
+    """Grade passback: the grade writer's events make score deliveries (called by init_lti)."""
+    register_kind(KIND)
+    bus = events.bus(app)
+    bus.subscribe(SubmissionGraded, scores_for_submission)
+    for event_type in (AttemptHandedIn, AttemptRescored):
+        bus.subscribe(event_type, scores_for_attempt)
+    for announced in (SubmissionGraded, AttemptHandedIn, AttemptRescored):
+        bus.subscribe(announced, wake_deliveries, "after_commit")
+    background.register(app, "lti-housekeeping", HOUSEKEEPING_SECONDS, housekeeping)
 
 
 def scores_url(lineitem_url: str) -> str:

@@ -26,7 +26,9 @@ def _tool_urls(base_url: str | None) -> dict[str, str]:
         urls = tool_urls()
     if urls["launch"].startswith("http://localhost/"):
         click.echo(
-            "(Set HOLDOUT_PUBLIC_URL, or pass --base-url, to print the real addresses.)", err=True
+            "These URLs are guesses (http://localhost): HOLDOUT_PUBLIC_URL is not set. Set it to "
+            "holdout's https address, or pass --base-url, before entering them in an LMS.",
+            err=True,
         )
     return urls
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.models import Course, JobStatus, Role, User, _enum, db, utcnow
+from service.models import Course, OutboxRow, Role, User, _enum, db, utcnow
 
 
 class LtiPlatform(db.Model):  # type: ignore[name-defined]
@@ -162,13 +162,12 @@ class LtiLinkUser(db.Model):  # type: ignore[name-defined]
     )
 
 
-class LtiScoreDelivery(db.Model):  # type: ignore[name-defined]
+class LtiScoreDelivery(OutboxRow, db.Model):  # type: ignore[name-defined]
     """One score for one user on one resource link's line item: what was sent, each try, and
     what came back. Enqueued in the transaction that wrote the grade."""
 
     __tablename__ = "lti_score_deliveries"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     resource_link_id: Mapped[int] = mapped_column(
         ForeignKey("lti_resource_links.id", ondelete="CASCADE")
     )
@@ -176,15 +175,7 @@ class LtiScoreDelivery(db.Model):  # type: ignore[name-defined]
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"))
     score: Mapped[dict[str, Any]]
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
-    tries: Mapped[int] = mapped_column(Integer, default=0)
     sent_to: Mapped[str | None] = mapped_column(String(2000))
-    last_status_code: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    log: Mapped[list[Any]] = mapped_column(default=list)
-    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    delivered_at: Mapped[datetime | None]
 
     resource_link: Mapped[LtiResourceLink] = relationship()
     lti_user: Mapped[LtiUser] = relationship()

@@ -5,12 +5,11 @@ assertion, cached until shortly before they expire)."""
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +19,20 @@ from service import config
 from service.lti import keys
 from service.lti.models import LtiDeployment, LtiPlatform
 from service.models import db
+from service.outbox import AnswerTooLarge, http_exchange
 
 TIMEOUT_SECONDS = config.current().lti_http_timeout
 JWKS_TTL_SECONDS = config.current().lti_jwks_ttl
+# A launch waits for the platform's keys: a person is watching, so this is short.
+JWKS_TIMEOUT_SECONDS = min(3.0, TIMEOUT_SECONDS)
 # An unknown kid makes us fetch the JWKS again (the platform rotated), at most this often.
 JWKS_MIN_REFRESH_SECONDS = 10.0
 USER_AGENT = "holdout-lti/1"
+# What a platform's answers may be: a JWKS or a token answer is a few kilobytes.
+MAX_ANSWER_BYTES = 256 * 1024
+MAX_TOKEN_CHARS = 8192
+# A token is kept at most this long, whatever the platform says (OAuth tokens last minutes).
+MAX_TOKEN_SECONDS = 3600.0
 
 
 class PlatformError(Exception):
@@ -85,23 +92,25 @@ def http_json(
     method: str = "GET",
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> tuple[int, Any]:
-    """One HTTP exchange; returns (status, parsed JSON or None). Raises PlatformError only when
-    there was no HTTP answer at all."""
-    request = urllib.request.Request(
-        url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
-    )
+    """One HTTP exchange, bounded in time and size; returns (status, parsed JSON or None).
+    Raises PlatformError when there was no usable HTTP answer."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
+        answer = http_exchange(
+            url,
+            method=method,
+            body=body,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            timeout=timeout or TIMEOUT_SECONDS,
+            max_bytes=MAX_ANSWER_BYTES,
+        )
+    except (OSError, AnswerTooLarge) as exc:
         raise PlatformError(f"{url}: {type(exc).__name__}: {exc}") from exc
     try:
-        return status, json.loads(raw) if raw else None
+        return answer.status, json.loads(answer.body) if answer.body else None
     except ValueError:
-        return status, None
+        return answer.status, None
 
 
 # --- the platform's JWKS ----------------------------------------------------------------------
@@ -117,37 +126,68 @@ class _Jwks:
 class JwksCache:
     """Public keys per JWKS URL, kept JWKS_TTL_SECONDS. An unknown kid (the platform rotated its
     key) makes it fetch again at once, but at most once per JWKS_MIN_REFRESH_SECONDS, so tokens
-    with made-up kids cannot make holdout hammer the platform."""
+    with made-up kids cannot make holdout hammer the platform. Fetches are single-flight: while
+    one launch fetches a URL, the others wait for its answer instead of fetching it too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_url: dict[str, _Jwks] = {}
+        self._fetching: dict[str, threading.Lock] = {}
+        self._failed: dict[str, tuple[float, PlatformError]] = {}
 
     def key(self, jwks_url: str, kid: str | None) -> dict[str, Any]:
-        now = time.monotonic()
+        asked_at = time.monotonic()
+        found = self._cached_key(jwks_url, kid, asked_at)
+        if found is not None:
+            return found
         with self._lock:
-            cached = self._by_url.get(jwks_url)
-        forced_at = None
-        if cached is not None and now - cached.fetched_at < JWKS_TTL_SECONDS:
-            found = _pick(cached.keys, kid)
-            if found is not None:
-                return found
-            recently = cached.forced_at is not None
-            if recently and now - (cached.forced_at or 0.0) < JWKS_MIN_REFRESH_SECONDS:
-                raise PlatformError(f"the platform's JWKS has no key {kid!r}")
-            forced_at = now
-        entry = self._fetch(jwks_url, forced_at)
+            flight = self._fetching.setdefault(jwks_url, threading.Lock())
+        with flight:
+            with self._lock:
+                cached = self._by_url.get(jwks_url)
+                failed = self._failed.get(jwks_url)
+            if failed is not None and failed[0] >= asked_at:
+                raise failed[1]  # the fetch this launch waited for failed: so does this launch
+            if cached is not None and cached.fetched_at >= asked_at:
+                entry = cached  # another launch fetched it while this one waited
+            else:
+                found = self._cached_key(jwks_url, kid, time.monotonic())
+                if found is not None:
+                    return found
+                try:
+                    entry = self._fetch(jwks_url, forced_at=time.monotonic() if cached else None)
+                except PlatformError as exc:
+                    with self._lock:
+                        self._failed[jwks_url] = (time.monotonic(), exc)
+                    raise
         found = _pick(entry.keys, kid)
         if found is None:
             raise PlatformError(f"the platform's JWKS at {jwks_url} has no key {kid!r}")
         return found
 
+    def _cached_key(self, jwks_url: str, kid: str | None, now: float) -> dict[str, Any] | None:
+        """The key from a fresh cached JWKS; None if it must be fetched. Raises when the kid is
+        unknown and the JWKS was refetched for an unknown kid too recently."""
+        with self._lock:
+            cached = self._by_url.get(jwks_url)
+        if cached is None or now - cached.fetched_at >= JWKS_TTL_SECONDS:
+            return None
+        found = _pick(cached.keys, kid)
+        if found is not None:
+            return found
+        if cached.forced_at is not None and now - cached.forced_at < JWKS_MIN_REFRESH_SECONDS:
+            raise PlatformError(f"the platform's JWKS has no key {kid!r}")
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._by_url.clear()
+            self._failed.clear()
 
     def _fetch(self, jwks_url: str, forced_at: float | None) -> _Jwks:
-        status, body = http_json(jwks_url, headers={"Accept": "application/json"})
+        status, body = http_json(
+            jwks_url, headers={"Accept": "application/json"}, timeout=JWKS_TIMEOUT_SECONDS
+        )
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("keys"), list):
             raise PlatformError(f"the platform's JWKS at {jwks_url} answered HTTP {status}")
         by_kid = {
@@ -238,13 +278,28 @@ def request_token(platform: LtiPlatform, scope: str) -> tuple[str, float]:
         detail = body.get("error") if isinstance(body, dict) else None
         raise PlatformError(
             f"token endpoint {platform.auth_token_url} answered HTTP {status}"
-            + (f" ({detail})" if detail else "")
+            + (f" ({str(detail)[:200]})" if detail else "")
         )
-    try:
-        lifetime = float(body.get("expires_in", 3600))
-    except (TypeError, ValueError):
-        lifetime = 3600.0
-    return str(body["access_token"]), max(lifetime, 1.0)
+    return _checked_token(platform, body)
+
+
+def _checked_token(platform: LtiPlatform, body: dict[str, Any]) -> tuple[str, float]:
+    """(token, seconds to keep it) from a token answer, refusing what no platform would send:
+    a token that is not a short string, a lifetime that is not a positive finite number."""
+    token, lifetime = body["access_token"], body.get("expires_in", 3600)
+    where = f"token endpoint {platform.auth_token_url}"
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isprintable():
+        raise PlatformError(f"{where} answered an access_token that is not a short string")
+    if isinstance(lifetime, str):
+        try:
+            lifetime = float(lifetime)
+        except ValueError:
+            lifetime = None
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
+        raise PlatformError(f"{where} answered an expires_in that is not a number")
+    if not math.isfinite(lifetime) or lifetime <= 0:
+        raise PlatformError(f"{where} answered expires_in {lifetime!r}")
+    return token, max(1.0, min(float(lifetime), MAX_TOKEN_SECONDS))
 
 
 token_cache = TokenCache()

@@ -1,1 +1,49 @@
 """The pages people see: a student's question and quiz pages, an instructor's course page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+
+from service import background
+
+# Blueprints whose POSTs are HTML forms (an LMS's launch, the pages), not JSON.
+FORM_BLUEPRINTS = ("lti", "pages")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'none'"
+)
+SESSION_SWEEP_SECONDS = 60.0
+
+
+def _page_headers(response: Response) -> Response:
+    if request.blueprint in FORM_BLUEPRINTS and response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _revoke_expired_sessions() -> int:
+    from service.models import db
+    from service.pages.sessions import revoke_expired_sessions
+
+    revoke_expired_sessions()
+    db.session.commit()
+    return 0
+
+
+def init_pages(app: Flask, api: Any) -> None:
+    """Register the pages, their REST endpoints and their periodic work (called by create_app)."""
+    from service.pages import api as pages_api
+    from service.pages import models as _page_models  # noqa: F401 - tables for Alembic
+    from service.pages import views
+    from service.pages.sessions import configure_cookies
+
+    configure_cookies(app)
+    app.register_blueprint(views.bp)
+    api.register_blueprint(pages_api.blp)
+    app.after_request(_page_headers)
+    background.register(app, "expired-sessions", SESSION_SWEEP_SECONDS, _revoke_expired_sessions)

@@ -653,7 +653,10 @@ def test_concurrent_jobs_run_under_separate_uids(grader: Grader, target) -> None
         import os, time
         time.sleep(1.5)
         def solve(x):
-            return x * 2 if not [p for p in os.listdir("/proc") if p.isdigit() and p != "1"] else x
+            # Its own process and the job's reaper (PID 1), nothing else.
+            others = {"1", str(os.getpid())}
+            alone = not [p for p in os.listdir("/proc") if p.isdigit() and p not in others]
+            return x * 2 if alone else x
         """
     )
     reports = []

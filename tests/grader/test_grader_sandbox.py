@@ -1,4 +1,4 @@
-"""The zygote's standby processes and per-uid network namespaces: what the speed work relies on."""
+"""The zygote's standby processes and per-job network namespaces: what the speed work relies on."""
 
 from __future__ import annotations
 
@@ -49,35 +49,32 @@ def output_of(grader: Grader, source: str, exercise: Exercise | None = None) -> 
 
 
 SEEN = """
-    import os, socket
+    import os
 
     def f():
-        names = [name for _, name in socket.if_nameindex()]
+        with open("/proc/net/dev") as dev:  # no socket: the seccomp filter allows AF_UNIX only
+            names = sorted(line.split(":")[0].strip() for line in dev.readlines()[2:])
         return [os.getuid(), os.stat("/proc/self/ns/net").st_ino, names]
     """
 
 
-def test_each_uid_has_its_own_network_namespace(grader: Grader) -> None:
+def test_each_job_has_a_network_namespace_of_its_own(grader: Grader) -> None:
     host = os.stat("/proc/self/ns/net").st_ino
-    seen: dict[int, set[int]] = {}
-    for _ in range(3 * len(grader.uids)):
-        uid, netns, _ = output_of(grader, SEEN)
-        seen.setdefault(uid, set()).add(netns)
-    assert set(seen) <= set(grader.uids) and len(seen) >= 2
-    # One namespace per uid, kept for its jobs; never the host's, never another uid's.
-    assert all(len(inodes) == 1 for inodes in seen.values()), seen
-    inodes = [next(iter(v)) for v in seen.values()]
-    assert len(set(inodes)) == len(inodes) and host not in inodes
+    seen = [output_of(grader, SEEN) for _ in range(2 * len(grader.uids))]
+    assert {uid for uid, _, _ in seen} <= set(grader.uids)
+    # Never the host's; only a loopback interface. (That no job sees what an earlier job of its
+    # uid left in its namespace is test_grader_attacks_os.py's business.)
+    assert all(netns != host and names == ["lo"] for _, netns, names in seen), seen
 
 
-def test_a_job_cannot_bring_up_the_shared_loopback(grader: Grader) -> None:
+def test_a_job_cannot_bring_up_the_loopback(grader: Grader) -> None:
     source = """
         import ctypes, fcntl, socket, struct
 
         def f():
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             ifreq = struct.pack("16sH14s", b"lo", 0x1, b"")
-            try:
+            try:  # refused by the seccomp filter already; by the namespace without it
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 fcntl.ioctl(s.fileno(), 0x8914, ifreq)  # SIOCSIFFLAGS: IFF_UP
                 return "up"
             except OSError as exc:

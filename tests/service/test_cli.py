@@ -131,3 +131,79 @@ def test_bank_load_is_idempotent(cli: Cli, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM quizzes").fetchone() == (len(expected.quizzes),)
         items = conn.execute("SELECT count(*) FROM quiz_questions").fetchone()[0]
     assert items == sum(len(q["questions"]) for q in expected.quizzes)
+
+
+def test_outside_the_project_without_a_database_it_says_so(tmp_path: Path) -> None:
+    """No HOLDOUT_* variables, an empty folder: a clear message, nothing created, no traceback."""
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDOUT_")}
+    for args in (["token", "list"], ["token", "create", "--role", "student", "--name", "x"]):
+        done = subprocess.run(
+            [HOLDOUT, *args], cwd=empty, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"No database at {empty.resolve() / 'instance' / 'holdout.db'}" in done.stderr
+        assert "holdout db upgrade" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert list(empty.iterdir()) == []  # no ./instance/holdout.db, no secret key
+    # Commands that need no database still work there.
+    helped = subprocess.run(
+        [HOLDOUT, "--help"], cwd=empty, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert helped.returncode == 0 and "token" in helped.stdout
+    assert list(empty.iterdir()) == []
+
+
+def test_a_database_without_tables_is_named(cli: Cli, tmp_path: Path) -> None:
+    blank = tmp_path / "blank.db"
+    sqlite3.connect(blank).close()
+    cli.env["HOLDOUT_DATABASE_URL"] = f"sqlite:///{blank}"
+    done = cli("token", "list", ok=False)
+    assert done.returncode == 1
+    assert "has no holdout tables" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_version_is_holdouts() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([HOLDOUT, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"holdout, version {version('holdout')}"
+
+
+def test_token_list_and_revoke(cli: Cli, tmp_path: Path) -> None:
+    created = cli("token", "create", "--role", "student", "--name", "ada").stdout
+    token = created.strip().splitlines()[-1]
+    other = cli("token", "create", "--role", "instructor", "--name", "bob").stdout
+    other_token = other.strip().splitlines()[-1]
+    listed = cli("token", "list").stdout.splitlines()
+    assert listed[0].split("\t")[:4] == ["id", "prefix", "user", "role"]
+    rows = [line.split("\t") for line in listed[1:]]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        (token[:10] + "…", "ada", "student"),
+        (other_token[:10] + "…", "bob", "instructor"),
+    ]
+    assert token not in "\n".join(listed)  # never the secret itself
+
+    # By prefix, and by the whole token; then neither works, and only revoked ones remain.
+    revoked = cli("token", "revoke", token[:10], other_token).stdout
+    assert revoked.count(" revoked.") == 2, revoked
+    app = create_app(make_settings(f"sqlite:///{cli.database}", tmp_path / "app"))
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(other_token)).status_code == 401
+    everything = cli("token", "list", "--all").stdout.splitlines()[1:]
+    assert len(everything) == 2 and all(line.split("\t")[-1] != "-" for line in everything)
+    again = cli("token", "revoke", rows[0][0], "hot_nothing", ok=False)  # by id, then unknown
+    assert "already revoked" in again.stdout
+    assert again.returncode == 1 and "no token 'hot_nothing'" in again.stderr
+
+
+def test_lti_urls_without_a_public_url_say_they_are_guesses(cli: Cli) -> None:
+    guessed = cli("lti", "urls")
+    assert "guesses" in guessed.stderr and "HOLDOUT_PUBLIC_URL" in guessed.stderr
+    cli.env["HOLDOUT_PUBLIC_URL"] = "https://holdout.example.edu"
+    real = cli("lti", "urls")
+    assert "https://holdout.example.edu/lti/launch" in real.stdout
+    assert "guesses" not in real.stderr

@@ -44,15 +44,12 @@ def test_every_holdout_variable_the_code_names_is_declared() -> None:
             if "content" in path.parts:
                 continue  # exercise files, not code of ours
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                value = getattr(node, "value", None)
-                if (
-                    isinstance(node, ast.Constant)
-                    and isinstance(value, str)
-                    and re.fullmatch(r"HOLDOUT_[A-Z0-9_]+", value)
-                ):
+                value = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and re.fullmatch(r"HOLDOUT_[A-Z0-9_]+", value):
                     used.setdefault(value, str(path.relative_to(ROOT)))
     assert used, "the scan found nothing: it is broken"
-    undeclared = {name: where for name, where in used.items() if name not in names}
+    not_variables = {"HOLDOUT_SETTINGS"}  # the Flask config key holding the Settings
+    undeclared = {n: where for n, where in used.items() if n not in names | not_variables}
     assert not undeclared, f"declare these in service/config.py: {undeclared}"
 
 
@@ -166,3 +163,42 @@ def test_a_bad_value_stops_gunicorn_with_a_clear_message(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "HOLDOUT_THREADS='many': not a whole number" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+GUNICORN_CHECK = """
+import json, os, shutil
+from gunicorn.config import KNOWN_SETTINGS
+import service.gunicorn_conf as conf
+known = {s.name for s in KNOWN_SETTINGS}
+modules = ("os", "shutil", "tempfile", "current", "annotations")
+names = [n for n in vars(conf) if not n.startswith("_") and n.islower()
+         and not callable(getattr(conf, n)) and n not in modules]
+print(json.dumps({"unknown": [n for n in names if n not in known],
+                  "values": {n: getattr(conf, n) for n in ("bind", "workers", "threads",
+                                                           "control_socket_disable")},
+                  "metrics_dir": os.environ["PROMETHEUS_MULTIPROC_DIR"]}))
+shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+"""
+
+
+def test_gunicorn_settings_are_the_declared_ones_and_open_no_control_socket() -> None:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", GUNICORN_CHECK],
+        env=_clean_env(HOLDOUT_WORKERS="3", HOLDOUT_BIND="127.0.0.1:9999"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["unknown"] == []  # every name in the config file is a gunicorn setting
+    assert found["values"] == {
+        "bind": "127.0.0.1:9999",
+        "workers": 3,
+        "threads": 4,
+        # gunicorn 27 would otherwise open a control socket in the home directory (root's).
+        "control_socket_disable": True,
+    }
+    assert "holdout-metrics-" in found["metrics_dir"]  # a new folder for each run

@@ -36,7 +36,9 @@ def test_base_user_install_and_start() -> None:
     installs = [i for i, (k, v) in enumerate(steps) if k == "RUN" and "pip install" in v]
     assert installs and max(installs) < user_at  # installed as root, run as the app user
     assert all(k != "USER" for k in keywords[user_at + 1 :])
-    assert any(re.search(r"pip install (-e )?\.(\s|$)", v) for k, v in steps if k == "RUN")
+    runs = " ".join(v for k, v in steps if k == "RUN")
+    assert "pip install -r requirements.lock" in runs  # the pinned versions, as `make install`
+    assert re.search(r"pip install --no-deps (-e )?\.(\s|$)", runs)
 
     entry = " ".join(v for k, v in steps if k in ("ENTRYPOINT", "CMD"))
     order = [entry.find(s) for s in ("holdout db upgrade", "holdout bank load", "exec gunicorn")]

@@ -1,0 +1,214 @@
+"""The system-call filter every job runs under, installed just before untrusted code runs.
+
+Compiled once in the zygote with libseccomp (through the `pyseccomp` binding) into a classic BPF
+program; each job loads those bytes with one prctl(), so no job pays for compiling it. The filter
+allows by default and denies, with EPERM (a clear Python `PermissionError`, never a kill):
+
+- everything Docker's default profile blocks for an unprivileged container (kernel keyrings, BPF,
+  module loading, mounting, tracing, clock and swap changes, ...);
+- what this design never needs: `execve`/`execveat` (a forked job has everything loaded), new
+  namespaces (`unshare`, `setns`, and `clone` with a namespace flag; `clone3` fails with ENOSYS, as
+  on an old kernel, because its flags sit in memory a filter cannot read, and libc then falls back
+  to `clone`), the new mount API, io_uring, `userfaultfd`, `perf_event_open`, process memory access
+  of other processes, `personality` changes;
+- sockets of any family but AF_UNIX.
+
+System calls of another architecture's ABI (x86's `int 0x80`, x32) are refused as well.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+
+# Docker's default profile: what it denies a container without extra capabilities.
+DOCKER_DEFAULT_DENIED = (
+    "acct",
+    "add_key",
+    "adjtimex",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vhangup",
+    "vm86",
+    "vm86old",
+)
+# What this sandbox denies on top: a job never executes a program, never reaches into another
+# process, and never changes how the kernel treats it.
+SANDBOX_DENIED = (
+    "execve",
+    "execveat",
+    "chroot",
+    "migrate_pages",
+    "pidfd_getfd",
+    "process_madvise",
+    "process_mrelease",
+    "lsm_set_self_attr",
+    "set_mempolicy_home_node",
+)
+DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED
+# clone(flags, ...): any of these creates a namespace.
+NAMESPACE_FLAGS = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+)
+# personality(0xffffffff) only reads the current persona.
+PERSONALITY_QUERY = 0xFFFFFFFF
+PR_SET_SECCOMP = 22
+PR_GET_SECCOMP = 21
+SECCOMP_MODE_FILTER = 2
+BPF_INSTRUCTION = 8  # bytes in one struct sock_filter
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class Filter:
+    """A compiled filter, its kernel argument ready so that loading it is a single prctl()."""
+
+    def __init__(self, program: bytes) -> None:
+        if not program or len(program) % BPF_INSTRUCTION:
+            raise RuntimeError("libseccomp produced no filter")
+        self._buffer = ctypes.create_string_buffer(program, len(program))
+        self._prog = _SockFprog(len(program) // BPF_INSTRUCTION, ctypes.addressof(self._buffer))
+        self.size = len(program) // BPF_INSTRUCTION
+
+    def install(self) -> None:
+        """Load the filter into this process, for good (every child inherits it). Needs
+        no_new_privs, or CAP_SYS_ADMIN."""
+        if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(self._prog), 0, 0):
+            e = ctypes.get_errno()
+            raise OSError(e, f"seccomp: {os.strerror(e)}")
+
+
+def build() -> Filter:
+    """Compile the filter (OSError or RuntimeError where libseccomp is missing or refuses)."""
+    import pyseccomp as sc
+
+    deny = sc.ERRNO(errno.EPERM)
+    f = sc.SyscallFilter(sc.ALLOW)
+    f.set_attr(sc.Attr.ACT_BADARCH, deny)
+    for name in DENIED:
+        # A name this architecture lacks (vm86 on x86_64) resolves to a negative number.
+        if sc.resolve_syscall(sc.Arch.NATIVE, name) >= 0:
+            f.add_rule(deny, name)
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    for flag in NAMESPACE_FLAGS:
+        f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    f.add_rule(deny, "personality", sc.Arg(0, sc.NE, PERSONALITY_QUERY))
+    for call in ("socket", "socketpair"):
+        f.add_rule(deny, call, sc.Arg(0, sc.NE, socket.AF_UNIX))
+    read_fd, write_fd = os.pipe()
+    try:
+        with os.fdopen(write_fd, "wb") as out:
+            f.export_bpf(out)
+        with os.fdopen(read_fd, "rb") as src:
+            read_fd = -1
+            program = src.read()
+    finally:
+        if read_fd >= 0:
+            os.close(read_fd)
+    return Filter(program)
+
+
+def active() -> bool:
+    return int(_libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) == SECCOMP_MODE_FILTER
+
+
+def observe() -> bool:
+    """From inside a job: the filter is loaded and refuses what it should."""
+    if not active():
+        return False
+    nr = {"kcmp": 312, "clone3": 435, "keyctl": 250} if os.uname().machine == "x86_64" else {}
+    refused = []
+    if nr:
+        pid = os.getpid()
+        refused.append(_errno_of(nr["kcmp"], pid, pid, 0, 0, 0) == errno.EPERM)
+        refused.append(_errno_of(nr["clone3"], 0, 0, 0, 0, 0) == errno.ENOSYS)
+        refused.append(_errno_of(nr["keyctl"], 0, -3, 0, 0, 0) == errno.EPERM)
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        refused.append(False)
+    except PermissionError:
+        refused.append(True)
+    except OSError:
+        refused.append(False)
+    return all(refused)
+
+
+def _errno_of(nr: int, *args: int) -> int:
+    _libc.syscall.restype = ctypes.c_long
+    ret = _libc.syscall(ctypes.c_long(nr), *(ctypes.c_long(a) for a in args))
+    return ctypes.get_errno() if ret == -1 else 0

@@ -1,0 +1,486 @@
+"""Attacks on the OS side of the sandbox (issue 9): the kernel calls a job may make, one budget for
+all of a job's processes, the reaper, caches and namespaces one job could leave to the next, and
+uids shared between grading tools.
+
+Same two shapes as test_grader_attacks.py: a "probe" answers correctly only if its attack FAILED,
+so full marks prove the code ran and was stopped; a runaway must score nothing. Every test leaves
+no process under the sandbox uids (the `leaves_nothing` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+
+import pyseccomp
+import pytest
+from click.testing import CliRunner
+from grader_helpers import EXERCISES, attack_exercise, full_marks, nothing_earned
+
+from grader import Grader, seccomp
+from grader.cli import grade_command
+
+pytestmark = pytest.mark.usefixtures("leaves_nothing")
+
+
+def src(code: str) -> str:
+    return textwrap.dedent(code).lstrip()
+
+
+def probe(attack: str, prelude: str = "") -> str:
+    """A submission that answers correctly only when `attack()` returns False (what it found is
+    printed, for the test's error message)."""
+    return src(
+        """
+        import numpy as np
+        {prelude}
+
+        def attack():
+        {body}
+
+        def _succeeded():
+            try:
+                found = attack()
+            except AssertionError:
+                raise
+            except BaseException as exc:
+                print("attack raised", repr(exc))
+                return False
+            if found:
+                print("attack worked:", found)
+            return bool(found)
+
+        def solve(x):
+            return x * 2 if not _succeeded() else x * 0
+        """
+    ).format(
+        prelude=textwrap.dedent(prelude).strip(),
+        body=textwrap.indent(textwrap.dedent(attack).strip(), "    "),
+    )
+
+
+def nr(name: str) -> int:
+    return pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+
+
+LIBC = """
+    import ctypes, errno, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def call(number, *args):
+        ret = libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args))
+        return ret, (ctypes.get_errno() if ret == -1 else 0)
+    """
+
+# ------------------------------------------------------------------------------------------------
+# seccomp: the kernel calls a job may not make
+
+
+def test_every_denied_system_call_fails_with_eperm(grader: Grader, target) -> None:
+    # Zero arguments (with a pid that does not exist where one is read): harmless even where a
+    # call is allowed; under the filter each must fail with EPERM before the kernel looks at them.
+    calls = {n: nr(n) for n in seccomp.DENIED if nr(n) >= 0}
+    attack = f"""
+        wrong = {{}}
+        for name, number in {calls!r}.items():
+            args = (3, 999999, 0, 0) if name == "ptrace" else ()  # PEEKUSER, never TRACEME
+            ret, err = call(number, *args)
+            if err != errno.EPERM:
+                wrong[name] = err or ret
+        ret, err = call({nr("clone3")}, 0, 0)
+        if err != errno.ENOSYS:  # so that libc falls back to clone, whose flags are checked
+            wrong["clone3"] = err or ret
+        return wrong
+    """
+    report = grader.grade(target, probe(attack, LIBC))
+    assert full_marks(report), report.output
+
+
+NAMESPACE_ESCAPES = {
+    # Class 1: a user namespace is the way to mount FUSE (or anything) and wedge PID 1.
+    "unshare a user and mount namespace": f"""
+        ret, err = call({nr("unshare")}, 0x10000000 | 0x00020000)
+        return ret == 0
+        """,
+    "clone into a new user namespace": f"""
+        ret, err = call({nr("clone")}, 0x10000000 | 17, 0, 0, 0, 0)  # CLONE_NEWUSER | SIGCHLD
+        if ret == 0:
+            os._exit(0)  # the clone: a copy of this process in the new namespace
+        if ret > 0:
+            os.waitpid(ret, 0)
+        return ret > 0
+        """,
+    "clone into a new network namespace": f"""
+        ret, err = call({nr("clone")}, 0x40000000 | 17, 0, 0, 0, 0)
+        if ret == 0:
+            os._exit(0)
+        if ret > 0:
+            os.waitpid(ret, 0)
+        return ret > 0
+        """,
+    "ptrace-seize PID 1": f"""
+        # From a child, so that on a sandbox without a reaper PID 1 is the job's own parent, which
+        # first makes itself traceable (a process that changed uid is not, until it says so).
+        libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            ret, err = call({nr("ptrace")}, 0x4206, 1, 0, 0)  # PTRACE_SEIZE
+            os.write(w, b"1" if ret == 0 else b"0")
+            os._exit(0)
+        os.close(w)
+        seized = os.read(r, 1) == b"1"
+        os.waitpid(pid, 0)
+        return seized
+        """,
+    "execve a system interpreter": """
+        for path in ("/usr/bin/python3", "/bin/sh", "/usr/bin/perl"):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.execv(path, [path, "-e" if "perl" in path else "-c", "exit(42)"])
+                finally:
+                    os._exit(1)
+            _, status = os.waitpid(pid, 0)
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 42:
+                return path
+        return False
+        """,
+    "change the personality": f"""
+        ret, err = call({nr("personality")}, 0x0040000)  # ADDR_NO_RANDOMIZE
+        return ret != -1
+        """,
+    "open a netlink, packet or IP socket": """
+        import socket
+        opened = []
+        for family, kind in ((socket.AF_NETLINK, socket.SOCK_RAW), (socket.AF_INET, 1),
+                             (socket.AF_INET6, 2), (socket.AF_PACKET, socket.SOCK_RAW)):
+            try:
+                socket.socket(family, kind).close()
+                opened.append(family)
+            except OSError:
+                pass
+        a, b = socket.socketpair()  # AF_UNIX stays available
+        a.close(), b.close()
+        return opened
+        """,
+}
+
+
+@pytest.mark.parametrize("name", list(NAMESPACE_ESCAPES))
+def test_kernel_escapes_are_refused(grader: Grader, target, name: str) -> None:
+    report = grader.grade(target, probe(NAMESPACE_ESCAPES[name], LIBC))
+    assert full_marks(report), report.output
+
+
+def test_the_kernel_keyring_carries_nothing_between_jobs(grader: Grader, target) -> None:
+    # Class 2: the keyring is per uid and not namespaced. Each job first looks for a key an
+    # earlier job of its uid stored, then stores one; every uid runs at least two jobs.
+    attack = f"""
+        def text(b):
+            return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p).value
+
+        desc, payload = b"holdout-covert-answer", b"def solve(x): return x * 2"
+        ret, err = call({nr("request_key")}, text(b"user"), text(desc), 0, 0)
+        if ret >= 0:
+            return "found an earlier job's key"
+        user_keyring = -4
+        call({nr("add_key")}, text(b"user"), text(desc), text(payload), len(payload), user_keyring)
+        return False
+    """
+    source = probe(attack, LIBC)
+    for _ in range(2 * len(grader.uids) + 1):
+        report = grader.grade(target, source)
+        assert full_marks(report), report.output
+
+
+# ------------------------------------------------------------------------------------------------
+# one budget for all of a job's processes (class 5)
+
+CHILDREN = """
+    import ctypes, os, select, signal, time
+
+    def children(n, work):
+        '''Fork n children running work(w) (w: a pipe to the parent); their pids and the pipe.'''
+        r, w = os.pipe()
+        pids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    # If the job runs out of memory, the kernel must take a child, not the job:
+                    # made dumpable, a process may raise its own OOM score.
+                    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+                    with open("/proc/self/oom_score_adj", "w") as f:
+                        f.write("1000")
+                except OSError:
+                    os.write(w, b"E")
+                    os._exit(0)
+                try:
+                    work(w)
+                finally:
+                    os._exit(0)
+            pids.append(pid)
+        os.close(w)
+        return pids, r
+
+    def collect(pids, r, want, seconds):
+        '''Bytes the children wrote, until `want` bytes, one of them died, or `seconds` passed.'''
+        got = b""
+        end = time.monotonic() + seconds
+        while len(got) < want and time.monotonic() < end:
+            if select.select([r], [], [], 0.05)[0]:
+                chunk = os.read(r, 64)
+                if not chunk:
+                    break
+                got += chunk
+            if any(os.waitpid(p, os.WNOHANG)[0] for p in pids):
+                break
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+                os.waitpid(p, 0)
+            except OSError:
+                pass
+        if b"E" in got:
+            raise AssertionError("a child could not set itself up")  # never a vacuous pass
+        return got
+    """
+
+
+def test_forked_children_share_one_memory_limit_memfd_included(grader: Grader) -> None:
+    # Three children each keep 200 MiB in memfd files (no address space, under RLIMIT_FSIZE per
+    # file): 600 MiB against a 512 MiB job. Without a job-wide limit that counts shared memory,
+    # all three succeed.
+    target = attack_exercise(memory_mib=512, wall_seconds=10, cpu_seconds=5)
+    attack = """
+        def hoard(w):
+            chunk = b"\\1" * (1 << 20)
+            for i in range(14):
+                fd = os.memfd_create(f"hoard{i}")
+                for _ in range(15):
+                    os.write(fd, chunk)
+            os.write(w, b"1")
+            time.sleep(30)
+
+        pids, r = children(3, hoard)
+        return len(collect(pids, r, 3, 8)) == 3
+    """
+    report = grader.grade(target, probe(attack, CHILDREN))
+    assert full_marks(report), report.output
+
+
+def test_forked_children_share_one_memory_limit(grader: Grader) -> None:
+    # Each child is well within its own RLIMIT_AS; together they are not.
+    target = attack_exercise(memory_mib=512, wall_seconds=10, cpu_seconds=5)
+    attack = """
+        def hog(w):
+            block = np.ones(200 << 17)  # 200 MiB, every page touched
+            os.write(w, b"1")
+            time.sleep(30)
+
+        pids, r = children(3, hog)
+        return len(collect(pids, r, 3, 8)) == 3
+    """
+    report = grader.grade(target, probe(attack, CHILDREN))
+    assert full_marks(report), report.output
+
+
+def test_memory_in_memfd_files_counts_against_the_job(grader: Grader) -> None:
+    # 600 MiB of memfd files: no address space, each under RLIMIT_FSIZE.
+    target = attack_exercise(memory_mib=256, wall_seconds=10, cpu_seconds=5)
+    source = src(
+        """
+        import os
+
+        def solve(x):
+            chunk = b"\\1" * (1 << 20)
+            for i in range(40):
+                fd = os.memfd_create(f"hoard{i}")
+                for _ in range(15):
+                    os.write(fd, chunk)
+            return x * 2
+        """
+    )
+    report = grader.grade(target, source)
+    assert nothing_earned(report), report.to_dict()
+    assert "ran out of memory" in report.tests[0].message, report.tests[0].message
+    assert report.tests[1].message == "failed: out of memory"
+
+
+def test_forked_children_share_one_cpu(grader: Grader) -> None:
+    # Three children burn for 1.5 s of wall time each and report the CPU time they got: together
+    # no more than the one CPU a job may use (plus scheduling slack).
+    target = attack_exercise(wall_seconds=10, cpu_seconds=8)
+    attack = """
+        def burn(w):
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                pass
+            os.write(w, b"%8.3f" % time.process_time())
+
+        pids, r = children(3, burn)
+        data = collect(pids, r, 24, 6)
+        used = sum(float(data[i:i + 8]) for i in range(0, len(data), 8))
+        return used if used > 1.5 * 1.25 else False
+    """
+    report = grader.grade(target, probe(attack, CHILDREN))
+    assert full_marks(report), report.output
+
+
+def test_forked_children_share_one_cpu_budget(grader: Grader) -> None:
+    # Each child stays under its own RLIMIT_CPU of 1 s; together they exceed the job's 1 s long
+    # before the parent returns a correct answer after 6 s.
+    target = attack_exercise(wall_seconds=8, cpu_seconds=1)
+    source = src(
+        """
+        import os, time
+
+        def solve(x):
+            for _ in range(3):
+                if os.fork() == 0:
+                    while True:
+                        pass
+            time.sleep(6)
+            return x * 2
+        """
+    )
+    report = grader.grade(target, source)
+    assert nothing_earned(report), report.to_dict()
+    assert "CPU time limit" in report.tests[0].message, report.tests[0].message
+
+
+def test_a_fork_bomb_stays_within_the_job_task_limit(grader: Grader, target) -> None:
+    attack = """
+        got = 0
+        for _ in range(200):
+            try:
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                got += 1
+            except OSError:
+                break
+        return got if got > 40 else False
+    """
+    report = grader.grade(target, probe(attack, CHILDREN))
+    assert full_marks(report), report.output
+
+
+# ------------------------------------------------------------------------------------------------
+# the reaper (class 1)
+
+
+def test_pid_1_is_a_root_reaper_the_job_cannot_touch(grader: Grader, target) -> None:
+    attack = """
+        import os, signal
+        if os.getpid() == 1 or os.getppid() != 1:
+            return "the job is not the reaper's child"
+        with open("/proc/1/status") as f:
+            uid = next(line.split()[1] for line in f if line.startswith("Uid:"))
+        if uid != "0":
+            return "PID 1 runs as the sandbox user"
+        for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):
+            try:
+                os.kill(1, sig)
+                return "signalled PID 1"
+            except PermissionError:
+                pass
+        try:
+            open("/proc/1/mem", "rb").read(1)
+            return "read PID 1's memory"
+        except OSError:
+            return False
+    """
+    assert full_marks(grader.grade(target, probe(attack)))
+
+
+# ------------------------------------------------------------------------------------------------
+# what one job could leave to the next (class 6)
+
+
+def test_zygote_caches_show_no_sources_or_directory_listings(grader: Grader, target) -> None:
+    attack = """
+        import linecache, sys, zipimport
+        found = [k for k in linecache.cache if k != "submission.py"]
+        found += [k for k in sys.path_importer_cache]
+        found += list(zipimport._zip_directory_cache)
+        found += [a for a in sys.argv + sys.orig_argv if "hide" in a]  # the zygote's options
+        return found
+    """
+    report = grader.grade(target, probe(attack))
+    assert full_marks(report), report.output
+
+
+def test_abstract_unix_sockets_do_not_outlive_the_job(grader: Grader, target) -> None:
+    # Each job looks for the name an earlier job bound, then binds it, and keeps it alive past
+    # its own end with a reference cycle of sockets in flight.
+    attack = """
+        import socket, sys
+        if hasattr(sys, "_holdout_bound"):
+            return False  # this job's second test: the name is its own
+        with open("/proc/net/unix") as f:
+            if "@holdout-covert" in f.read():
+                return "an earlier job's socket is still bound"
+        sys._holdout_bound = True
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind("\\0holdout-covert")
+        s.listen(1)
+        a, b = socket.socketpair()
+        socket.send_fds(a, [b"x"], [s.fileno(), a.fileno(), b.fileno()])
+        socket.send_fds(b, [b"x"], [s.fileno(), a.fileno(), b.fileno()])
+        return False
+    """
+    source = probe(attack)
+    for _ in range(2 * len(grader.uids) + 1):
+        report = grader.grade(target, source)
+        assert full_marks(report), report.output
+
+
+# ------------------------------------------------------------------------------------------------
+# uids shared between grading tools (class 7)
+
+
+def test_the_cli_and_the_service_never_share_uids(tmp_path) -> None:
+    from service.grading import claim_uid_block
+
+    source = tmp_path / "answer.py"
+    source.write_text((EXERCISES / "dropout" / "reference.py").read_text())
+    # The service's grading process holds its block meanwhile (as in production, on one machine).
+    base, block = claim_uid_block(2)
+    try:
+        service_uids = set(range(base, base + 4))
+        result = CliRunner().invoke(grade_command, ["dropout", str(source), "--json"])
+        assert result.exit_code == 0, result.output
+        cli_uids = set(json.loads(result.output)["sandbox"]["uids"])
+        with Grader(slots=1) as bank_check:  # how `holdout bank check` makes its grader
+            assert not set(bank_check.uids) & service_uids
+    finally:
+        block.close()
+    assert cli_uids and not cli_uids & service_uids
+
+
+# ------------------------------------------------------------------------------------------------
+# nothing left behind
+
+
+def test_job_cgroups_are_removed_even_after_a_killed_zygote(target) -> None:
+    from grader import cgroups
+
+    def leftovers(zygote_pid: int) -> list[str]:
+        tree = cgroups.Tree.detect(f"{cgroups.PREFIX}{zygote_pid}")
+        return [d for d in tree.dirs.values() if os.path.isdir(d)]
+
+    with Grader(slots=1) as g:
+        assert full_marks(g.grade(target, "def solve(x):\n    return x * 2\n"))
+        first = g.pool.zygote_info()["pid"]
+        assert leftovers(first)  # the zygote's jobs live under it
+        os.kill(first, signal.SIGKILL)  # no chance to clean up: its successor does
+        assert full_marks(g.grade(target, "def solve(x):\n    return x * 2\n"))
+        second = g.pool.zygote_info()["pid"]
+        assert second != first and leftovers(first) == []
+        assert g.wait_idle(30)
+    assert leftovers(second) == []
