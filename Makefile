@@ -15,7 +15,7 @@ LOCK = $(BIN)/uv pip compile --quiet --python-version 3.11 pyproject.toml
 KATEX_VERSION := 0.19.1
 KATEX_DIR := service/pages/static/vendor/katex
 
-.PHONY: install dev lock serve test lint format typecheck bench clean browser wrk nginx libseccomp
+.PHONY: install dev lock serve test lint format typecheck bench bench-exam clean browser wrk nginx libseccomp
 
 # The runtime only (what `make serve` needs); `make dev` adds the tools `make test` uses.
 install: libseccomp $(RUNTIME_STAMP) $(KATEX_DIR)/katex.min.js
@@ -99,6 +99,10 @@ bench: install $(BENCH_STAMP) wrk
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/grader.py
 	$(BIN)/python bench/pipeline.py
+
+# 1,000 simulated students taking a quiz at once (Locust); heavy: a few minutes of both cores.
+bench-exam: install $(BENCH_STAMP)
+	$(BIN)/python bench/exam.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -327,7 +327,7 @@ def main() -> None:
     for r in results:
         print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} |")
     ratio = next(r.rps for r in results if r.name == "GET /api/v1/questions") / results[0].rps
-    print(f"\nGET /api/v1/questions: {ratio:.2f} of the bare Flask app's throughput (aim: >= 0.7)")
+    print(f"\nGET /api/v1/questions: {ratio:.2f} of the bare Flask app's throughput (aim: >= 0.5)")
     print(f"({log_lines} access log lines written by holdout)")
 
 

@@ -204,11 +204,40 @@ def _numeric(value: Any) -> np.ndarray:
     return arr
 
 
-def output_of(ctx: StepContext, path: list[Any] | None) -> Any:
-    out = ctx.got.get("out")
+def output_of(
+    ctx: StepContext, path: list[Any] | None, outcome: dict[str, Any] | None = None
+) -> Any:
+    out = (ctx.got if outcome is None else outcome).get("out")
     if ctx.step.get("repeat", 1) > 1:
         return [_pick(o, path or []) for o in out] if isinstance(out, list) else out
     return _pick(out, path or [])
+
+
+def _out_array(ctx: StepContext, path: list[Any] | None, outcome: dict[str, Any]) -> np.ndarray:
+    value = output_of(ctx, path, outcome)
+    if ctx.step.get("repeat", 1) > 1:
+        if not isinstance(value, list):
+            raise CheckError("expected one output per repetition")
+        parts = [_numeric(v) for v in value]
+        if len({p.shape for p in parts}) > 1:
+            raise CheckError("repeated calls returned outputs of different shapes")
+        return np.stack(parts)
+    return _numeric(value)
+
+
+def _output_array(ctx: StepContext, path: list[Any] | None) -> np.ndarray:
+    """`$out` as an array, of the shape the reference's output has there: an expression is then
+    computed on arrays of the same shapes as for the reference (which passed these checks), so a
+    submission cannot make the parent broadcast its output into something huge."""
+    got = _out_array(ctx, path, ctx.got)
+    if ctx.ref is not None and "out" in ctx.ref and ctx.ref is not ctx.got:
+        try:
+            expected = _out_array(ctx, path, ctx.ref).shape
+        except CheckError:
+            return got  # the reference has no numeric output here: nothing to compare with
+        if got.shape != expected:
+            raise CheckError(f"expected an output of shape {expected}, got shape {got.shape}")
+    return got
 
 
 def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
@@ -216,13 +245,7 @@ def evaluate(expr: Any, ctx: StepContext) -> np.ndarray:
         return np.asarray(expr, dtype=np.float64)
     ((tag, arg),) = expr.items()
     if tag == "$out":
-        value = output_of(ctx, arg)
-        if ctx.step.get("repeat", 1) > 1:
-            parts = [_numeric(v) for v in value]
-            if len({p.shape for p in parts}) > 1:
-                raise CheckError("repeated calls returned outputs of different shapes")
-            return np.stack(parts)
-        return _numeric(value)
+        return _output_array(ctx, arg)
     if tag == "$arg":
         args, kwargs = ctx.arguments()
         if isinstance(arg, int):

@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from hashlib import sha256
 from typing import Any
 
 from grader import sandbox, uids
@@ -21,11 +23,13 @@ from grader.feedback import (
     abnormal,
     evaluate_test,
     failed_report,
+    hidden_load_failure,
     load_failure,
     score_test,
 )
+from grader.misconceptions import Profile, build_profile, explain, feedback_line
 from grader.pool import PROJECT_ROOT, SandboxPool, SandboxUnavailable
-from grader.protocol import OnTest, build_job
+from grader.protocol import OnTest, Run, build_job
 from grader.report import GradeReport, TestResult
 from grader.spec import Exercise
 from grader.uids import BASE_UID
@@ -33,7 +37,6 @@ from grader.uids import BASE_UID
 __all__ = ["BASE_UID", "ExerciseError", "GradeReport", "Grader", "SandboxUnavailable", "TestResult"]
 
 UNSAFE_ENV = SANDBOX_ALLOW_UNSAFE.env
-MAX_RUNS = 3
 REFERENCE_CACHE_SIZE = 256
 REQUIRED_LAYERS = sandbox.REQUIRED_LAYERS
 LAYERS = (
@@ -94,11 +97,16 @@ class Grader:
         self._status: dict[str, Any] | None = None
         self._refs: OrderedDict[str, dict[int, list[dict[str, Any]]]] = OrderedDict()
         self._ref_locks: dict[str, threading.Lock] = {}
+        self._profiles: OrderedDict[str, list[Profile]] = OrderedDict()
 
     # ---------------------------------------------------------------------------------------
     # public API
 
-    def grade(self, exercise: Exercise, source: str | bytes) -> GradeReport:
+    def grade(
+        self, exercise: Exercise, source: str | bytes, explain_misconceptions: bool = True
+    ) -> GradeReport:
+        """Grade `source`; when tests fail, the feedback names the misconception of every known
+        mutant the submission behaves like (see grader/misconceptions.py)."""
         started = time.monotonic()
         status = self.sandbox_status()
         if not status["ok"]:
@@ -141,14 +149,23 @@ class Grader:
                 results.append(score_test(exercise, test, outcomes[i], refs.get(i)))
         score = float(sum(r.score for r in results))
         passed = sum(r.passed for r in results)
+        feedback = (
+            f"{passed} of {len(results)} tests passed; score {score:g} of {exercise.max_score:g}."
+        )
+        if passed < len(results) and explain_misconceptions:
+            t = time.monotonic()
+            profiles = self.mutant_profiles(exercise, version)
+            hints = explain(profiles, exercise, outcomes, results)
+            if hints:
+                feedback += " " + feedback_line(hints)
+            timings["misconception_ms"] = round((time.monotonic() - t) * 1000, 2)
         timings["total_ms"] = round((time.monotonic() - started) * 1000, 2)
         return GradeReport(
             status="graded",
             score=score,
             max_score=exercise.max_score,
             tests=results,
-            feedback=f"{passed} of {len(results)} tests passed; "
-            f"score {score:g} of {exercise.max_score:g}.",
+            feedback=feedback,
             sandbox=status,
             timings=timings,
             exercise_version=version,
@@ -168,7 +185,7 @@ class Grader:
                 if key in self._refs:
                     self._refs.move_to_end(key)
                     return self._refs[key]
-            outcomes, fatal, _, _ = self._run_tests(exercise, exercise.reference)
+            outcomes, fatal, _, _ = self._run_tests(exercise, exercise.reference, split=False)
             if fatal:
                 raise ExerciseError(f"the reference implementation cannot be graded: {fatal}")
             refs: dict[int, list[dict[str, Any]]] = {}
@@ -188,6 +205,48 @@ class Grader:
                     old, _ = self._refs.popitem(last=False)
                     self._ref_locks.pop(old, None)
             return refs
+
+    def mutant_profiles(self, exercise: Exercise, fingerprint: str | None = None) -> list[Profile]:
+        """What each mutant with a `# misconception:` header fails and returns on the visible
+        tests, run once per exercise version and mutant sources (like the reference)."""
+        explained = sorted(n for n in exercise.mutants if exercise.mutant_misconception(n))
+        if not explained:
+            return []
+        key = (
+            (fingerprint or exercise.fingerprint)
+            + "|"
+            + sha256(
+                "\0".join(f"{n}\0{exercise.mutants[n]}" for n in explained).encode()
+            ).hexdigest()
+        )
+        with self._lock:
+            lock = self._ref_locks.setdefault("mutants|" + key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._profiles:
+                    self._profiles.move_to_end(key)
+                    return self._profiles[key]
+            refs = self.reference_outputs(exercise, fingerprint)
+
+            def profile(name: str) -> Profile | None:
+                outcomes, fatal, _, _ = self._run_tests(exercise, exercise.mutants[name])
+                if fatal:
+                    return None  # a mutant that cannot load matches nothing a test could tell
+                results = [
+                    score_test(exercise, test, outcomes[i], refs.get(i))
+                    for i, test in enumerate(exercise.tests)
+                ]
+                return build_profile(exercise, name, outcomes, results)
+
+            # One job per mutant, as many at once as there are slots.
+            with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
+                profiles = [p for p in ex.map(profile, explained) if p is not None]
+            with self._lock:
+                self._profiles[key] = profiles
+                while len(self._profiles) > REFERENCE_CACHE_SIZE:
+                    old, _ = self._profiles.popitem(last=False)
+                    self._ref_locks.pop("mutants|" + old, None)
+            return profiles
 
     def sandbox_status(self) -> dict[str, Any]:
         """Which isolation layers are active, observed from inside a probe job (cached)."""
@@ -265,45 +324,42 @@ class Grader:
     # running tests
 
     def _run_tests(
-        self, exercise: Exercise, source: str, on_test: OnTest | None = None
+        self, exercise: Exercise, source: str, on_test: OnTest | None = None, split: bool = True
     ) -> tuple[dict[int, Any], str | None, str, int]:
-        """Per-test outcomes (step results or Abnormal), a fatal reason, the output, runs used."""
+        """Per-test outcomes (step results or Abnormal), a fatal reason, the output, runs used.
+
+        With `split`, the visible tests run in one sandboxed run and the hidden tests in another,
+        after it: no message or output a student sees comes from a process that held hidden inputs
+        (and the visible run is over before the hidden one starts, so it can learn nothing from it).
+        Only the visible run's load failure is fatal and only its output is kept. Nothing is run
+        again: a run that hits the wall clock or the CPU limit ends the grading."""
         limits = exercise.effective_limits
+        tests = exercise.tests
+        if split:
+            groups = [[i for i, t in enumerate(tests) if not t.hidden]]
+            groups += [hidden] if (hidden := [i for i, t in enumerate(tests) if t.hidden]) else []
+        else:
+            groups = [list(range(len(tests)))]
         outcomes: dict[int, Any] = {}
-        start, runs = 0, 0
         output = b""
-        n = len(exercise.tests)
-        while start < n and runs < MAX_RUNS:
-            job = build_job(exercise, source, range(start, n))
-            run = self.pool.run(limits, job, on_test=on_test)
+        runs = 0
+        for k, indices in enumerate(groups):
+            holds_hidden = split and k > 0
+            run = self.pool.run(limits, build_job(exercise, source, indices), on_test=on_test)
             runs += 1
-            output += run.output
+            if not holds_hidden:
+                output += run.output
             if run.setup is None:
                 raise SandboxUnavailable(
                     f"the sandbox did not start: {abnormal(run, limits).reason}"
                 )
-            if run.load is None:
-                if start == 0 or not run.loading:
-                    why = run.protocol_error or abnormal(run, limits).reason
-                    return outcomes, f"{why} while loading the submission", _text(output), runs
-                outcomes[start] = abnormal(run, limits)
-                start += 1
-                continue
-            if not run.load.get("ok"):
-                return outcomes, load_failure(exercise, run.load), _text(output), runs
-            outcomes.update({i: steps for i, steps in run.tests.items() if i >= start})
-            if run.done and not run.protocol_error:
+            fatal, stop = _group_outcomes(exercise, run, indices, outcomes)
+            if fatal and not holds_hidden:
+                return outcomes, fatal, _text(output), runs
+            if stop is not None:
+                for i in range(len(tests)):
+                    outcomes.setdefault(i, stop)
                 break
-            pending = [i for i in run.began if i not in outcomes] or [start]
-            blamed = pending[0]
-            outcomes[blamed] = abnormal(run, limits)
-            start = blamed + 1
-        for i in range(n):
-            if i not in outcomes:
-                outcomes[i] = Abnormal(
-                    "not run: the submission timed out or crashed in earlier tests",
-                    "not run",
-                )
         return outcomes, None, _text(output), runs
 
 
@@ -325,3 +381,43 @@ def decode_source(source: str | bytes) -> tuple[str, str | None]:
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+# A run that ended this way ends the grading: a submission that hits a limit once is graded so.
+STOPPING = ("timed out", "CPU time limit")
+
+
+def _group_outcomes(
+    exercise: Exercise, run: Run, indices: list[int], outcomes: dict[int, Any]
+) -> tuple[str | None, Abnormal | None]:
+    """Put one run's test outcomes into `outcomes`: what the run reported, the test it ended in
+    (and the ones it never reached) as Abnormal. Returns the reason the submission did not load
+    (None when it did) and, when the run hit a limit, what the tests not yet run get."""
+    limits = exercise.effective_limits
+    cause = abnormal(run, limits)
+    if run.load is None or not run.load["ok"]:
+        if run.load is None:
+            why = f"{run.protocol_error or cause.reason} while loading the submission"
+            hidden_why = cause.hidden_reason
+        else:
+            why, hidden_why = load_failure(exercise, run.load), hidden_load_failure(run.load)
+        for i in indices:
+            outcomes[i] = Abnormal(why, hidden_why)
+        return why, cause if run.load is None and cause.hidden_reason in STOPPING else None
+    outcomes.update(run.tests)  # the reader took only tests this run holds
+    missing = [i for i in indices if i not in run.tests]
+    if (run.done and not run.protocol_error and not missing) or not indices:
+        return None, None  # complete (or a run of no tests: it only tells whether code loads)
+    # The run ended early (or broke the protocol): blame the test it was in.
+    blamed = next((i for i in run.began if i not in run.tests), (missing or indices)[0])
+    outcomes[blamed] = cause
+    later = Abnormal(
+        f"not run: the run ended in an earlier test ({cause.hidden_reason})", cause.hidden_reason
+    )
+    for i in missing:
+        outcomes.setdefault(i, later)
+    if cause.hidden_reason in STOPPING:
+        return None, Abnormal(
+            f"not run: an earlier run ended ({cause.hidden_reason})", later.hidden_reason
+        )
+    return None, None

@@ -101,6 +101,17 @@ def load_failure(exercise: Exercise, load: dict[str, Any]) -> str:
     return "raised an exception while loading: " + format_exception(exc)
 
 
+def hidden_load_failure(load: dict[str, Any]) -> str:
+    """Why the submission did not load, for hidden tests: from the run that held their inputs, so
+    only the kind of failure, never its text."""
+    kind = load.get("kind")
+    if kind == "exception":
+        return hidden_exception(load.get("exc") or {}) + " while loading"
+    return {"syntax": "syntax error", "missing": "entry point missing"}.get(
+        str(kind), "wrong kind of entry point"
+    )
+
+
 def format_exception(exc: dict[str, Any]) -> str:
     text = f"{exc.get('type')}: {exc.get('message')}"
     if "MemoryError" in exc.get("builtin_bases", []):
@@ -180,8 +191,10 @@ def evaluate_test(
     test: TestSpec,
     outcome: list[dict[str, Any]],
     ref: list[dict[str, Any]] | None,
+    trace: list[Any] | None = None,
 ) -> tuple[str, str]:
-    """("", "") when the test passes, else (full message, message for a hidden test)."""
+    """("", "") when the test passes, else (full message, message for a hidden test).
+    `trace`, if given, receives where it failed: (step index, indices of its failing checks)."""
     lets = {k: materialize(v, {}, None, _ARRAYS) for k, v in test.let.items()}
     params = list(_param_names(exercise.entry.signature))
     for j, step in enumerate(test.steps):
@@ -220,10 +233,24 @@ def evaluate_test(
             others=outcome[:j],
             param_names=params if action == "call" else [],
         )
-        failures = [(p, c.get("message")) for c in checks if (p := run_check(c, ctx))]
+        results = [_checked(c, ctx) for c in checks]
+        failures = [(p, c.get("message")) for c, p in zip(checks, results, strict=True) if p]
         if failures:
+            if trace is not None:
+                trace.append((j, tuple(i for i, p in enumerate(results) if p)))
             return failure_text(desc, failures), "wrong result"
     return "", ""
+
+
+MALFORMED = "malformed output: it could not be checked"
+
+
+def _checked(check: dict[str, Any], ctx: StepContext) -> str | None:
+    """A check's verdict; whatever data from the sandbox makes a check raise fails that check."""
+    try:
+        return run_check(check, ctx)
+    except Exception as exc:
+        return f"{MALFORMED} ({type(exc).__name__})"
 
 
 def _arguments(
@@ -268,10 +295,15 @@ def failure_text(desc: _StepName | str, failures: list[tuple[str, str | None]]) 
 def score_test(
     exercise: Exercise, test: TestSpec, outcome: Any, ref: list[dict[str, Any]] | None
 ) -> TestResult:
+    trace: list[Any] = []
     if isinstance(outcome, Abnormal):
         detail, hidden_msg = outcome.reason, outcome.hidden_reason
+        trace.append(("abnormal", outcome.hidden_reason))
     else:
-        detail, hidden_msg = evaluate_test(exercise, test, outcome, ref)
+        try:
+            detail, hidden_msg = evaluate_test(exercise, test, outcome, ref, trace)
+        except Exception as exc:  # the data, not the grader: never a crash of this process
+            detail, hidden_msg = f"{MALFORMED} ({type(exc).__name__})", "malformed output"
     passed = detail == ""
     return TestResult(
         name=test.name,
@@ -281,6 +313,7 @@ def score_test(
         message="passed" if passed else (f"failed: {hidden_msg}" if test.hidden else detail),
         hidden=test.hidden,
         detail=detail or "passed",
+        failed_at=tuple(trace),
     )
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import OnTest, RecordReader, Run
+from grader.protocol import GARBAGE, OnTest, RecordReader, Run
 from grader.sandbox import SandboxUnavailable
 from grader.uids import processes_of
 
@@ -320,7 +320,12 @@ class SandboxPool:
         run = Run()
         started = time.monotonic()
         try:
-            self._read_channels(run, result_r, output_r, limits, RecordReader(run, on_test))
+            self._read_channels(run, result_r, output_r, limits, RecordReader(run, job, on_test))
+        except Exception:
+            # Whatever went wrong reading a job's channels is a failure of that job, never of this
+            # process: the job is still waited for (its uid is reused only once it is reaped).
+            run.protocol_error = run.protocol_error or GARBAGE
+            run.done = False
         finally:
             os.close(result_r)
             os.close(output_r)

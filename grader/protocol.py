@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,7 @@ def child_test(index: int, test: TestSpec) -> dict[str, Any]:
     return {"index": index, "let": test.let, "steps": steps}
 
 
-def build_job(exercise: Exercise, source: str, indices: range) -> dict[str, Any]:
+def build_job(exercise: Exercise, source: str, indices: Iterable[int]) -> dict[str, Any]:
     """A job that loads `source` and runs the exercise's tests with these indices, in order."""
     return {
         "mode": "run",
@@ -95,6 +95,19 @@ OnTest = Callable[[int, list[dict[str, Any]]], None]
 GARBAGE = "the submission wrote garbage into the result channel"
 NPY_MIN = 64
 TAMPERED = "the submission tampered with the result channel"
+# Caps on what one run may make the parent build, checked before a record is parsed: JSON that
+# costs little to send (`[],` is 3 bytes) can cost 20-40x as many bytes of Python objects.
+MAX_LINE = 8 << 20  # bytes of one record's JSON
+MAX_VALUES = 200_000  # JSON values in all records of a run (an upper bound, counted on the bytes)
+TOO_MANY_VALUES = (
+    f"the output is too large: more than {MAX_VALUES} values in one run "
+    "(return numpy arrays rather than long Python lists)"
+)
+
+
+def _no_constants(name: str) -> Any:
+    # The harness writes non-finite floats as {"$float": ...}, never as bare NaN/Infinity.
+    raise ValueError(f"bare {name} in a record")
 
 
 class RecordReader:
@@ -103,9 +116,14 @@ class RecordReader:
     the first one that breaks the protocol ends the parsing (`run.protocol_error`).
     `on_test(i, steps)` sees each decoded test as soon as its record is complete."""
 
-    def __init__(self, run: Run, on_test: OnTest | None = None) -> None:
+    def __init__(
+        self, run: Run, job: dict[str, Any] | None = None, on_test: OnTest | None = None
+    ) -> None:
         self.run = run
         self.on_test = on_test
+        # Only the tests this job holds: a run never reports on tests it was not given.
+        self.indices = {t["index"] for t in (job or {}).get("tests", [])}
+        self.values = 0
         self.buf = bytearray()
         self.pos = 0  # buf[:pos] is parsed
         self.scanned = 0  # no newline in buf[pos:scanned]
@@ -121,7 +139,7 @@ class RecordReader:
         try:
             while not self.stopped and self._next():
                 pass
-        except (ValueError, RecursionError):
+        except Exception:  # whatever the bytes make the parser do, it is the submission's fault
             self._fail(GARBAGE)
         # Drop what was parsed once per read, not once per record: linear in the channel's size.
         del self.buf[: self.pos]
@@ -145,8 +163,18 @@ class RecordReader:
             end = self.buf.find(b"\n", max(self.pos, self.scanned))
             if end < 0:
                 self.scanned = len(self.buf)
+                if self.scanned - self.pos > MAX_LINE:
+                    raise ValueError("record too long")
                 return False
-            record = json.loads(bytes(self.buf[self.pos : end]))
+            if end - self.pos > MAX_LINE:
+                raise ValueError("record too long")
+            # Every value but the first follows a comma or opens a list or object: an upper bound
+            # on what json.loads would build, counted in C before it builds anything.
+            self.values += 1 + sum(self.buf.count(c, self.pos, end) for c in (b",", b"[", b"{"))
+            if self.values > MAX_VALUES:
+                self._fail(TOO_MANY_VALUES)
+                return False
+            record = json.loads(self.buf[self.pos : end], parse_constant=_no_constants)
             if not isinstance(record, dict):
                 raise ValueError("not an object")
             sizes = record.pop("b", [])
@@ -162,7 +190,8 @@ class RecordReader:
         total = sum(sizes)
         if len(self.buf) - self.pos < total:
             return False
-        data = memoryview(bytes(self.buf[self.pos : self.pos + total]))
+        with memoryview(self.buf) as view:
+            data = memoryview(view[self.pos : self.pos + total].tobytes())
         self.pos += total
         self.pending = None
         blobs = []
@@ -192,15 +221,22 @@ class RecordReader:
             elif kind == Kind.LOAD:
                 if run.load is not None:
                     raise ValueError("duplicate load")
-                run.load = record
+                load = {"ok": record["ok"] is True, "kind": text(record.get("kind", ""), 20)}
+                if load["kind"] == "syntax" and run.loading:
+                    raise ValueError("a syntax error after the source compiled")
+                if "message" in record:
+                    load["message"] = text(record["message"], 2000)
+                if "exc" in record:
+                    load["exc"] = exception(record["exc"])
+                run.load = load
             elif kind == Kind.BEGIN:
-                i = int(record["i"])
+                i = self._index(record)
                 if i in self.begun:
                     raise ValueError("duplicate begin")
                 self.begun.add(i)
                 run.began.append(i)
             elif kind == Kind.TEST:
-                i = int(record["i"])
+                i = self._index(record)
                 if i in run.tests:
                     raise ValueError("duplicate test")
                 run.tests[i] = steps = [decode_step(s, blobs) for s in record["steps"]]
@@ -210,8 +246,14 @@ class RecordReader:
                 run.done = True
             else:
                 raise ValueError("unknown record")
-        except (KeyError, TypeError, ValueError, DecodeError, RecursionError):
+        except Exception:  # a record that breaks the protocol, however it breaks it
             self._fail(TAMPERED)
+
+    def _index(self, record: dict[str, Any]) -> int:
+        i = record["i"]
+        if type(i) is not int or i not in self.indices:
+            raise ValueError("a test this job does not hold")
+        return i
 
 
 def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
@@ -223,23 +265,38 @@ def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
     if "after" in step:
         out["after"] = decode(step["after"], blobs)
     if "signature" in step:
-        out["signature"] = str(step["signature"])[:2000]
+        out["signature"] = text(step["signature"], 2000)
     if "shared" in step:
         out["shared"] = decode_shared(step["shared"])
     if "exc" in step:
-        exc = step["exc"]
-        if not isinstance(exc, dict):
-            raise DecodeError("malformed exception")
-        out["exc"] = {
-            "type": str(exc.get("type", "Exception"))[:100],
-            "builtin_bases": [str(b) for b in exc.get("builtin_bases", [])][:20],
-            "message": str(exc.get("message", ""))[:2000],
-            "traceback": [str(x)[:300] for x in exc.get("traceback", [])][:40],
-            "raised_by": str(exc.get("raised_by", "unknown"))[:40],
-        }
+        out["exc"] = exception(step["exc"])
     if not out:
         raise DecodeError("empty step result")
     return out
+
+
+def exception(exc: Any) -> dict[str, Any]:
+    """An exception as the harness describes it, with every field bounded and printable."""
+    if not isinstance(exc, dict):
+        raise DecodeError("malformed exception")
+    bases, tb = exc.get("builtin_bases", []), exc.get("traceback", [])
+    if not isinstance(bases, list) or not isinstance(tb, list):
+        raise DecodeError("malformed exception")
+    return {
+        "type": text(exc.get("type", "Exception"), 100),
+        "builtin_bases": [text(b, 100) for b in bases[:20]],
+        "message": text(exc.get("message", ""), 2000),
+        "traceback": [text(x, 300) for x in tb[:40]],
+        "raised_by": text(exc.get("raised_by", "unknown"), 40),
+    }
+
+
+def text(value: Any, limit: int) -> str:
+    """A string from the sandbox as feedback may show it: at most `limit` characters, valid UTF-8
+    (no lone surrogates) and no NUL (which PostgreSQL text cannot hold)."""
+    if not isinstance(value, str):
+        raise DecodeError("a text field is not a string")
+    return value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def decode_shared(shared: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,9 @@ class TestResult:
     hidden: bool
     # The full feedback, also for hidden tests: for exercise checks and logs, never for students.
     detail: str = ""
+    # Where it failed: (step index, indices of the failing checks), or ("abnormal", reason); for
+    # matching known mutants (grader/misconceptions.py), never shown.
+    failed_at: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

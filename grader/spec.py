@@ -19,6 +19,8 @@ FORMAT_VERSION = 1
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MUTANT_EXPECT_RE = re.compile(r"^#\s*expect:\s*(.+)$")
+MUTANT_MISCONCEPTION_RE = re.compile(r"^#\s*misconception:\s*(.+)$")
+MAX_MISCONCEPTION = 300
 
 DEFAULT_LIMITS: dict[str, float] = {
     "wall_seconds": 10,
@@ -234,6 +236,14 @@ class Exercise:
             ],
         }
 
+    def mutant_misconception(self, name: str) -> str | None:
+        """The student-facing sentence of a mutant's `# misconception:` header, if it has one."""
+        for line in self.mutants[name].splitlines():
+            m = MUTANT_MISCONCEPTION_RE.match(line.strip())
+            if m:
+                return m.group(1).strip()
+        return None
+
     def mutant_expectations(self, name: str) -> list[tuple[str, str]]:
         """(test name, expected substring) pairs declared in a mutant's header comments."""
         pairs = []
@@ -350,6 +360,11 @@ def _parse_spec(
         for test_name, _ in expectations:
             if test_name not in names:
                 raise SpecError(f"mutants/{name}: expects unknown test {test_name!r}")
+        text = exercise.mutant_misconception(name)
+        if text is not None and len(text) > MAX_MISCONCEPTION:
+            raise SpecError(
+                f"mutants/{name}: the misconception is at most {MAX_MISCONCEPTION} characters"
+            )
     return exercise
 
 

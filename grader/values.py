@@ -230,6 +230,8 @@ def decode(data: Any, blobs: list[Any] | None = None, depth: int = 0) -> Any:
     if isinstance(data, int):
         return data
     if isinstance(data, float):
+        if not math.isfinite(data):  # `1e999`: `encode` sends non-finite floats as $float
+            raise DecodeError("a non-finite bare float")
         return data
     if isinstance(data, list):
         return [decode(v, blobs, depth + 1) for v in data]

@@ -498,8 +498,11 @@ def _standby(
     # If the zygote died before that line, no signal comes; its end of the socket is closed then
     # (getppid() cannot tell: PID 1 of a new namespace always sees 0).
     poll = select.poll()
-    poll.register(sock_fd, 0)  # only hang-ups: a job may already be waiting there
-    if poll.poll(0):
+    poll.register(sock_fd, select.POLLIN)
+    events = poll.poll(0)
+    # A hang-up with a job waiting is no death: the zygote closes its end once it sent the job,
+    # which it may do before this fresh standby even ran this far.
+    if events and not events[0][1] & select.POLLIN:
         return
     # Nothing of the zygote's (its control socket, other standbys', the namespace handles) stays,
     # so the engine sees the zygote's socket close when the zygote dies.

@@ -65,6 +65,13 @@ def check_exercise(exercise: Exercise, grader: Grader, repeats: int = 2) -> list
             continue
         if report.score >= report.max_score:
             problems.append(f"{label}: gets full marks")
+        misconception = exercise.mutant_misconception(name)
+        if misconception and misconception not in report.feedback:
+            problems.append(
+                f"{label}: its misconception is not recognised on its own outputs (it must fail "
+                f"the same tests and return the same values on the visible tests every time): "
+                f"{report.feedback}"
+            )
         by_name = {t.name: t for t in report.tests}
         for test_name, text in exercise.mutant_expectations(name):
             result = by_name[test_name]

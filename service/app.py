@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
 
-from service import metrics
+from service import caching, metrics
 from service.config import Settings
 from service.errors import Problem, register_error_handlers
 from service.events import init_events
@@ -21,11 +19,19 @@ from service.lti import init_lti
 from service.models import db
 from service.outbox import init_outbox
 from service.pages import FORM_BLUEPRINTS, init_pages
+from service.ratelimits import init_rate_limits
+from service.waits import init_waits
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BODY_METHODS = ("POST", "PUT", "PATCH")
 # Each of these may start a sandbox run, so they have a tighter limit than the rest.
-SUBMIT_ENDPOINTS = ("questions.submit_answer", "quizzes.answer")
+# The pages' answer forms are limited like the API's answers.
+SUBMIT_ENDPOINTS = (
+    "questions.submit_answer",
+    "quizzes.answer",
+    "pages.answer",
+    "pages.save_attempt",
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -95,27 +101,6 @@ class DrainRefusedBody:
             pass
 
 
-def _rate_limit_key() -> str:
-    """Per token (hashed: the limiter's storage never holds a usable token), else per address."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
-    return "addr:" + (request.remote_addr or "unknown")
-
-
-def _init_rate_limits(app: Flask, settings: Settings) -> Limiter:
-    return Limiter(
-        key_func=_rate_limit_key,
-        app=app,
-        default_limits=[settings.rate_limit],
-        storage_uri=settings.rate_limit_storage,
-        headers_enabled=True,
-        # If shared storage is down, count in memory rather than refuse every request.
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
-
-
 def _init_grading(app: Flask, settings: Settings) -> None:
     checks = app.extensions.setdefault("holdout_ready_checks", {})
     if settings.broker_url:
@@ -156,6 +141,7 @@ def _init_features(app: Flask, settings: Settings) -> None:
     api = init_api(app)
     init_lti(app, api)
     init_pages(app, api)
+    init_waits(app)
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
@@ -171,6 +157,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         HOLDOUT_SETTINGS=settings,
     )
+    app.extensions["holdout_settings"] = settings  # read through config.of_app()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config)
 
@@ -182,15 +169,18 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     install_request_logging(app)
     metrics.install(app)
+    caching.install()
     app.before_request(_require_json_body)
     register_error_handlers(app)
 
     _init_grading(app, settings)
-    limiter = _init_rate_limits(app, settings)
+    limiter = init_rate_limits(app, settings)
     _init_features(app, settings)
     for endpoint in SUBMIT_ENDPOINTS:
         view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(settings.submit_rate_limit)(view)  # type: ignore[assignment]
+        # One budget for all of a user's answers, whichever route (API or page form) they use.
+        shared = limiter.shared_limit(settings.submit_rate_limit, scope="answers")
+        app.view_functions[endpoint] = shared(view)  # type: ignore[assignment]
     for endpoint in ("health.healthz", "health.readyz", "health.metrics"):
         limiter.exempt(app.view_functions[endpoint])
     app.register_blueprint(

@@ -18,7 +18,14 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 from flask import Flask
 
-from service.jobs import REDISPATCH_SECONDS, claim, mark_dispatched, new_owner, redispatch_due
+from service.jobs import (
+    REDISPATCH_SECONDS,
+    RUNNING,
+    claim_for_student,
+    mark_dispatched,
+    new_owner,
+    redispatch_due,
+)
 from service.models import db
 
 log = logging.getLogger("holdout.broker")
@@ -79,14 +86,21 @@ class BrokerQueue:
             return {"ok": False, "url": _redact(self.url), "error": f"{type(exc).__name__}: {exc}"}
 
     def _grade(self, submission_id: int) -> None:
+        next_id: int | None = submission_id
+        while next_id is not None:
+            next_id = self._grade_one(next_id)
+
+    def _grade_one(self, submission_id: int) -> int | None:
+        """Grade one submission if it can be claimed now; returns the next one this thread grades
+        (one of the same student's, parked meanwhile: see StudentJobs)."""
         from service.jobs import run_claimed
 
         assert self.app is not None, "only workers consume messages"
         owner = new_owner()
         with self.app.app_context():
             try:
-                if not claim(submission_id, owner):
-                    return  # graded already, or someone else holds the lease
+                if not claim_for_student(submission_id, owner, RUNNING):
+                    return None  # parked, graded already, or someone else holds the lease
             finally:
                 db.session.remove()
         with self.lock:
@@ -94,8 +108,10 @@ class BrokerQueue:
         try:
             run_claimed(self.app, submission_id, owner)
         finally:
+            next_id = RUNNING.done(submission_id)
             with self.lock:
                 self.in_flight.pop(submission_id, None)
+        return next_id
 
 
 def _redact(url: str) -> str:

@@ -200,18 +200,25 @@ def token() -> None:
 @click.option("--course", help="Limit the token to one course (by slug).")
 @with_appcontext
 def token_create(role: str, name: str, course: str | None) -> None:
-    """Create a user (if new) and a token for it; the token is printed as the last line."""
+    """Create a user (if new) and a token for it; the token is printed as the last line.
+
+    `admin` is a site administrator (only this command makes one). With --course an instructor
+    token makes its user an instructor of that course only; without, it acts site-wide."""
     from sqlalchemy import select
 
-    from service.auth import get_or_create_user, issue_token
+    from service.auth import get_or_create_user, issue_token, make_member
     from service.models import Course
 
     scope = None
+    if course and role == Role.ADMIN:
+        raise click.UsageError("an admin token is site-wide: it takes no --course")
     if course:
         scope = db.session.scalar(select(Course).where(Course.slug == course))
         if scope is None:
             raise click.UsageError(f"no course {course!r}")
     user = get_or_create_user(name, Role(role))
+    if scope is not None:
+        make_member(user, scope)
     _, plain = issue_token(user, name=f"cli: {name}", course=scope)
     db.session.commit()
     click.echo(f"Created a {role} token for {name!r} (user id {user.id}). Keep it secret:")

@@ -5,7 +5,7 @@ To add a setting, add one field to `Settings` below:
     my_thing_seconds: float = setting("HOLDOUT_MY_THING_SECONDS", Number(positive=True), 5.0,
                                       "what it means, for the README's table")
 
-then read it as `app.config["HOLDOUT_SETTINGS"].my_thing_seconds` (or `current().my_thing_seconds`
+then read it as `config.of_app().my_thing_seconds` (or `current().my_thing_seconds`
 where there is no app, e.g. a module constant), and regenerate the README's table with
 `holdout config docs --update README.md` (a test keeps them equal). Everything is read and checked
 once at start-up: a bad value stops the process with a message naming it (ConfigError).
@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+MAX_SIGN_IN_LINK_MINUTES = 60
 DEFAULT_DATABASE_URL = "sqlite:///instance/holdout.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
@@ -65,6 +66,21 @@ def setting(
     """A dataclass field of Settings, declared as one environment variable."""
     declared = Setting(env, parse, default, meaning, shown_default)
     return dataclasses.field(default=default, metadata={"setting": declared})
+
+
+@dataclasses.dataclass(frozen=True)
+class IntegerRange:
+    minimum: int
+    maximum: int
+
+    def __call__(self, raw: str) -> int:
+        value = Integer(self.minimum)(raw)
+        if value > self.maximum:
+            raise ValueError(f"must be at most {self.maximum}")
+        return value
+
+    def __str__(self) -> str:
+        return f"integer {self.minimum} to {self.maximum}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +122,15 @@ class PublicUrl:
 
     def __str__(self) -> str:
         return "URL"
+
+
+@dataclasses.dataclass(frozen=True)
+class HostList:
+    def __call__(self, raw: str) -> tuple[str, ...]:
+        return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+
+    def __str__(self) -> str:
+        return "comma-separated host names"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +197,14 @@ class Settings:
         "machine (loopback, not through a proxy) see them",
         "unset",
     )
+    cache_seconds: float = setting(
+        "HOLDOUT_CACHE_SECONDS",
+        Number(0),
+        5.0,
+        "how long a process may answer a repeated `GET /api/v1/questions` from its cache; a "
+        "question edited or a token revoked in another process takes effect within this time "
+        "(in the same process at once); `0` turns the cache off",
+    )
     # Grading
     grader_slots: int = setting(
         "HOLDOUT_GRADER_SLOTS",
@@ -225,7 +258,8 @@ class Settings:
         "HOLDOUT_RATE_LIMIT_STORAGE_URL",
         Text(),
         "memory://",
-        "where rate-limit counters live (shared Redis when scaled out)",
+        "where rate-limit counters live (shared Redis when scaled out); `memory://` means a "
+        "SQLite file in the instance folder that all workers of the machine share",
         "the broker URL if it is Redis, else `memory://`",
     )
     # Webhooks
@@ -252,13 +286,15 @@ class Settings:
         "HOLDOUT_MAX_WAITS_PER_USER",
         Integer(1),
         4,
-        "long polls one user may have open at once; past it the status is answered at once",
+        "long polls one user may have open at once in each API process; past it the status is "
+        "answered at once, with Retry-After",
     )
     max_waits: int = setting(
         "HOLDOUT_MAX_WAITS",
         Integer(1),
         1000,
-        "long polls open at once in each API process; past it the status is answered at once",
+        "long polls open at once in each API process; past it the status is answered at once, "
+        "with Retry-After",
     )
     # LTI and the pages
     public_url: str | None = setting(
@@ -274,6 +310,34 @@ class Settings:
         Number(positive=True),
         8.0,
         "how long a browser stays signed in after a launch or sign-in link",
+    )
+    sign_in_link_minutes: int = setting(
+        "HOLDOUT_SIGN_IN_LINK_MINUTES",
+        IntegerRange(1, MAX_SIGN_IN_LINK_MINUTES),
+        10,
+        "how long a (single-use) sign-in link stays valid; at most 60",
+    )
+    trusted_hosts: tuple[str, ...] = setting(
+        "HOLDOUT_TRUSTED_HOSTS",
+        HostList(),
+        ("localhost", "127.0.0.1"),
+        "without HOLDOUT_PUBLIC_URL, the request Host names absolute URLs may be built on",
+        "`localhost,127.0.0.1`",
+    )
+    # Outbound requests (webhooks, LTI platform endpoints): see service/outbound.py
+    outbound_allow_hosts: tuple[str, ...] = setting(
+        "HOLDOUT_OUTBOUND_ALLOW_HOSTS",
+        HostList(),
+        (),
+        "hosts holdout may call even on loopback or private addresses, and over http "
+        "(development, tests); others must be public https hosts",
+        "none",
+    )
+    outbound_allow_http: bool = setting(
+        "HOLDOUT_OUTBOUND_ALLOW_HTTP",
+        Flag(),
+        False,
+        "allow plain http to public hosts (development only)",
     )
     lti_jwks_ttl: float = setting(
         "HOLDOUT_LTI_JWKS_TTL", Number(0), 300.0, "seconds an LMS's JWKS is cached"
@@ -362,6 +426,14 @@ def current() -> Settings:
     """The settings of this process's environment, read once: for module-level constants and
     code that runs without an app (gunicorn's config, the worker). Raises ConfigError."""
     return Settings.parse()
+
+
+def of_app() -> Settings:
+    """The settings of the current Flask app (tests may replace them there)."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["holdout_settings"]
+    return settings
 
 
 def declared() -> list[Setting[Any]]:

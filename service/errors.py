@@ -102,6 +102,17 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         return _http_exception(exc)
 
+    from sqlalchemy.exc import IntegrityError
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc: IntegrityError) -> Response:
+        # Two requests raced to create the same thing; the loser is told, nothing is lost.
+        from service.models import db
+
+        db.session.rollback()
+        log.info("integrity conflict", extra={"error": str(exc.orig)[:200]})
+        return problem_response(409, "A concurrent request changed the same data; try again.")
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")

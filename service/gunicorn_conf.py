@@ -13,8 +13,10 @@ from service.config import current
 _settings = current()
 bind = _settings.bind
 workers = _settings.workers
+# Each worker is an event loop (uvicorn) serving the Flask app from a pool of `threads` threads;
+# long polls (?wait=) wait on the loop, holding no thread (service/waits.py).
+worker_class = "service.waits.Worker"
 threads = _settings.threads
-# Long polls of a submission (?wait=) last up to 30 s, so a request may take that long plus margin.
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 keepalive = _settings.keepalive
@@ -54,8 +56,9 @@ logconfig_dict = {
 def post_worker_init(worker: object) -> None:
     """Start the embedded grading threads in each worker (they do nothing with a broker)."""
     from service.jobs import start_embedded_executor
+    from service.waits import flask_of
 
-    start_embedded_executor(worker.wsgi)  # type: ignore[attr-defined]
+    start_embedded_executor(flask_of(worker.wsgi))  # type: ignore[attr-defined]
 
 
 def child_exit(server: object, worker: object) -> None:
@@ -71,5 +74,6 @@ def on_exit(server: object) -> None:
 def worker_exit(server: object, worker: object) -> None:
     """On shutdown, let jobs in flight finish (bounded by the graceful timeout), then stop."""
     from service.jobs import stop_embedded_executor
+    from service.waits import flask_of
 
-    stop_embedded_executor(worker.wsgi, timeout=graceful_timeout)  # type: ignore[attr-defined]
+    stop_embedded_executor(flask_of(worker.wsgi), timeout=graceful_timeout)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -67,16 +68,88 @@ def claim(submission_id: int, owner: str) -> bool:
     return claimed == 1
 
 
-def claim_next(owner: str) -> int | None:
-    """Claim the oldest claimable submission; None when there is nothing to do."""
-    candidates = db.session.scalars(
-        select(Submission.id).where(_claimable()).order_by(Submission.id).limit(8)
-    ).all()
+class StudentJobs:
+    """The grading jobs running in this process, by student. Fair queueing: a process runs at most
+    one job per student at a time, so one student's burst of slow submissions never holds every
+    grading thread while other students wait (their jobs run in the threads left free).
+
+    Claims go through `lock`, so that two threads never both take a job of the same student. A
+    worker's message for a busy student is parked here and graded, in order, by the thread that
+    finishes that student's job: parked ids exist only while their student has a job running here
+    (if the process dies, the rows are still queued and the sweeper sends them again)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._students: dict[int, int] = {}  # submission id -> user id
+        self._parked: dict[int, deque[int]] = {}  # user id -> submission ids waiting here
+
+    def students(self) -> set[int]:
+        return set(self._students.values())
+
+    def add(self, submission_id: int, user_id: int) -> None:
+        self._students[submission_id] = user_id
+
+    def park(self, user_id: int, submission_id: int) -> None:
+        self._parked.setdefault(user_id, deque()).append(submission_id)
+
+    def done(self, submission_id: int) -> int | None:
+        """The job ended; returns the next parked submission of its student, if any."""
+        with self.lock:
+            user_id = self._students.pop(submission_id, None)
+            waiting = self._parked.get(user_id) if user_id is not None else None
+            if user_id is None or not waiting:
+                return None
+            next_id = waiting.popleft()
+            if not waiting:
+                del self._parked[user_id]
+            return next_id
+
+
+# This process's jobs, for the embedded executor's threads and a worker's Dramatiq threads alike.
+RUNNING = StudentJobs()
+
+
+def claim_next(owner: str, running: StudentJobs | None = None) -> int | None:
+    """Claim the oldest claimable submission (with `running`: of a student who has no job in
+    `running`, and record it there); None when there is nothing to do."""
+    if running is None:
+        return _claim_oldest(owner, set(), None)
+    with running.lock:
+        return _claim_oldest(owner, running.students(), running)
+
+
+def _claim_oldest(owner: str, busy: set[int], running: StudentJobs | None) -> int | None:
+    query = select(Submission.id, Submission.user_id).where(_claimable())
+    if busy:
+        query = query.where(Submission.user_id.not_in(busy))
+    candidates = db.session.execute(query.order_by(Submission.id).limit(8)).all()
     db.session.rollback()
-    for submission_id in candidates:
+    for submission_id, user_id in candidates:
         if claim(submission_id, owner):
-            return submission_id
+            if running is not None:
+                running.add(submission_id, user_id)
+            return int(submission_id)
     return None
+
+
+def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> bool:
+    """Claim this submission and record it in `running`, unless its student already has a job
+    there: then it is parked, for the thread that finishes that job. False when not claimed now
+    (parked, graded already, or someone else holds the lease)."""
+    with running.lock:
+        user_id = db.session.scalar(
+            select(Submission.user_id).where(Submission.id == submission_id)
+        )
+        db.session.rollback()
+        if user_id is None:
+            return False
+        if user_id in running.students():
+            running.park(user_id, submission_id)
+            return False
+        if not claim(submission_id, owner):
+            return False
+        running.add(submission_id, user_id)
+        return True
 
 
 def renew(submission_id: int, owner: str) -> bool:
@@ -227,7 +300,7 @@ class EmbeddedExecutor:
         owner = new_owner()
         with self.app.app_context():
             try:
-                submission_id = claim_next(owner)
+                submission_id = claim_next(owner, RUNNING)
             finally:
                 db.session.remove()
         if submission_id is None:
@@ -241,6 +314,7 @@ class EmbeddedExecutor:
         except Exception:  # logged in run_claimed; the lease expires and it is retried
             pass
         finally:
+            RUNNING.done(submission_id)
             with self.lock:
                 self.in_flight.pop(submission_id, None)
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -15,6 +16,8 @@ from flask import Flask, Response, g, has_request_context, request
 # Attributes every LogRecord has; anything else was passed with extra= and goes into the line.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 REQUEST_ID_HEADER = "X-Request-ID"
+# Paths that carry a credential (a sign-in link's key): logged without it.
+SECRET_PATH = re.compile(r"^(/app/enter/)[^/]+")
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,7 +71,7 @@ def install_request_logging(app: Flask) -> None:
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": SECRET_PATH.sub(r"\1[redacted]", request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started

@@ -77,9 +77,21 @@ db = SQLAlchemy(model_class=Base)
 
 
 class Role(enum.StrEnum):
+    """A user's site role. Only `admin` manages other users' tokens and LTI platforms; an
+    instructor acts in every course unless its token or session is limited to one."""
+
+    ADMIN = "admin"
     INSTRUCTOR = "instructor"
     STUDENT = "student"
     LMS = "lms"
+
+
+class CourseRole(enum.StrEnum):
+    """A member's role in one course (the membership row decides what they may do there)."""
+
+    INSTRUCTOR = "instructor"
+    TEACHING_ASSISTANT = "teaching_assistant"
+    STUDENT = "student"
 
 
 class SubmissionStatus(enum.StrEnum):
@@ -144,13 +156,15 @@ class User(db.Model):  # type: ignore[name-defined]
 
 
 class Enrollment(db.Model):  # type: ignore[name-defined]
-    """A user's membership of a course; a student is enrolled on their first attempt there."""
+    """A user's membership of a course with a role in it (see service.access). A student is
+    enrolled on their first attempt there; staff through an LTI launch or the command line."""
 
     __tablename__ = "enrollments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[CourseRole] = mapped_column(_enum(CourseRole), default=CourseRole.STUDENT)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
@@ -194,6 +208,10 @@ class Question(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Deleting a question archives it: its submissions and their scores are never lost.
     archived_at: Mapped[datetime | None]
+    # The course whose instructors author it; None: the site's shared bank (site staff only).
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL"), index=True
+    )
     # What `bank load` last wrote (a hash of the bank's fields; None if the bank never wrote
     # it), and when an instructor last changed it: the bank never overwrites such an edit.
     bank_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -19,9 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import update
 
-from service import background, metrics
+from service import background, metrics, outbound
 from service.models import JobStatus, db, due_ids, rows_changed, utcnow
 
 log = logging.getLogger("holdout.outbox")
@@ -65,31 +63,17 @@ def http_exchange(
     max_bytes: int = MAX_ANSWER_BYTES,
 ) -> HttpAnswer:
     """One HTTP exchange, bounded: `timeout` for the whole answer (not only for each read, so a
-    server dribbling bytes cannot hold a thread), at most `max_bytes` of body. Raises OSError
-    (URLError, TimeoutError) when there was no usable answer, AnswerTooLarge past the cap."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    deadline = time.monotonic() + timeout
+    server dribbling bytes cannot hold a thread), at most `max_bytes` of body, only to a URL
+    service.outbound allows (checked at every call; no redirect followed). Raises OSError
+    (also for a refused URL, TimeoutError) when there was no usable answer, AnswerTooLarge past
+    the cap."""
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        response = exc
-    with response:
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise AnswerTooLarge(f"{url} answered {declared} bytes (at most {max_bytes} taken)")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} took more than {timeout:g} s to answer")
-            chunk = response.read(64 * 1024)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > max_bytes:
-                raise AnswerTooLarge(f"{url} answered more than {max_bytes} bytes")
-            chunks.append(chunk)
-        return HttpAnswer(response.status, b"".join(chunks))
+        status, data = outbound.request(
+            url, method=method, body=body, headers=headers, timeout=timeout, max_bytes=max_bytes
+        )
+    except outbound.TooLarge as exc:
+        raise AnswerTooLarge(str(exc)) from exc
+    return HttpAnswer(status, data)
 
 
 # --- kinds of rows ---------------------------------------------------------------------------
@@ -279,7 +263,8 @@ class DeliveryLoop:
 
     def __init__(self, app: Flask, threads: int) -> None:
         self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="holdout-delivery")
+        self.threads = threads
+        self.pool: ThreadPoolExecutor | None = None  # made on first use, again after a stop
         self.in_hand: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
         self.capacity = threads * 2
@@ -294,7 +279,7 @@ class DeliveryLoop:
                     if key in self.in_hand or len(self.in_hand) >= self.capacity:
                         continue
                     self.in_hand.add(key)
-                self.pool.submit(self._one, kind, row_id)
+                self._pool().submit(self._one, kind, row_id)
                 handed += 1
         return handed
 
@@ -312,8 +297,18 @@ class DeliveryLoop:
                 self.in_hand.discard((kind.name, row_id))
             background.background(self.app).wake(TASK)
 
+    def _pool(self) -> ThreadPoolExecutor:
+        with self.lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="holdout-delivery")
+            return self.pool
+
     def stop(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            pool, self.pool = self.pool, None
+            self.in_hand.clear()  # what was cancelled is due again: the next start hands it out
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def init_outbox(app: Flask, threads: int) -> None:

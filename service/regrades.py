@@ -7,6 +7,8 @@ durable as any submission. Every earlier score stays in the submission's grade h
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 
 from service.errors import Problem
@@ -23,8 +25,11 @@ from service.models import (
 )
 
 
-def start_regrade(question: Question, requested_by: User, student: User | None = None) -> Regrade:
-    """Queue the question's settled submissions (of one student, or everyone's) again."""
+def start_regrade(
+    question: Question, requested_by: User, student: User | None = None, within: Any = None
+) -> Regrade:
+    """Queue the question's settled submissions (of one student, or everyone's; only those
+    `within` matches, when given: a course instructor's courses) again."""
     regrade = Regrade(
         question=question,
         user=student,
@@ -42,6 +47,8 @@ def start_regrade(question: Question, requested_by: User, student: User | None =
     )
     if student is not None:
         targets = targets.where(Submission.user_id == student.id)
+    if within is not None:
+        targets = targets.where(within)
     ids = list(db.session.scalars(targets))
     regrade.total = len(ids)
     if ids:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
@@ -41,15 +42,27 @@ from service.submissions import standalone_variant
 MAX_ID = 2**31 - 1
 
 
-def viewer_is_instructor() -> bool:
-    return current_user().role == Role.INSTRUCTOR
+def viewer_is_instructor(question: Question | None = None) -> bool:
+    """Whether the caller sees answer keys: the question's authors and its courses' staff."""
+    from service import access
+
+    if question is None:
+        return access.courses(access.Need.TEACH) is access.ALL
+    return access.sees_answer_keys(question)
 
 
-def viewer_is_staff() -> bool:
-    """Staff see every part of a review, unless they asked to see it as the student does."""
+def viewer_is_staff(model: type | None = None, row: Any = None) -> bool:
+    """Staff of the row's course (service.access: instructors, teaching assistants, LMS tokens)
+    see every part of a review, unless they asked to see it as the student does."""
     from flask import g
 
-    return current_user().role in (Role.INSTRUCTOR, Role.LMS) and not g.get("as_student", False)
+    from service import access
+
+    if g.get("as_student", False):
+        return False
+    if access.courses(access.Need.STAFF) is access.ALL:
+        return True
+    return model is not None and row is not None and access.allows(model, row, access.Need.STAFF)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -219,13 +232,13 @@ class QuestionSchema(QuestionSummarySchema):
         return render_prompt(question.prompt, self._variant(question))
 
     def _data(self, question: Question) -> dict[str, Any]:
-        if viewer_is_instructor():
+        if viewer_is_instructor(question):
             return question.data
         variant = self._variant(question)
         return student_view(question.type, resolve(question.type, question.data, variant))
 
     def _explanation(self, question: Question) -> Any:
-        return question.explanation if viewer_is_instructor() else missing
+        return question.explanation if viewer_is_instructor(question) else missing
 
 
 # --- submissions ------------------------------------------------------------------------------
@@ -280,16 +293,16 @@ class SubmissionSchema(Schema):
     )
 
     def _score(self, s: Submission) -> float | None:
-        return s.score if viewer_is_staff() or results_visible(s) else None
+        return s.score if viewer_is_staff(Submission, s) or results_visible(s) else None
 
     def _tests(self, s: Submission) -> list[Any]:
-        return s.tests if viewer_is_staff() or feedback_visible(s) else []
+        return s.tests if viewer_is_staff(Submission, s) or feedback_visible(s) else []
 
     def _feedback(self, s: Submission) -> str:
-        return s.feedback if viewer_is_staff() or feedback_visible(s) else ""
+        return s.feedback if viewer_is_staff(Submission, s) or feedback_visible(s) else ""
 
     def _explanation(self, s: Submission) -> str | None:
-        shown = viewer_is_staff() or explanation_visible(s)
+        shown = viewer_is_staff(Submission, s) or explanation_visible(s)
         return s.question.explanation if shown and s.graded_at else None
 
 
@@ -309,17 +322,29 @@ class SubmissionListArgs(PageArgs):
 # --- quizzes and attempts ---------------------------------------------------------------------
 
 
+class UtcDateTime(fields.AwareDateTime):
+    """An aware date and time, as UTC; one that has no UTC equivalent (0001-01-01T00:00+14:00
+    is before year 1 in UTC) is invalid input, not an overflow later."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Not a date and time that exists in UTC.") from exc
+
+
 class QuizWriteSchema(QuizFile):
     """A quiz as instructors post it: the bank's quiz fields plus its time window."""
 
-    opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
-    due_at = fields.AwareDateTime(
+    opens_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
+    due_at = UtcDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=None,
         metadata={"description": "Answers after this lose late_penalty of their score"},
     )
-    closes_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    closes_at = UtcDateTime(load_default=None, allow_none=True, default_timezone=None)
 
 
 class QuizListArgs(PageArgs):
@@ -360,7 +385,7 @@ class QuizSummarySchema(Schema):
 def quiz_content_hidden(quiz: Quiz) -> str | None:
     """Why a student sees no questions here (None: they do): before the quiz opens, and in an
     assessment until it closes (they see them in their attempt instead)."""
-    if viewer_is_staff():
+    if viewer_is_staff(Quiz, quiz):
         return None
     if content_hidden(quiz):
         return "The quiz has not opened yet."
@@ -464,13 +489,19 @@ class AttemptSchema(Schema):
     )
 
     def _answers(self, attempt: QuizAttempt) -> Any:
-        return AttemptAnswerSchema(many=True).dump(attempt_answers(attempt, viewer_is_staff()))
+        return AttemptAnswerSchema(many=True).dump(
+            attempt_answers(attempt, viewer_is_staff(QuizAttempt, attempt))
+        )
 
     def _score(self, attempt: QuizAttempt) -> float | None:
-        return attempt.score if review_of(attempt, viewer_is_staff())["score"] else None
+        return (
+            attempt.score
+            if review_of(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
+            else None
+        )
 
     def _review(self, attempt: QuizAttempt) -> dict[str, bool]:
-        return review_of(attempt, viewer_is_staff())
+        return review_of(attempt, viewer_is_staff(QuizAttempt, attempt))
 
     def _questions(self, attempt: QuizAttempt) -> Any:
         return AttemptQuestionSchema(many=True).dump(question_views(attempt))

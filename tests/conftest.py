@@ -76,6 +76,8 @@ def make_settings(database_url: str, instance_dir: Path) -> Settings:
         secret_key="test-secret",
         max_body_bytes=1024 * 1024,
         log_level="WARNING",
+        # The fake LMS and webhook receivers of the tests listen on 127.0.0.1.
+        outbound_allow_hosts=("127.0.0.1", "localhost"),
     )
 
 
@@ -133,7 +135,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def token_for(app: Flask) -> Callable[..., str]:
     """Create a user with a token; returns the plain token."""
-    from service.auth import get_or_create_user, issue_token
+    from service.auth import get_or_create_user, issue_token, make_member
     from service.models import Role
 
     def make(role: str, name: str | None = None, course: str | None = None) -> str:
@@ -144,11 +146,18 @@ def token_for(app: Flask) -> Callable[..., str]:
 
                 scope = get_or_create_course(course)
             user = get_or_create_user(name or f"{role}-{uuid.uuid4().hex[:6]}", Role(role))
+            if scope is not None:
+                make_member(user, scope)  # as `holdout token create --course` does
             _, plain = issue_token(user, "test", scope)
             db.session.commit()
             return plain
 
     return make
+
+
+@pytest.fixture
+def admin(token_for: Callable[..., str]) -> dict[str, str]:
+    return bearer(token_for("admin", "root"))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 bank provenance and item revisions
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0004
 Create Date: 2026-12-01 21:50:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005"
-down_revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

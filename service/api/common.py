@@ -12,26 +12,48 @@ from sqlalchemy import Select, func, select
 from webargs.flaskparser import FlaskParser
 
 from question_bank.types import SLUG_PATTERN
-from service.auth import current_user
+from service import access
+from service.access import Need
 from service.errors import Problem
-from service.models import Course, Quiz, Role, db
+from service.models import Course, Quiz, db
 from service.schemas import MAX_ID
 
 T = TypeVar("T")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _lone_surrogate(value: Any) -> bool:
+    """Text no database can store (PostgreSQL refuses it) and no page can encode."""
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 class JsonParser(FlaskParser):
     """webargs' parser, also answering 400 for JSON that json.loads rejects with a plain
-    ValueError rather than a JSONDecodeError (an integer of more than 4300 digits)."""
+    ValueError rather than a JSONDecodeError (an integer of more than 4300 digits), or cannot
+    parse at all (nesting deeper than the interpreter's recursion limit), and 422 for text
+    holding a lone UTF-16 surrogate (the JSON escape backslash-ud800, say)."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         try:
-            return super()._raw_load_json(req)
+            data = super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise
-        except ValueError as exc:
-            return self._handle_invalid_json_error(json.JSONDecodeError(str(exc), "", 0), req)
+        except (ValueError, RecursionError) as exc:
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return self._handle_invalid_json_error(json.JSONDecodeError(detail, "", 0), req)
+        try:
+            unstorable = _lone_surrogate(data)
+        except RecursionError:
+            unstorable = True
+        if unstorable:
+            raise Problem(422, "Text may not contain lone surrogates (such as \\ud800).")
+        return data
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -69,39 +91,14 @@ def paginate(query: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def course_or_404(slug: str) -> Course:
-    course = None
-    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
-        course = db.session.scalar(select(Course).where(Course.slug == slug))
-    if course is None:
+def course_or_404(slug: str, need: Need = Need.VIEW) -> Course:
+    """The course with this slug, if the caller may see it (404) and has the need (403)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
         raise Problem(404, f"No course '{slug}'.")
-    return course
+    return access.find(select(Course).where(Course.slug == slug), need, f"No course '{slug}'.")
 
 
-def quiz_or_404(slug: str) -> Quiz:
-    quiz = None
-    if re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
-        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
-    if quiz is None:
+def quiz_or_404(slug: str, need: Need = Need.VIEW) -> Quiz:
+    if not re.fullmatch(SLUG_PATTERN, slug):  # else it names nothing (and may hold a NUL)
         raise Problem(404, f"No quiz '{slug}'.")
-    return quiz
-
-
-def is_staff() -> bool:
-    return current_user().role in (Role.INSTRUCTOR, Role.LMS)
-
-
-def token_course_id() -> int | None:
-    """The course an lms token is limited to, if any."""
-    from service.auth import current_token
-
-    return current_token().course_id
-
-
-def check_course_scope(course_id: int) -> None:
-    """An lms token limited to one course sees nothing of the others."""
-    from service.auth import current_token
-
-    token = current_token()
-    if token.course_id is not None and token.course_id != course_id:
-        raise Problem(403, "This token is limited to another course.")
+    return access.find(select(Quiz).where(Quiz.slug == slug), need, f"No quiz '{slug}'.")

@@ -7,13 +7,9 @@ from typing import Any
 from flask import Response
 from sqlalchemy import select
 
-from service.api.common import (
-    BEARER,
-    Blueprint,
-    check_course_scope,
-    course_or_404,
-    paginate,
-)
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, course_or_404, paginate
 from service.auth import require
 from service.errors import Problem
 from service.gradebook import Gradebook, course_gradebook, gradebook_csv
@@ -35,8 +31,8 @@ blp = Blueprint("courses", __name__, url_prefix="/api/v1", description="Courses 
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(CourseSchema))
 def list_courses(args: dict[str, Any]) -> dict[str, Any]:
-    """All courses, by slug."""
-    return paginate(select(Course).order_by(Course.slug), args)
+    """The courses the caller may see, by slug."""
+    return paginate(access.query(Course).order_by(Course.slug), args)
 
 
 @blp.route("/courses", methods=["POST"])
@@ -45,7 +41,8 @@ def list_courses(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(CourseCreateSchema)
 @blp.response(201, CourseSchema)
 def create_course(body: dict[str, Any]) -> Course:
-    """Create a course (instructors)."""
+    """Create a course (site administrators and site-wide instructors)."""
+    access.require_site(Need.TEACH)
     if db.session.scalar(select(Course.id).where(Course.slug == body["slug"])) is not None:
         raise Problem(409, f"A course '{body['slug']}' already exists.")
     course = Course(slug=body["slug"], title=body["title"])
@@ -64,19 +61,18 @@ def get_course(slug: str) -> Course:
 
 
 @blp.route("/courses/<slug>/gradebook")
-@require(Role.INSTRUCTOR, Role.LMS)
+@require()
 @blp.doc(security=BEARER)
 @blp.response(200, GradebookSchema)
 def gradebook(slug: str) -> Gradebook:
     """Per student: each quiz's counted score, each question's best score and the total
-    (instructors, lms)."""
-    course = course_or_404(slug)
-    check_course_scope(course.id)
+    (the course's staff, lms tokens)."""
+    course = course_or_404(slug, Need.STAFF)
     return course_gradebook(course)
 
 
 @blp.route("/courses/<slug>/gradebook.csv")
-@require(Role.INSTRUCTOR, Role.LMS)
+@require()
 @blp.doc(
     security=BEARER,
     responses={
@@ -88,8 +84,7 @@ def gradebook(slug: str) -> Gradebook:
 )
 def gradebook_export(slug: str) -> Response:
     """The gradebook as CSV for a spreadsheet: a row per student, a column per quiz and question."""
-    course = course_or_404(slug)
-    check_course_scope(course.id)
+    course = course_or_404(slug, Need.STAFF)
     return Response(
         gradebook_csv(course_gradebook(course)),
         mimetype="text/csv",

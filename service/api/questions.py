@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import Response, after_this_request, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import load_only
@@ -12,24 +12,20 @@ from sqlalchemy.orm import load_only
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
 from question_bank.types import consistency_problems, validate_data
-from service.api.common import (
-    BEARER,
-    Blueprint,
-    get_by_id,
-    is_staff,
-    paginate,
-    token_course_id,
-)
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, paginate
 from service.auth import current_user, require
-from service.courses import in_course, submission_course_ids
+from service.caching import cached_get
 from service.errors import Problem
 from service.grading import get_grader
 from service.jobs import dispatch
-from service.models import Question, Role, Submission, SubmissionStatus, db
+from service.models import Question, Quiz, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
 from service.quizzes import sealing_quiz
 from service.revisions import record, revision, revisions
 from service.schemas import (
+    MAX_ID,
     AnswerSchema,
     QuestionListArgs,
     QuestionSchema,
@@ -41,16 +37,21 @@ from service.schemas import (
     SubmissionSchema,
     WaitArgs,
     page_of,
+    viewer_is_staff,
 )
 from service.submissions import create_submission, wait_until_settled
 
 blp = Blueprint("questions", __name__, url_prefix="/api/v1", description="Questions and answers")
 
 
-def question_or_404(slug: str) -> Question:
-    question = find_question(slug)
-    if question is None:
+def question_or_404(slug: str, need: Need = Need.VIEW, include_archived: bool = False) -> Question:
+    """The question, if the caller may see it (404) and has the need (403)."""
+    question = find_question(slug, include_archived=include_archived)
+    if question is None or not db.session.scalar(
+        select(Question.id).where(Question.id == question.id, access.scoped(Question))
+    ):
         raise Problem(404, f"No question '{slug}'.")
+    access.require_on(Question, question, need)
     return question
 
 
@@ -95,6 +96,7 @@ def _prove_exercise(exercise_data: dict[str, Any]) -> None:
 
 
 @blp.route("/questions")
+@cached_get  # per token, for HOLDOUT_CACHE_SECONDS; see service/caching.py
 @require()
 @blp.doc(security=BEARER)
 @blp.arguments(QuestionListArgs, location="query")
@@ -114,7 +116,7 @@ def list_questions(args: dict[str, Any]) -> dict[str, Any]:
     query = (
         select(Question)
         .options(summary)
-        .where(Question.archived_at.is_(None))
+        .where(Question.archived_at.is_(None), access.scoped(Question))
         .order_by(Question.slug)
     )
     if "type" in args:
@@ -132,10 +134,13 @@ def list_questions(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(QuestionWriteSchema)
 @blp.response(201, QuestionSchema)
 def create_question(body: dict[str, Any]) -> Question:
-    """Create a question (instructors). The slug must be new."""
+    """Create a question (instructors). The slug must be new. A course instructor's question
+    belongs to their course; a site-wide instructor's to the shared bank."""
+    course_id = access.authoring_course()
     if find_question(body["slug"], include_archived=True) is not None:
         raise Problem(409, f"A question '{body['slug']}' already exists; PUT to change it.")
     question, _ = save_question(_validated(body))
+    question.course_id = course_id
     record(question, "api", current_user())
     db.session.commit()
     return question
@@ -149,14 +154,13 @@ def get_question(slug: str) -> Question:
     """One question: prompt, choices, starter code. Answer keys for instructors only. A question
     of an open assessment is read in full only in an attempt (403 for students here)."""
     question = question_or_404(slug)
-    if not is_staff():
-        sealed = sealing_quiz(question, current_user().id)
-        if sealed is not None:
-            raise Problem(
-                403,
-                f"This question belongs to the assessment '{sealed.slug}': it is shown only in "
-                "an attempt at that quiz until the quiz closes.",
-            )
+    sealed = sealing_quiz(question, current_user().id)
+    if sealed is not None and not viewer_is_staff(Quiz, sealed):
+        raise Problem(
+            403,
+            f"This question belongs to the assessment '{sealed.slug}': it is shown only in "
+            "an attempt at that quiz until the quiz closes.",
+        )
     return question
 
 
@@ -168,8 +172,7 @@ def get_question(slug: str) -> Question:
 def update_question(body: dict[str, Any], slug: str) -> Question:
     """Replace a question (instructors). A change to its grading makes a new version.
     Replacing an archived (deleted) question brings it back."""
-    if find_question(slug, include_archived=True) is None:
-        raise Problem(404, f"No question '{slug}'.")
+    question_or_404(slug, Need.TEACH, include_archived=True)
     if body.get("slug", slug) != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     question, _ = save_question(_validated({**body, "slug": slug}))
@@ -185,9 +188,9 @@ def update_question(body: dict[str, Any], slug: str) -> Question:
 def question_revisions(slug: str) -> list[Any]:
     """Every saved state of a question, oldest first: who saved it (an instructor, `bank load`,
     a restore) and its fields."""
-    question = find_question(slug, include_archived=True)
-    if question is None:
-        raise Problem(404, f"No question '{slug}'.")
+    question = question_or_404(slug, include_archived=True)
+    if not access.sees_answer_keys(question):  # revisions hold the answer keys
+        raise Problem(403, "A question's revisions are for those who see its answer keys.")
     return revisions(question)
 
 
@@ -198,11 +201,9 @@ def question_revisions(slug: str) -> list[Any]:
 def restore_question(slug: str, number: int) -> Question:
     """Put a question back as it was at a revision (itself saved as a new revision; a change to
     its grading makes a new version, as any edit does)."""
-    question = find_question(slug, include_archived=True)
-    found = (
-        revision(question, number) if question is not None and 1 <= number <= 2**31 - 1 else None
-    )
-    if question is None or found is None:
+    question = question_or_404(slug, Need.TEACH, include_archived=True)
+    found = revision(question, number) if 1 <= number <= MAX_ID else None
+    if found is None:
         raise Problem(404, f"Question '{slug}' has no revision {number}.")
     question, _ = save_question(_validated(dict(found.fields)))
     record(question, "restore", current_user())
@@ -216,7 +217,7 @@ def restore_question(slug: str, number: int) -> Question:
 @blp.response(204)
 def delete_question(slug: str) -> None:
     """Archive a question (instructors): it disappears from lists, its submissions stay."""
-    archive_question(question_or_404(slug))
+    archive_question(question_or_404(slug, Need.TEACH))
     db.session.commit()
 
 
@@ -246,13 +247,21 @@ def get_submission(args: dict[str, Any], submission_id: int) -> Submission:
     """One submission: status, score and per-test results. Students see only their own.
 
     `?wait=SECONDS` (up to 30) holds the answer until the submission is graded or failed."""
-    submission = get_by_id(Submission, submission_id)
-    if submission is None or (not is_staff() and submission.user_id != current_user().id):
-        raise Problem(404, f"No submission {submission_id}.")
-    scope = token_course_id()
-    if scope is not None and scope not in submission_course_ids(submission):
-        raise Problem(404, f"No submission {submission_id} in this token's course.")
+    submission = access.get(Submission, submission_id)
+    if request.headers.get(WAIT_CHECK_HEADER):  # the wait front counts open waits per user
+        user_id = str(current_user().id)
+        after_this_request(lambda response: _name_user(response, user_id))
     return wait_until_settled(submission, args["wait"])
+
+
+# Set by service.waits (which drops a client's own copy); the answer names the user for it.
+WAIT_CHECK_HEADER = "X-Holdout-Wait-Check"
+WAIT_USER_HEADER = "X-Holdout-Wait-User"
+
+
+def _name_user(response: Response, user_id: str) -> Response:
+    response.headers[WAIT_USER_HEADER] = user_id
+    return response
 
 
 @blp.route("/submissions")
@@ -262,14 +271,9 @@ def get_submission(args: dict[str, Any], submission_id: int) -> Submission:
 @blp.response(200, page_of(SubmissionSchema))
 def list_submissions(args: dict[str, Any]) -> dict[str, Any]:
     """Submissions, newest first; a student's own, or anyone's for staff (filter by user)."""
-    query = select(Submission).order_by(Submission.id.desc())
-    if not is_staff():
-        query = query.where(Submission.user_id == current_user().id)
-    elif "user" in args:
+    query = access.query(Submission).order_by(Submission.id.desc())
+    if "user" in args:
         query = query.where(Submission.user_id == args["user"])
-    scope = token_course_id()
-    if scope is not None:
-        query = query.where(in_course(scope))
     if "question" in args:
         query = query.join(Question).where(Question.slug == args["question"])
     return paginate(query, args)

@@ -7,23 +7,18 @@ from typing import Any
 from flask import g, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from service.api.common import (
-    BEARER,
-    Blueprint,
-    check_course_scope,
-    get_by_id,
-    is_staff,
-    paginate,
-    quiz_or_404,
-    token_course_id,
-)
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, get_by_id, paginate, quiz_or_404
 from service.attempts import answer_question, hand_in_if_expired, start_attempt, submit_attempt
 from service.auth import current_user, require
 from service.errors import Problem
 from service.jobs import dispatch
 from service.models import (
     Course,
+    Question,
     Quiz,
     QuizAttempt,
     QuizExtension,
@@ -36,6 +31,7 @@ from service.models import (
 from service.quizzes import extension_for, save_quiz
 from service.revisions import record, revision, revisions
 from service.schemas import (
+    MAX_ID,
     AnswerSchema,
     AttemptListArgs,
     AttemptSchema,
@@ -51,15 +47,20 @@ from service.schemas import (
     page_of,
 )
 
+
+def _require_course_teacher(slug: str) -> None:
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        access.require_site(Need.TEACH)  # only site staff create courses
+    else:
+        access.require_course(course.id, Need.TEACH)
+
+
 blp = Blueprint("quizzes", __name__, url_prefix="/api/v1", description="Quizzes and attempts")
 
 
 def attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = get_by_id(QuizAttempt, attempt_id)
-    if attempt is None or (not is_staff() and attempt.user_id != current_user().id):
-        raise Problem(404, f"No attempt {attempt_id}.")
-    if is_staff():
-        check_course_scope(attempt.quiz.course_id)
+    attempt = access.get(QuizAttempt, attempt_id, what="attempt")
     settle(attempt)
     return attempt
 
@@ -72,10 +73,24 @@ def settle(attempt: QuizAttempt) -> None:
 
 
 def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
-    attempt = get_by_id(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != current_user().id:
+    attempt = access.get(QuizAttempt, attempt_id, what="attempt")
+    if attempt.user_id != current_user().id:
         raise Problem(404, f"No attempt {attempt_id} of yours.")
     return attempt
+
+
+def _check_questions(body: dict[str, Any]) -> None:
+    """A quiz may hold only questions its author may see (the shared bank, their course's)."""
+    visible = set(
+        db.session.scalars(
+            select(Question.slug).where(
+                Question.slug.in_(body["questions"]), access.scoped(Question)
+            )
+        )
+    )
+    hidden = [slug for slug in body["questions"] if slug not in visible]
+    if hidden:
+        raise Problem(422, f"Unknown question slugs: {', '.join(hidden)}.")
 
 
 @blp.route("/quizzes")
@@ -85,12 +100,9 @@ def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
 @blp.response(200, page_of(QuizSummarySchema))
 def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
     """All quizzes by slug; filter by `course`."""
-    query = select(Quiz).order_by(Quiz.slug)
+    query = access.query(Quiz).order_by(Quiz.slug)
     if "course" in args:
         query = query.join(Course).where(Course.slug == args["course"])
-    scope = token_course_id()
-    if scope is not None:
-        query = query.where(Quiz.course_id == scope)
     return paginate(query, args)
 
 
@@ -100,7 +112,10 @@ def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(QuizWriteSchema)
 @blp.response(201, QuizSchema)
 def create_quiz(body: dict[str, Any]) -> Quiz:
-    """Create a quiz from existing questions (instructors); its course is created if new."""
+    """Create a quiz from existing questions (the course's instructors); a new course is created
+    only for site staff."""
+    _require_course_teacher(body["course"])
+    _check_questions(body)
     if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
         raise Problem(409, f"A quiz '{body['slug']}' already exists; PUT to change it.")
     quiz = save_quiz(body)
@@ -115,9 +130,7 @@ def create_quiz(body: dict[str, Any]) -> Quiz:
 @blp.response(200, QuizSchema)
 def get_quiz(slug: str) -> Quiz:
     """A quiz with its questions, as a student sees them."""
-    quiz = quiz_or_404(slug)
-    check_course_scope(quiz.course_id)
-    return quiz
+    return quiz_or_404(slug)
 
 
 @blp.route("/quizzes/<slug>", methods=["PUT"])
@@ -126,8 +139,10 @@ def get_quiz(slug: str) -> Quiz:
 @blp.arguments(QuizWriteSchema)
 @blp.response(200, QuizSchema)
 def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
-    """Replace a quiz's settings and question list (instructors)."""
-    quiz_or_404(slug)
+    """Replace a quiz's settings and question list (the course's instructors)."""
+    quiz_or_404(slug, Need.TEACH)
+    _require_course_teacher(body["course"])
+    _check_questions(body)
     if body["slug"] != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     quiz = save_quiz(body)
@@ -137,12 +152,12 @@ def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
 
 
 @blp.route("/quizzes/<slug>/revisions")
-@require(Role.INSTRUCTOR)
+@require()
 @blp.doc(security=BEARER)
 @blp.response(200, RevisionSchema(many=True))
 def quiz_revisions(slug: str) -> list[Any]:
-    """Every saved state of a quiz, oldest first."""
-    return revisions(quiz_or_404(slug))
+    """Every saved state of a quiz, oldest first (the course's staff)."""
+    return revisions(quiz_or_404(slug, Need.STAFF))
 
 
 @blp.route("/quizzes/<slug>/revisions/<int:number>/restore", methods=["POST"])
@@ -151,14 +166,16 @@ def quiz_revisions(slug: str) -> list[Any]:
 @blp.response(200, QuizSchema)
 def restore_quiz(slug: str, number: int) -> Quiz:
     """Put a quiz back as it was at a revision (saved as a new revision)."""
-    quiz = quiz_or_404(slug)
-    found = revision(quiz, number) if 1 <= number <= 2**31 - 1 else None
+    quiz = quiz_or_404(slug, Need.TEACH)
+    found = revision(quiz, number) if 1 <= number <= MAX_ID else None
     if found is None:
         raise Problem(404, f"Quiz '{slug}' has no revision {number}.")
     try:
         fields = QuizWriteSchema().load(dict(found.fields))
     except ValidationError as exc:
         raise Problem(409, f"Revision {number} cannot be restored: {exc.messages}") from exc
+    _require_course_teacher(fields["course"])
+    _check_questions(fields)
     quiz = save_quiz(fields)
     record(quiz, "restore", current_user())
     db.session.commit()
@@ -172,8 +189,15 @@ def restore_quiz(slug: str, number: int) -> Quiz:
 @blp.alt_response(200, schema=AttemptSchema, description="The attempt already in progress")
 def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Start an attempt (students), or resume the one in progress."""
-    attempt, created = start_attempt(current_user(), quiz_or_404(slug))
-    db.session.commit()
+    quiz = quiz_or_404(slug)
+    try:
+        attempt, created = start_attempt(current_user(), quiz)
+        db.session.commit()
+    except IntegrityError:
+        # Another request started the same attempt at the same moment: resume that one.
+        db.session.rollback()
+        attempt, created = start_attempt(current_user(), quiz_or_404(slug))
+        db.session.commit()
     location = url_for("quizzes.get_attempt", attempt_id=attempt.id)
     return attempt, (201 if created else 200), {"Location": location}
 
@@ -186,13 +210,9 @@ def start(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Attempts at a quiz: a student's own, or everyone's for staff (filter by user)."""
     quiz = quiz_or_404(slug)
-    query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id).order_by(QuizAttempt.id)
-    if not is_staff():
-        query = query.where(QuizAttempt.user_id == current_user().id)
-    else:
-        check_course_scope(quiz.course_id)
-        if "user" in args:
-            query = query.where(QuizAttempt.user_id == args["user"])
+    query = access.query(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id).order_by(QuizAttempt.id)
+    if "user" in args:
+        query = query.where(QuizAttempt.user_id == args["user"])
     return paginate(query, args)
 
 
@@ -244,22 +264,24 @@ def submit(attempt_id: int) -> QuizAttempt:
 
 
 def _student_or_422(user_id: int) -> User:
-    user = get_by_id(User, user_id)
+    user = get_by_id(User, user_id)  # users are not course data: access scopes the quiz
     if user is None or user.role != Role.STUDENT:
         raise Problem(422, f"No student with id {user_id}.")
     return user
 
 
 @blp.route("/quizzes/<slug>/extensions")
-@require(Role.INSTRUCTOR)
+@require()
 @blp.doc(security=BEARER)
 @blp.response(200, ExtensionSchema(many=True))
 def list_extensions(slug: str) -> list[QuizExtension]:
-    """Students' extensions on a quiz: extra time per attempt, a later due date (instructors)."""
-    quiz = quiz_or_404(slug)
-    check_course_scope(quiz.course_id)
+    """Students' extensions on a quiz: extra time per attempt, a later due date (the course's
+    staff)."""
+    quiz = quiz_or_404(slug, Need.STAFF)
     rows = db.session.scalars(
-        select(QuizExtension).where(QuizExtension.quiz_id == quiz.id).order_by(QuizExtension.id)
+        access.query(QuizExtension, Need.STAFF)
+        .where(QuizExtension.quiz_id == quiz.id)
+        .order_by(QuizExtension.id)
     )
     return list(rows)
 
@@ -270,9 +292,9 @@ def list_extensions(slug: str) -> list[QuizExtension]:
 @blp.arguments(ExtensionWriteSchema)
 @blp.response(200, ExtensionSchema)
 def put_extension(body: dict[str, Any], slug: str, user_id: int) -> QuizExtension:
-    """Give one student more time per attempt and/or a later due date (replaces theirs)."""
-    quiz = quiz_or_404(slug)
-    check_course_scope(quiz.course_id)
+    """Give one student more time per attempt and/or a later due date (replaces theirs; the
+    course's instructors)."""
+    quiz = quiz_or_404(slug, Need.TEACH)
     student = _student_or_422(user_id)
     if body["due_at"] is not None and quiz.opens_at and body["due_at"] <= quiz.opens_at:
         raise Problem(422, "The extended due date must be after the quiz opens.")
@@ -291,10 +313,9 @@ def put_extension(body: dict[str, Any], slug: str, user_id: int) -> QuizExtensio
 @blp.doc(security=BEARER)
 @blp.response(204)
 def delete_extension(slug: str, user_id: int) -> None:
-    """Take a student's extension away."""
-    quiz = quiz_or_404(slug)
-    check_course_scope(quiz.course_id)
-    extension = extension_for(quiz, user_id) if 1 <= user_id <= 2**31 - 1 else None
+    """Take a student's extension away (the course's instructors)."""
+    quiz = quiz_or_404(slug, Need.TEACH)
+    extension = extension_for(quiz, user_id) if 1 <= user_id <= MAX_ID else None
     if extension is None:
         raise Problem(404, f"Student {user_id} has no extension on '{slug}'.")
     db.session.delete(extension)

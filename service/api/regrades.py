@@ -7,7 +7,9 @@ from typing import Any
 from flask import url_for
 from sqlalchemy import select
 
-from service.api.common import BEARER, Blueprint, get_by_id, is_staff
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, get_by_id
 from service.api.questions import question_or_404
 from service.auth import current_user, require
 from service.errors import Problem
@@ -34,12 +36,16 @@ def create_regrade(body: dict[str, Any], slug: str) -> tuple[Regrade, int, dict[
     """Grade a question's submissions again against its current version, for everyone or for
     one student. Follow the Location for progress; every earlier score stays in the history."""
     question = question_or_404(slug)
+    access.require_regrade(question)
     student = None
     if "user" in body:
         student = get_by_id(User, body["user"])
         if student is None:
             raise Problem(422, f"No user with id {body['user']}.")
-    regrade = start_regrade(question, current_user(), student)
+    # A course instructor regrades their courses' submissions only.
+    regrade = start_regrade(
+        question, current_user(), student, within=access.scoped(Submission, Need.TEACH)
+    )
     db.session.commit()
     queued = db.session.scalars(
         select(Submission.id).where(
@@ -56,10 +62,7 @@ def create_regrade(body: dict[str, Any], slug: str) -> tuple[Regrade, int, dict[
 @blp.response(200, RegradeSchema)
 def get_regrade(regrade_id: int) -> Regrade:
     """A regrade's progress: how many of its submissions are done, and how many changed."""
-    regrade = get_by_id(Regrade, regrade_id)
-    if regrade is None:
-        raise Problem(404, f"No regrade {regrade_id}.")
-    return regrade
+    return access.get(Regrade, regrade_id, Need.TEACH, what="regrade")
 
 
 @blp.route("/submissions/<int:submission_id>/grades")
@@ -68,10 +71,8 @@ def get_regrade(regrade_id: int) -> Regrade:
 @blp.response(200, GradeSchema(many=True))
 def submission_grades(submission_id: int) -> list[Grade]:
     """Every score this submission was given, oldest first (the owner and staff)."""
-    submission = get_by_id(Submission, submission_id)
-    if submission is None or (not is_staff() and submission.user_id != current_user().id):
-        raise Problem(404, f"No submission {submission_id}.")
-    if submission.attempt is not None and not is_staff():
+    submission = access.get(Submission, submission_id)
+    if submission.attempt is not None and submission.user_id == current_user().id:
         from service.attempts import results_visible
 
         if not results_visible(submission):
@@ -87,15 +88,7 @@ def submission_grades(submission_id: int) -> list[Grade]:
 def override(body: dict[str, Any], submission_id: int) -> Submission:
     """Set a submission's score by hand, with a comment: kept in its grade history, counted in
     the gradebook (its attempt rescored) and sent to the LMS."""
-    submission = get_by_id(Submission, submission_id)
-    if submission is None:
-        raise Problem(404, f"No submission {submission_id}.")
-    from service.api.common import token_course_id
-    from service.courses import submission_course_ids
-
-    scope = token_course_id()
-    if scope is not None and scope not in submission_course_ids(submission):
-        raise Problem(404, f"No submission {submission_id} in this token's course.")
+    submission = access.get(Submission, submission_id, Need.TEACH)
     override_score(submission, body["score"], body["comment"], current_user())
     db.session.commit()
     return submission

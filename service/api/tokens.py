@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from service.api.common import BEARER, Blueprint, course_or_404, get_by_id, paginate
-from service.auth import current_user, get_or_create_user, issue_token, require
-from service.errors import Problem
+from service import access
+from service.access import Need
+from service.api.common import BEARER, Blueprint, course_or_404, paginate
+from service.auth import current_user, get_or_create_user, issue_token, make_member, require
 from service.models import ApiToken, Role, User, db, utcnow
 from service.schemas import (
     NewTokenSchema,
@@ -45,38 +44,42 @@ def me() -> User:
 
 
 @blp.route("/tokens")
-@require(Role.INSTRUCTOR)
+@require()
 @blp.doc(security=BEARER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TokenSchema))
 def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
-    """Every token, newest first (instructors). The tokens themselves are never shown again."""
-    return paginate(select(ApiToken).order_by(ApiToken.id.desc()), args)
+    """Tokens, newest first: every one for a site administrator, else the caller's own.
+    The tokens themselves are never shown again."""
+    return paginate(access.query(ApiToken).order_by(ApiToken.id.desc()), args)
 
 
 @blp.route("/tokens", methods=["POST"])
-@require(Role.INSTRUCTOR)
+@require(Role.ADMIN)
 @blp.doc(security=BEARER)
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, NewTokenSchema)
 def create_token(body: dict[str, Any]) -> NewToken:
-    """Issue a token for a user (created if new); the plain token is in the answer, once."""
+    """Issue a token for a user (created if new; site administrators). The plain token is in the
+    answer, once. An instructor token with `course` makes its user an instructor of that course."""
+    access.require_site(Need.ADMIN)
     course = course_or_404(body["course"]) if body.get("course") else None
     user = get_or_create_user(body.get("user") or body["name"], body["role"])
+    if course is not None:
+        make_member(user, course)
     token, plain = issue_token(user, body["name"], course)
     db.session.commit()
     return NewToken(token, plain)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@require(Role.INSTRUCTOR)
+@require()
 @blp.doc(security=BEARER)
 @blp.response(204)
 def revoke_token(token_id: int) -> None:
-    """Revoke a token; it stops working at once. Revoking twice is harmless."""
-    token = get_by_id(ApiToken, token_id)
-    if token is None:
-        raise Problem(404, f"No token with id {token_id}.")
+    """Revoke a token (one's own, or any for a site administrator); it stops working at once,
+    with its browser sessions and sign-in links. Revoking twice is harmless."""
+    token = access.get(ApiToken, token_id, what="token with id")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import select
-
-from service.api.common import BEARER, Blueprint, course_or_404, get_by_id, paginate
+from service import access, outbound
+from service.access import Need
+from service.api.common import BEARER, Blueprint, course_or_404, paginate
 from service.auth import require
-from service.errors import Problem
 from service.models import Role, Webhook, WebhookDelivery, db
 from service.schemas import (
     NewWebhookSchema,
@@ -24,10 +23,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhook
 
 
 def webhook_or_404(webhook_id: int) -> Webhook:
-    webhook = get_by_id(Webhook, webhook_id)
-    if webhook is None:
-        raise Problem(404, f"No webhook {webhook_id}.")
-    return webhook
+    return access.get(Webhook, webhook_id, Need.TEACH)
 
 
 @blp.route("/courses/<slug>/webhooks", methods=["POST"])
@@ -38,7 +34,8 @@ def webhook_or_404(webhook_id: int) -> Webhook:
 def create_webhook(body: dict[str, Any], slug: str) -> Webhook:
     """POST a signed `submission.graded` event to this URL for each graded submission of the
     course. The body's HMAC-SHA256 under the secret is in `X-Holdout-Signature: sha256=<hex>`."""
-    course = course_or_404(slug)
+    course = course_or_404(slug, Need.TEACH)
+    outbound.require_allowed({"url": body["url"]})
     secret = body.get("secret") or secrets.token_urlsafe(32)
     webhook = Webhook(course=course, url=body["url"], secret=secret)
     db.session.add(webhook)
@@ -52,8 +49,8 @@ def create_webhook(body: dict[str, Any], slug: str) -> Webhook:
 @blp.response(200, WebhookSchema(many=True))
 def list_webhooks(slug: str) -> list[Webhook]:
     """The course's webhooks (secrets are never shown again)."""
-    course = course_or_404(slug)
-    return list(db.session.scalars(select(Webhook).where(Webhook.course_id == course.id)))
+    course = course_or_404(slug, Need.TEACH)
+    return list(db.session.scalars(access.query(Webhook).where(Webhook.course_id == course.id)))
 
 
 @blp.route("/webhooks/<int:webhook_id>", methods=["DELETE"])
@@ -75,7 +72,7 @@ def list_deliveries(args: dict[str, Any], webhook_id: int) -> dict[str, Any]:
     """What was sent to a webhook, newest first: tries, last status code or error."""
     webhook_or_404(webhook_id)
     query = (
-        select(WebhookDelivery)
+        access.query(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook_id)
         .order_by(WebhookDelivery.id.desc())
     )

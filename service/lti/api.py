@@ -1,4 +1,4 @@
-"""REST endpoints for LTI administration (instructors)."""
+"""REST endpoints for LTI administration (site administrators)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from service import access, outbound
+from service.access import Need
 from service.api.common import BEARER, Blueprint, paginate
 from service.auth import require
 from service.lti.models import LtiPlatform, LtiScoreDelivery
@@ -89,35 +91,42 @@ class ScoreDeliverySchema(Schema):
 
 
 @blp.route("/lti/platforms")
-@require(Role.INSTRUCTOR)
+@require(Role.ADMIN)
 @blp.doc(security=BEARER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(PlatformSchema))
 def list_platforms(args: dict[str, Any]) -> dict[str, Any]:
-    """Registered LMS platforms, and the tool URLs to enter in them (instructors)."""
+    """Registered LMS platforms, and the tool URLs to enter in them (site administrators)."""
+    access.require_site(Need.ADMIN)
     return paginate(select(LtiPlatform).order_by(LtiPlatform.id), args)
 
 
 @blp.route("/lti/platforms", methods=["POST"])
-@require(Role.INSTRUCTOR)
+@require(Role.ADMIN)
 @blp.doc(security=BEARER)
 @blp.arguments(PlatformCreateSchema)
 @blp.response(201, PlatformSchema)
 @blp.alt_response(200, schema=PlatformSchema, description="Updated (same issuer and client id)")
 def create_platform(body: dict[str, Any]) -> tuple[LtiPlatform, int]:
-    """Register an LMS (or update it, keyed by issuer and client id; deployment ids are added)."""
+    """Register an LMS (or update it, keyed by issuer and client id; deployment ids are added;
+    site administrators). Its endpoints must be public https URLs (service.outbound)."""
+    access.require_site(Need.ADMIN)
+    outbound.require_allowed(
+        {name: body[name] for name in ("auth_login_url", "auth_token_url", "jwks_url")}
+    )
     platform, created = register_platform(**body)
     db.session.commit()
     return platform, 201 if created else 200
 
 
 @blp.route("/lti/score-deliveries")
-@require(Role.INSTRUCTOR)
+@require(Role.ADMIN)
 @blp.doc(security=BEARER)
 @blp.arguments(DeliveryListArgs, location="query")
 @blp.response(200, page_of(ScoreDeliverySchema))
 def list_deliveries(args: dict[str, Any]) -> dict[str, Any]:
     """The log of scores sent to platforms (Assignment and Grade Services), newest first."""
+    access.require_site(Need.ADMIN)
     query = select(LtiScoreDelivery).order_by(LtiScoreDelivery.id.desc())
     if "status" in args:
         query = query.where(LtiScoreDelivery.status == args["status"])

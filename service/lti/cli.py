@@ -71,9 +71,15 @@ def register(
     base_url: str | None,
 ) -> None:
     """Register an LMS (or update it: same issuer and client id; deployment ids are added)."""
+    from service import outbound
     from service.lti.keys import signing_key
     from service.lti.platforms import register_platform
 
+    for url in (auth_login_url, token_url, jwks_url):
+        try:
+            outbound.check_url(url)
+        except outbound.OutboundRefused as exc:
+            raise click.UsageError(str(exc)) from exc
     platform, created = register_platform(
         name=name,
         issuer=issuer,

@@ -20,7 +20,7 @@ import jwt
 from sqlalchemy import delete, select, update
 
 from service import config
-from service.attempts import enroll
+from service.auth import make_member
 from service.lti.models import (
     LtiContext,
     LtiLinkUser,
@@ -30,7 +30,7 @@ from service.lti.models import (
     LtiUser,
 )
 from service.lti.platforms import PlatformError, find_platform, has_deployment, jwks_cache
-from service.models import Course, Quiz, Role, User, db, rows_changed, utcnow
+from service.models import Course, CourseRole, Quiz, Role, User, db, rows_changed, utcnow
 from service.questions import find_question
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -51,18 +51,26 @@ LOGIN_TTL = timedelta(seconds=config.current().lti_login_ttl)
 LEEWAY_SECONDS = 60
 STATE_COOKIE_PREFIX = "holdout-lti-state-"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
-INSTRUCTOR_ROLES = {
-    MEMBERSHIP + "#Instructor",
-    MEMBERSHIP + "#ContentDeveloper",
-    MEMBERSHIP + "#Administrator",
-    MEMBERSHIP + "/Instructor#TeachingAssistant",
-    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
-    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
+# LMS roles, mapped to a membership of the launch's context only: no LMS role ever makes a
+# site-wide holdout role (an LMS administrator is an instructor of the course launched from).
+COURSE_ROLES = {
+    MEMBERSHIP + "#Instructor": CourseRole.INSTRUCTOR,
+    MEMBERSHIP + "#ContentDeveloper": CourseRole.INSTRUCTOR,
+    MEMBERSHIP + "#Administrator": CourseRole.INSTRUCTOR,
+    MEMBERSHIP + "/Instructor#TeachingAssistant": CourseRole.TEACHING_ASSISTANT,
+    MEMBERSHIP + "#Mentor": CourseRole.TEACHING_ASSISTANT,
+    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator": (
+        CourseRole.INSTRUCTOR
+    ),
+    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator": CourseRole.INSTRUCTOR,
     # The short forms some platforms still send.
-    "Instructor",
-    "ContentDeveloper",
-    "Administrator",
+    "Instructor": CourseRole.INSTRUCTOR,
+    "ContentDeveloper": CourseRole.INSTRUCTOR,
+    "Administrator": CourseRole.INSTRUCTOR,
+    "TeachingAssistant": CourseRole.TEACHING_ASSISTANT,
 }
+RANK = [CourseRole.STUDENT, CourseRole.TEACHING_ASSISTANT, CourseRole.INSTRUCTOR]
+INSTRUCTOR_ROLES = set(COURSE_ROLES)
 
 
 class LaunchError(Exception):
@@ -302,12 +310,17 @@ def _verified_claims(platform: LtiPlatform, id_token: str) -> dict[str, Any]:
 # --- provisioning ------------------------------------------------------------------------------
 
 
-def role_of(claims: dict[str, Any]) -> Role:
-    """Instructors (and TAs, content developers, administrators) teach; everyone else learns."""
+def course_role_of(claims: dict[str, Any]) -> CourseRole:
+    """The highest course role the launch's LMS roles give (a learner by default)."""
     roles = claims.get(ROLES) or []
-    if isinstance(roles, list) and any(r in INSTRUCTOR_ROLES for r in roles):
-        return Role.INSTRUCTOR
-    return Role.STUDENT
+    found = [COURSE_ROLES[r] for r in roles if isinstance(r, str) and r in COURSE_ROLES]
+    return max(found, key=RANK.index, default=CourseRole.STUDENT)
+
+
+def role_of(claims: dict[str, Any]) -> Role:
+    """The kind of holdout user: staff of a course (instructors, TAs) or learners. It never
+    reaches beyond the launch's course: a session after a launch is limited to its context."""
+    return Role.STUDENT if course_role_of(claims) == CourseRole.STUDENT else Role.INSTRUCTOR
 
 
 def display_name(claims: dict[str, Any]) -> str:
@@ -447,6 +460,7 @@ class Provisioned:
     user: User
     course: Course | None
     link: LtiResourceLink | None
+    course_role: CourseRole = CourseRole.STUDENT
 
 
 def provision(launch: Launch) -> Provisioned:
@@ -454,14 +468,15 @@ def provision(launch: Launch) -> Provisioned:
     platform, claims = launch.platform, launch.claims
     user = lti_user(platform, claims)
     course = lti_course(platform, claims)
+    course_role = course_role_of(claims)
     if course is not None:
-        enroll(user, course.id)
+        make_member(user, course, course_role)
     link = None
     if launch.message_type == RESOURCE_LINK_REQUEST:
         link = resource_link(platform, claims, course)
         if link is not None:
             remember_link_user(link, platform, str(claims["sub"]), user.role)
-    return Provisioned(user=user, course=course, link=link)
+    return Provisioned(user=user, course=course, link=link, course_role=course_role)
 
 
 def target_exists(link: LtiResourceLink) -> bool:

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -39,13 +38,12 @@ from service.lti.launch import (
     validate_launch,
 )
 from service.lti.models import LtiPlatform
-from service.models import Role, db
+from service.models import CourseRole, Role, db
 from service.pages.sessions import (
-    api_token,
     check_csrf,
     cookie_options,
     csrf_token,
-    public_url,
+    external_url,
     require_session,
     start_session,
 )
@@ -54,11 +52,8 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 
 
 def tool_url(endpoint: str) -> str:
-    """An absolute URL of this tool, on HOLDOUT_PUBLIC_URL when it is set."""
-    base = public_url()
-    if base:
-        return base + url_for(endpoint)
-    return url_for(endpoint, _external=True)
+    """An absolute URL of this tool, on HOLDOUT_PUBLIC_URL (or a trusted request host)."""
+    return external_url(url_for(endpoint))
 
 
 def tool_urls() -> dict[str, str]:
@@ -105,16 +100,22 @@ def launch() -> Response:
     form = request.form.to_dict()
     checked = validate_launch(form, request.cookies)
     granted = provision(checked)
-    start_session(granted.user, granted.course)
+    # The session is limited to the launch's course; without one, it is only a learner's.
+    staff = granted.course is not None and granted.course_role != CourseRole.STUDENT
+    browser = start_session(
+        granted.user,
+        role=granted.user.role if granted.course is not None else Role.STUDENT,
+        course=granted.course,
+    )
     if checked.message_type == DEEP_LINKING_REQUEST:
-        if granted.user.role != Role.INSTRUCTOR:
+        if granted.course is None or granted.course_role != CourseRole.INSTRUCTOR:
             db.session.commit()
             raise LaunchError(
                 403,
                 "Only instructors can add content",
                 "Choosing holdout content for a course needs an instructor role in the LMS.",
             )
-        session["deep_link"] = settings_for_session(checked)
+        browser.deep_link = settings_for_session(checked)
         target = url_for("lti.deep_link")
     elif granted.link is None:
         raise LaunchError(400, "Incomplete launch", "The launch names no resource link.")
@@ -126,7 +127,7 @@ def launch() -> Response:
             "This link does not point to a holdout question or quiz (any more). "
             "An instructor can choose one again through the LMS.",
         )
-    elif granted.user.role == Role.INSTRUCTOR and granted.course is not None:
+    elif staff and granted.course is not None:
         target = url_for("pages.course", slug=granted.course.slug)
     elif granted.link.quiz_slug:
         target = url_for("pages.quiz", slug=granted.link.quiz_slug)
@@ -164,7 +165,6 @@ def _picker(**context: Any) -> str:
         choices=deep_link_choices(),
         user=require_session().user,
         csrf=csrf_token(),
-        api_token=api_token(),
         **context,
     )
 
@@ -174,8 +174,8 @@ def deep_link() -> str | tuple[str, int]:
     """The picker an instructor sees after a deep linking request, and its answer: a page that
     posts the signed response back to the platform."""
     browser = require_session()
-    settings = session.get("deep_link")
-    if browser.user.role != Role.INSTRUCTOR or not isinstance(settings, dict):
+    settings = browser.deep_link
+    if not isinstance(settings, dict):
         raise LaunchError(
             400,
             "No content selection in progress",
@@ -192,7 +192,8 @@ def deep_link() -> str | tuple[str, int]:
     if platform is None:
         abort(404)
     token = response_jwt(platform, settings, [content_item(choice, tool_url("lti.launch"))])
-    session.pop("deep_link", None)
+    browser.deep_link = None
+    db.session.commit()
     return render_template(
         "autopost.html",
         action=settings["return_url"],

@@ -17,10 +17,32 @@ CONTENT_SECURITY_POLICY = (
 SESSION_SWEEP_SECONDS = 60.0
 
 
+def frame_ancestors() -> str:
+    """Who may frame the pages: holdout itself and the registered LMSs (LTI opens holdout in an
+    iframe), nobody else (no clickjacking)."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from service.lti.models import LtiPlatform
+    from service.models import db
+
+    origins = set()
+    for issuer, login in db.session.execute(select(LtiPlatform.issuer, LtiPlatform.auth_login_url)):
+        for url in (issuer, login):
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+    return "frame-ancestors " + " ".join(["'self'", *sorted(origins)])
+
+
 def _page_headers(response: Response) -> Response:
+    # No response is to be read as another type than it says (the API's JSON above all).
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.blueprint in FORM_BLUEPRINTS and response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(
+            "Content-Security-Policy", f"{CONTENT_SECURITY_POLICY}; {frame_ancestors()}"
+        )
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
     return response
@@ -37,11 +59,14 @@ def _revoke_expired_sessions() -> int:
 
 def init_pages(app: Flask, api: Any) -> None:
     """Register the pages, their REST endpoints and their periodic work (called by create_app)."""
+    from service.auth import OTHER_CREDENTIALS
     from service.pages import api as pages_api
     from service.pages import models as _page_models  # noqa: F401 - tables for Alembic
     from service.pages import views
-    from service.pages.sessions import configure_cookies
+    from service.pages.sessions import configure_cookies, session_principal
 
+    if session_principal not in OTHER_CREDENTIALS:
+        OTHER_CREDENTIALS.append(session_principal)
     configure_cookies(app)
     app.register_blueprint(views.bp)
     api.register_blueprint(pages_api.blp)

@@ -1,18 +1,17 @@
-"""REST endpoints of the pages: sign-in links that open a browser session."""
+"""The REST endpoint that makes sign-in links to the pages."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from service.api.common import BEARER, Blueprint
-from service.auth import current_user, require
+from service.auth import current_principal, require
+from service.config import MAX_SIGN_IN_LINK_MINUTES
 from service.errors import Problem
-from service.models import utcnow
-from service.pages.sessions import MAX_LINK_SECONDS, make_sign_in_token, public_url, safe_next
+from service.pages.sessions import external_url, make_sign_in_link, safe_next
 from service.schemas import StrictSchema
 
 blp = Blueprint("pages_api", __name__, url_prefix="/api/v1", description="Pages")
@@ -25,9 +24,11 @@ class SignInLinkCreateSchema(StrictSchema):
         metadata={"description": "Where the link leads, a path such as /app/questions/dropout"},
     )
     expires_in = fields.Integer(
-        load_default=3600,
-        validate=validate.Range(min=60, max=MAX_LINK_SECONDS),
-        metadata={"description": "Seconds the link stays valid"},
+        validate=validate.Range(min=60, max=MAX_SIGN_IN_LINK_MINUTES * 60),
+        metadata={
+            "description": "Seconds the link stays valid; default and most: "
+            "HOLDOUT_SIGN_IN_LINK_MINUTES (10 minutes unless configured)"
+        },
     )
 
 
@@ -42,14 +43,17 @@ class SignInLinkSchema(Schema):
 @blp.arguments(SignInLinkCreateSchema)
 @blp.response(201, SignInLinkSchema)
 def create_sign_in_link(body: dict[str, Any]) -> dict[str, Any]:
-    """A link that signs a browser in to the pages as the token's own user, for a while."""
+    """A single-use link that signs a browser in to the pages as the token's user, with the
+    token's role and course; it dies when the token is revoked."""
+    from service.models import db
+
+    principal = current_principal()
+    if principal.token is None or principal.session is not None:
+        raise Problem(403, "Sign-in links are made with an API token, not from a page.")
     next_path = safe_next(body["next"])
     if not next_path.startswith("/app/"):
         raise Problem(422, "A sign-in link leads to a page under /app/.")
-    token = make_sign_in_token(current_user(), next_path, body["expires_in"])
-    path = url_for("pages.enter", token=token)
-    base = public_url()
-    return {
-        "url": base + path if base else url_for("pages.enter", token=token, _external=True),
-        "expires_at": utcnow() + timedelta(seconds=body["expires_in"]),
-    }
+    key, expires_at = make_sign_in_link(principal.token, next_path, body.get("expires_in"))
+    url = external_url(url_for("pages.enter", key=key))
+    db.session.commit()
+    return {"url": url, "expires_at": expires_at}

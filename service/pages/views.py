@@ -14,6 +14,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from question_bank.types import SLUG_PATTERN, render_prompt, resolve, student_view
+from service import access
+from service.access import Need
 from service.attempts import (
     answer_question,
     attempt_answers,
@@ -30,6 +32,7 @@ from service.jobs import dispatch
 from service.models import (
     AttemptStatus,
     Course,
+    CourseRole,
     Enrollment,
     Question,
     Quiz,
@@ -44,13 +47,18 @@ from service.models import (
 from service.pages import charts
 from service.pages.render import markdown
 from service.pages.sessions import (
-    api_token,
+    ENTER_COOKIE,
+    LINK_PATH_COOKIE,
     check_csrf,
+    check_enter_nonce,
+    cookie_options,
     csrf_token,
-    read_sign_in_token,
+    current_session,
+    enter_nonce,
+    find_sign_in_link,
+    redeem_sign_in_link,
     require_session,
     sign_out,
-    start_session,
 )
 from service.pages.stats import course_report
 from service.questions import find_question
@@ -66,6 +74,7 @@ from service.quizzes import (
     time_limit_for,
 )
 from service.regrades import override_score
+from service.schemas import MAX_ID
 from service.submissions import SETTLED, create_submission, standalone_variant
 
 bp = Blueprint(
@@ -92,37 +101,61 @@ def _problem(exc: Problem) -> tuple[str, int]:
 
 def _render(template: str, **context: Any) -> str:
     browser = require_session()
-    return render_template(
-        template, user=browser.user, api_token=api_token(), csrf=csrf_token(), **context
-    )
+    return render_template(template, user=browser.user, csrf=csrf_token(), **context)
 
 
 def _question(slug: str) -> Question:
+    require_session()
     question = find_question(slug)
-    if question is None:
+    if question is None or not access.visible(Question, question.id):
         raise Problem(404, f"There is no question '{slug}'.")
     return question
 
 
 def _quiz(slug: str) -> Quiz:
-    quiz = None
-    if re.fullmatch(SLUG_PATTERN, slug):
-        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == slug))
-    if quiz is None:
-        raise Problem(404, f"There is no quiz '{slug}'.")
-    return quiz
+    require_session()
+    missing = f"There is no quiz '{slug}'."
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise Problem(404, missing)
+    return access.find(select(Quiz).where(Quiz.slug == slug), Need.VIEW, missing)
 
 
 # --- signing in and out ------------------------------------------------------------------------
 
 
-@bp.route("/enter/<token>")
-def enter(token: str) -> Response:
-    """A sign-in link (POST /api/v1/sign-in-links makes one)."""
-    user, next_path = read_sign_in_token(token)
-    start_session(user)
+@bp.route("/enter/<key>")
+def enter(key: str) -> Response:
+    """A sign-in link (POST /api/v1/sign-in-links makes one): a page that asks to continue.
+    Opening it changes nothing; only its form's POST signs in."""
+    link = find_sign_in_link(key)
+    current = current_session()
+    page = render_template(
+        "enter.html",
+        title="Sign in",
+        name=link.token.user.name,
+        role=link.token.user.role.value,
+        course=link.token.course.title if link.token.course else None,
+        signed_in_as=current.user.name if current else None,
+        nonce=enter_nonce(),
+        user=None,
+    )
+    response = Response(page, mimetype="text/html")
+    response.set_cookie(
+        ENTER_COOKIE, enter_nonce(), max_age=600, path=LINK_PATH_COOKIE, **cookie_options()
+    )
+    return response
+
+
+@bp.route("/enter/<key>", methods=["POST"])
+def enter_confirmed(key: str) -> Response:
+    """'Continue as NAME': use the link (once) and open a session with its token's scope."""
+    find_sign_in_link(key)  # a used or expired link says so first
+    check_enter_nonce(request.form.get("nonce"))
+    _, next_path = redeem_sign_in_link(key)
     db.session.commit()
-    return redirect(next_path, code=303)
+    response = redirect(next_path, code=303)
+    response.delete_cookie(ENTER_COOKIE, path=LINK_PATH_COOKIE)
+    return response
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -135,16 +168,14 @@ def sign_out_view() -> str:
 
 @bp.route("/")
 def home() -> str:
-    browser = require_session()
-    quizzes = db.session.scalars(select(Quiz).order_by(Quiz.title)).all()
+    require_session()
+    quizzes = db.session.scalars(access.query(Quiz).order_by(Quiz.title)).all()
     exercises = db.session.scalars(
-        select(Question)
+        access.query(Question)
         .where(Question.type == "code", Question.archived_at.is_(None))
         .order_by(Question.title)
     ).all()
-    courses: list[Course] = []
-    if browser.user.role == Role.INSTRUCTOR:
-        courses = list(db.session.scalars(select(Course).order_by(Course.title)))
+    courses = list(db.session.scalars(access.query(Course, Need.STAFF).order_by(Course.title)))
     return _render("home.html", quizzes=quizzes, exercises=exercises, courses=courses)
 
 
@@ -174,15 +205,15 @@ def _starter(item: Question) -> str:
 
 
 def _readable(item: Question, browser: Any) -> None:
-    """A student reads a question of an open assessment only in an attempt at it."""
-    if browser.user.role == Role.STUDENT:
-        sealed = sealing_quiz(item, browser.user_id)
-        if sealed is not None:
-            raise Problem(
-                403,
-                f"This question is part of the assessment “{sealed.title}”: it is shown only "
-                "in an attempt at that quiz until the quiz closes.",
-            )
+    """A student reads a question of an open assessment only in an attempt at it (its course's
+    staff read it here)."""
+    sealed = sealing_quiz(item, browser.user_id)
+    if sealed is not None and not access.allows(Quiz, sealed, Need.STAFF):
+        raise Problem(
+            403,
+            f"This question is part of the assessment “{sealed.title}”: it is shown only "
+            "in an attempt at that quiz until the quiz closes.",
+        )
 
 
 @bp.route("/questions/<slug>")
@@ -257,7 +288,7 @@ def quiz(slug: str) -> str:
     if any(hand_in_if_expired(a) for a in attempts):
         db.session.commit()  # an attempt whose time is up is shown handed in, never open
     open_attempt = next((a for a in attempts if a.status == AttemptStatus.IN_PROGRESS), None)
-    staff = browser.user.role == Role.INSTRUCTOR
+    staff = access.allows(Quiz, item, Need.STAFF)
     return _render(
         "quiz.html",
         quiz=item,
@@ -274,10 +305,11 @@ def quiz(slug: str) -> str:
         extension=extension_for(item, browser.user_id),
         max_score=quiz_max_score(item),
         staff=staff,
+        teacher=staff and access.allows(Quiz, item, Need.TEACH),
         everyone=_all_attempts(item) if staff else [],
         extensions=list(
             db.session.scalars(
-                select(QuizExtension)
+                access.query(QuizExtension)
                 .where(QuizExtension.quiz_id == item.id)
                 .order_by(QuizExtension.id)
             )
@@ -292,7 +324,7 @@ def quiz(slug: str) -> str:
 def _all_attempts(item: Quiz) -> list[QuizAttempt]:
     return list(
         db.session.scalars(
-            select(QuizAttempt)
+            access.query(QuizAttempt)
             .where(QuizAttempt.quiz_id == item.id)
             .order_by(QuizAttempt.user_id, QuizAttempt.number)
         )
@@ -304,7 +336,11 @@ def _students(item: Quiz) -> list[User]:
         db.session.scalars(
             select(User)
             .join(Enrollment, Enrollment.user_id == User.id)
-            .where(Enrollment.course_id == item.course_id, User.role == Role.STUDENT)
+            .where(
+                Enrollment.course_id == item.course_id,
+                Enrollment.role == CourseRole.STUDENT,
+                User.role == Role.STUDENT,
+            )
             .order_by(User.name)
         )
     )
@@ -317,12 +353,12 @@ def _saved_answers(attempt: QuizAttempt) -> dict[str, Any]:
 @bp.route("/quizzes/<slug>/extensions", methods=["POST"])
 def extend(slug: str) -> Response:
     """An instructor gives one student extra time and/or a later due date (0 and empty: none)."""
-    browser = require_session()
+    require_session()
     check_csrf(request.form.get("csrf"))
-    if browser.user.role != Role.INSTRUCTOR:
-        raise Problem(403, "Extensions are given by instructors.")
     item = _quiz(slug)
-    student = db.session.get(User, request.form.get("user", type=int) or 0)
+    access.require_on(Quiz, item, Need.TEACH)  # extensions are given by the course's instructors
+    user_id = request.form.get("user", type=int) or 0
+    student = db.session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
     if student is None or student.role != Role.STUDENT:
         raise Problem(422, "Choose a student.")
     minutes = request.form.get("extra_minutes", type=int) or 0
@@ -360,21 +396,20 @@ def start(slug: str) -> Response:
 
 def _own_attempt(attempt_id: int) -> QuizAttempt:
     browser = require_session()
-    attempt = db.session.get(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != browser.user_id:
+    attempt: QuizAttempt | None = db.session.scalar(
+        access.query(QuizAttempt).where(
+            QuizAttempt.id == attempt_id, QuizAttempt.user_id == browser.user_id
+        )
+    )
+    if attempt is None:
         raise Problem(404, f"You have no attempt {attempt_id}.")
     return attempt
 
 
 def _viewable_attempt(attempt_id: int) -> QuizAttempt:
-    """A student's own attempt, or any attempt for an instructor."""
-    browser = require_session()
-    attempt = db.session.get(QuizAttempt, attempt_id)
-    if attempt is None or (
-        attempt.user_id != browser.user_id and browser.user.role != Role.INSTRUCTOR
-    ):
-        raise Problem(404, f"You have no attempt {attempt_id}.")
-    return attempt
+    """A student's own attempt, or any attempt of a course for its staff."""
+    require_session()
+    return access.get(QuizAttempt, attempt_id, what="attempt")
 
 
 @bp.route("/attempts/<int:attempt_id>", methods=["POST"])
@@ -415,11 +450,11 @@ def save_attempt(attempt_id: int) -> Response:
 def attempt(attempt_id: int) -> str:
     """An attempt's review: each question as the student got it, their answer, and what the
     quiz's review options show now (instructors see everything, or `?view=student`)."""
-    browser = require_session()
     item = _viewable_attempt(attempt_id)
     if hand_in_if_expired(item):
         db.session.commit()
-    staff = browser.user.role == Role.INSTRUCTOR and request.args.get("view") != "student"
+    instructor = access.allows(QuizAttempt, item, Need.STAFF)
+    staff = instructor and request.args.get("view") != "student"
     latest = latest_answers(item)
     pending = [s.id for s in latest.values() if s.status not in SETTLED]
     shows = review_of(item, staff)
@@ -432,7 +467,7 @@ def attempt(attempt_id: int) -> str:
         pending=pending if shows["score"] else [],
         shows=shows,
         staff=staff,
-        instructor=browser.user.role == Role.INSTRUCTOR,
+        instructor=instructor,
         deadline=deadline(item),
     )
 
@@ -442,14 +477,11 @@ def attempt(attempt_id: int) -> str:
 
 @bp.route("/courses/<slug>")
 def course(slug: str) -> str:
-    browser = require_session()
-    if browser.user.role != Role.INSTRUCTOR:
-        raise Problem(403, "The course page is for instructors.")
-    item = None
-    if re.fullmatch(SLUG_PATTERN, slug):
-        item = db.session.scalar(select(Course).where(Course.slug == slug))
-    if item is None:
-        raise Problem(404, f"There is no course '{slug}'.")
+    require_session()
+    missing = f"There is no course '{slug}'."
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise Problem(404, missing)
+    item: Course = access.find(select(Course).where(Course.slug == slug), Need.STAFF, missing)
     report = course_report(item)
     return _render(
         "course.html",
@@ -502,11 +534,9 @@ def _course_charts(report: Any) -> dict[str, Markup]:
 def submission(submission_id: int) -> str:
     """One submission: its owner sees it as the review options allow; an instructor sees all
     of it, its grade history, and can override the score with a comment."""
-    browser = require_session()
-    item = db.session.get(Submission, submission_id)
-    instructor = browser.user.role == Role.INSTRUCTOR
-    if item is None or (item.user_id != browser.user_id and not instructor):
-        raise Problem(404, f"You have no submission {submission_id}.")
+    require_session()
+    item = access.get(Submission, submission_id)  # one's own, or as staff of its course
+    instructor = access.allows(Submission, item, Need.STAFF)
     staff = instructor and request.args.get("view") != "student"
     shows = review_of(item.attempt, staff) if item.attempt is not None else None
     return _render(
@@ -515,6 +545,7 @@ def submission(submission_id: int) -> str:
         shows=shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")},
         staff=staff,
         instructor=instructor,
+        teacher=staff and access.allows(Submission, item, Need.TEACH),
     )
 
 
@@ -522,11 +553,7 @@ def submission(submission_id: int) -> str:
 def override(submission_id: int) -> Response:
     browser = require_session()
     check_csrf(request.form.get("csrf"))
-    if browser.user.role != Role.INSTRUCTOR:
-        raise Problem(403, "Scores are overridden by instructors.")
-    item = db.session.get(Submission, submission_id)
-    if item is None:
-        raise Problem(404, f"There is no submission {submission_id}.")
+    item = access.get(Submission, submission_id, Need.TEACH)  # the course's instructors
     try:
         score = float((request.form.get("score") or "").replace(",", "."))
     except ValueError as exc:

@@ -24,7 +24,7 @@ def exercise_question(slug: str, **changes: Any) -> dict[str, Any]:
         "title": "Inverted dropout (my version)",
         "prompt": DROPOUT.prompt,
         "explanation": "Scale the survivors by 1/(1-p).",
-        "points": 14,
+        "points": DROPOUT.max_score,
         "data": {"exercise": exercise},
     }
 

@@ -4,14 +4,19 @@ false-fail bound and power."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import pytest
+from grader_helpers import EXERCISES
 
-from grader import Exercise, Grader
+from grader import Exercise, Grader, load_exercise
 from grader.checks import hoeffding
+from grader.protocol import decode_shared
 from grader.spec import SpecError
+from grader.statistics import describe, statistics_report
+from grader.values import DecodeError
 
 X = {"$array": {"values": [[1.0, 2.0], [3.0, 4.0]], "dtype": "float64"}}
 
@@ -320,3 +325,153 @@ def test_hoeffding_power_is_consistent() -> None:
     assert math.isclose(math.exp(-2 * 10_000 * (power - bound) ** 2), 1e-3)
     # Four cases at once: a union bound, so a wider interval.
     assert hoeffding(10_000, 1.0, 1e-9, cases=4)[0] > bound
+
+
+# --------------------------------------------------------------------------------------------
+# feedback that names the misconception
+
+KEEPS_P = "keeps each element with probability p instead of dropping it"
+
+
+def _dropout() -> Exercise:
+    return load_exercise(EXERCISES / "dropout")
+
+
+def test_a_student_who_keeps_with_probability_p_is_told_so(grader: Grader) -> None:
+    # Written differently from mutants/keeps_with_probability_p.py, as a student would.
+    source = """
+import numpy as np
+
+def dropout(x, p, training=True, rng=None):
+    if p < 0 or p > 1:
+        raise ValueError("p out of range")
+    if not training or p == 0:
+        return np.array(x, copy=True)
+    if p == 1:
+        return np.zeros(x.shape, dtype=x.dtype)
+    if rng is None:
+        rng = np.random.default_rng()
+    mask = rng.uniform(size=x.shape) < p
+    return (x * mask / (1 - p)).astype(x.dtype)
+"""
+    report = grader.grade(_dropout(), source)
+    assert report.score < report.max_score
+    assert f"Possible misconception: this {KEEPS_P}" in report.feedback, report.feedback
+    assert report.feedback.count("Possible misconception") == 1
+
+
+def test_no_misconception_for_correct_or_unknown_answers(grader: Grader) -> None:
+    exercise = _dropout()
+    for source in exercise.equivalents.values():
+        report = grader.grade(exercise, source)
+        assert report.score == report.max_score
+        assert "misconception" not in report.feedback
+    # A bug no mutant has: every output doubled.
+    doubled = exercise.reference + (
+        "\n\n_dropout = dropout\n\n"
+        "def dropout(x, p, training=True, rng=None):\n"
+        "    return _dropout(x, p, training, rng) * 2\n"
+    )
+    report = grader.grade(exercise, doubled)
+    assert report.score < report.max_score
+    assert "misconception" not in report.feedback, report.feedback
+
+
+HIDDEN_ONLY_REFERENCE = """
+import numpy as np
+
+def scale(x, p):
+    return x * (1 - p)
+"""
+
+HIDDEN_ONLY = Exercise.from_dict(
+    {
+        "slug": "hidden-only",
+        "title": "scale by 1 - p",
+        "entry": {"name": "scale", "kind": "function", "signature": "scale(x, p)"},
+        "tests": [
+            {
+                # p = 0.5 cannot tell p from 1 - p: only the hidden test can.
+                "name": "halves at p = 0.5",
+                "steps": [
+                    {
+                        "call": {"args": [{"$array": {"values": [2.0, 4.0]}}, 0.5]},
+                        "expect": [{"check": "equal"}],
+                    }
+                ],
+            },
+            {
+                "name": "a hidden p",
+                "hidden": True,
+                "steps": [
+                    {
+                        "call": {"args": [{"$array": {"values": [7.125, -9.375]}}, 0.125]},
+                        "expect": [{"check": "equal"}],
+                    }
+                ],
+            },
+        ],
+        "reference": HIDDEN_ONLY_REFERENCE,
+        "mutants": {
+            "scales_by_p.py": "# misconception: this looks like scaling by p instead of 1 - p\n"
+            "# expect: a hidden p: expected\n"
+            "def scale(x, p):\n    return x * p\n"
+        },
+    }
+)
+
+
+def test_a_match_resting_on_a_hidden_test_names_it_without_hidden_data(grader: Grader) -> None:
+    report = grader.grade(HIDDEN_ONLY, "def scale(x, p):\n    return p * x\n")
+    assert [t.passed for t in report.tests] == [True, False]
+    assert report.feedback.endswith(
+        "Possible misconception: this looks like scaling by p instead of 1 - p."
+    )
+    public = json.dumps(report.to_dict())
+    for secret in ("7.125", "9.375", "0.125", "6.234375", "0.890625"):
+        assert secret not in public
+    assert report.tests[1].message == "failed: wrong result"
+
+
+def test_a_misconception_is_a_short_sentence() -> None:
+    with pytest.raises(SpecError, match="at most 300"):
+        Exercise.from_dict(
+            {
+                **HIDDEN_ONLY.to_dict(),
+                "mutants": {"m.py": "# misconception: " + "x" * 301 + "\n# expect: a hidden p\n"},
+            }
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# false-fail bound and power, as `holdout bank check` prints them
+
+
+def test_every_statistical_check_states_its_bound_and_power(grader: Grader) -> None:
+    exercise = load_exercise(EXERCISES / "cutmix-box")
+    stats = statistics_report(exercise, grader.reference_outputs(exercise))
+    centre = [s for s in stats if s["test"] == "the centre is uniform over every row and column"]
+    assert [(s["check"], s["step"], s["n"]) for s in centre] == [
+        ("uniform", 1, 1200),
+        ("uniform", 1, 1200),
+        ("uniform", 2, 700),
+    ]
+    for s in stats:
+        assert s["false_fail"] <= 1e-9
+        assert 0 < s["bound"] < s["power"]
+    # A centre drawn from 0..H-2 on a 3 x 3 image never draws row 2: a deviation of 1/3, above the
+    # power, so it is caught with probability >= 0.999.
+    assert centre[0]["power"] < 1 / 3
+    assert "detects a deviation >=" in describe(centre[0])
+
+
+def test_memory_reports_from_the_sandbox_are_checked_as_data() -> None:
+    good = [{"rep": 1, "at": [0, "m"], "with": ["arg", 2, ["k"]], "how": "same"}]
+    assert decode_shared(good) == good
+    # Anything else is rebuilt from checked parts or refused (the record then counts as tampered).
+    assert decode_shared([{"rep": "x", "at": [], "with": ["let", "x", []], "how": "?"}]) == [
+        {"rep": None, "at": [], "with": ["let", "x", []], "how": "memory"}
+    ]
+    for bad in ("no", [1], [{"with": ["eval", 0, []]}], [{"with": ["arg", 0, "x" * 50]}]):
+        with pytest.raises(DecodeError):
+            decode_shared(bad)

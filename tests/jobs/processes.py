@@ -25,6 +25,8 @@ FAST_JOBS = {
     "HOLDOUT_REDISPATCH_SECONDS": "2",
     "HOLDOUT_POLL_SECONDS": "0.2",
     "HOLDOUT_LOG_LEVEL": "INFO",
+    # The fake LMS and webhook receivers listen on 127.0.0.1.
+    "HOLDOUT_OUTBOUND_ALLOW_HOSTS": "127.0.0.1,localhost",
 }
 
 

@@ -44,8 +44,8 @@ def test_an_lms_token_for_one_course_sees_nothing_of_another(
     assert_problem(client.get(f"/api/v1/submissions/{theirs['id']}", headers=lms), 404)
     quizzes = client.get("/api/v1/quizzes", headers=lms).get_json()
     assert [q["slug"] for q in quizzes["items"]] == ["quiz-a"]
-    assert_problem(client.get("/api/v1/quizzes/quiz-b", headers=lms), 403)
-    assert_problem(client.get("/api/v1/courses/course-b/gradebook", headers=lms), 403)
+    assert_problem(client.get("/api/v1/quizzes/quiz-b", headers=lms), 404)
+    assert_problem(client.get("/api/v1/courses/course-b/gradebook", headers=lms), 404)
     # An unscoped instructor still sees both.
     everything = client.get("/api/v1/submissions", headers=instructor).get_json()
     assert {s["id"] for s in everything["items"]} == {mine["id"], theirs["id"]}

@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import jobs, outbox, webhooks
+from service.background import background
 from service.lti.models import LtiPlatform
 from service.lti.platforms import JwksCache, PlatformError, TokenCache
 from tests.jobs.conftest import read_answer
@@ -163,6 +164,36 @@ def test_a_failing_destination_rests_without_spending_its_rows_tries(
     assert all(r["log"][0]["status"] == 503 for r in tried)  # each try is in the row's log
     assert webhooks.deliver_due(app) == 0  # resting: nothing is tried, nothing is spent
     assert failing.requests == outbox.BREAKER_FAILURES
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_deliveries_go_out_on_their_own_threads_also_after_a_restart(
+    app: Flask,
+    client: FlaskClient,
+    instructor: dict[str, str],
+    student: dict[str, str],
+    choice: None,
+    endpoints: list[Endpoint],
+) -> None:
+    receiver = Endpoint(lambda h: answer(h, 204, b""))
+    endpoints.append(receiver)
+    make_quiz(client, instructor, ["bn-eval"])
+    hook = {"url": receiver.url}
+    assert (
+        client.post("/api/v1/courses/ml/webhooks", json=hook, headers=instructor).status_code == 201
+    )
+    tasks = background(app)
+    tasks.start()
+    tasks.stop()
+    tasks.start()  # as a gunicorn worker's executor may be stopped and started again
+    try:
+        take_quiz(client, student, {"bn-eval": "b"})
+        deadline = time.monotonic() + 30
+        while receiver.requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        tasks.stop()
+    assert receiver.requests == 1
 
 
 def _huge_declared(handler: BaseHTTPRequestHandler) -> None:

@@ -79,12 +79,12 @@ def tool_jwks(app: Flask) -> dict[str, Any]:
 
 
 @pytest.fixture
-def platform(app: Flask, client: FlaskClient, instructor: dict[str, str]) -> Iterator[FakePlatform]:
+def platform(app: Flask, client: FlaskClient, admin: dict[str, str]) -> Iterator[FakePlatform]:
     """A fake LMS, running, and registered with holdout through the API."""
     # A new fake LMS may get the port (so the JWKS URL) of an earlier one, with other keys.
     jwks_cache.clear()
     fake = FakePlatform(TOOL_BASE, lambda: tool_jwks(app)).start()
-    response = client.post("/api/v1/lti/platforms", json=fake.registration(), headers=instructor)
+    response = client.post("/api/v1/lti/platforms", json=fake.registration(), headers=admin)
     assert response.status_code == 201, response.get_json()
     yield fake
     fake.stop()

@@ -123,7 +123,7 @@ def test_an_existing_line_item_is_found_not_made_twice(
 
 
 def test_a_failed_post_is_retried_and_every_try_is_logged(
-    app: Flask, client: FlaskClient, platform: FakePlatform, instructor: dict[str, str]
+    app: Flask, client: FlaskClient, platform: FakePlatform, admin: dict[str, str]
 ) -> None:
     launch(client, platform, platform.claims("alice", custom={"question": QUESTION["slug"]}))
     platform.fail_next_scores = 1
@@ -141,7 +141,7 @@ def test_a_failed_post_is_retried_and_every_try_is_logged(
     assert (row.status, row.tries, row.last_status_code) == (JobStatus.DONE, 2, 204)
     assert len(platform.recorded.scores) == 1
 
-    log = client.get("/api/v1/lti/score-deliveries", headers=instructor).get_json()
+    log = client.get("/api/v1/lti/score-deliveries", headers=admin).get_json()
     (entry,) = log["items"]
     assert [t["status"] for t in entry["log"]] == [503, 204]
     assert "503" in entry["log"][0]["error"]

@@ -77,9 +77,10 @@ def attempt_deadline(attempt: QuizAttempt) -> datetime | None:
 
 
 def _token(page_html: str) -> dict[str, str]:
-    found = re.search(r'name="holdout-token" content="([^"]+)"', page_html)
-    assert found, "no API token on the page"
-    return {"Authorization": f"Bearer {found.group(1)}"}
+    """What the page's script sends to the API: its session cookie and this CSRF token."""
+    found = re.search(r'name="holdout-csrf" content="([^"]+)"', page_html)
+    assert found, "no CSRF token on the page"
+    return {"X-CSRF-Token": found.group(1)}
 
 
 @pytest.fixture

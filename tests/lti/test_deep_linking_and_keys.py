@@ -3,6 +3,7 @@ against the tool's JWKS), the tool's key rotation, and platform registration."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import jwt
@@ -124,8 +125,15 @@ def test_an_old_signing_key_is_rotated_by_the_background_loop(app: Flask) -> Non
 
 
 def test_registration_is_idempotent_and_adds_deployments(
-    client: FlaskClient, instructor: dict[str, str], student: dict[str, str]
+    app: Flask,
+    client: FlaskClient,
+    admin: dict[str, str],
+    student: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    settings = app.extensions["holdout_settings"]
+    allowed = replace(settings, outbound_allow_hosts=("moodle.example.edu",))
+    monkeypatch.setitem(app.extensions, "holdout_settings", allowed)
     body = {
         "name": "Moodle",
         "issuer": "https://moodle.example.edu",
@@ -135,19 +143,19 @@ def test_registration_is_idempotent_and_adds_deployments(
         "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
         "jwks_url": "https://moodle.example.edu/mod/lti/certs.php",
     }
-    assert client.post("/api/v1/lti/platforms", json=body, headers=instructor).status_code == 201
+    assert client.post("/api/v1/lti/platforms", json=body, headers=admin).status_code == 201
     again = client.post(
-        "/api/v1/lti/platforms", json={**body, "deployment_ids": ["2"]}, headers=instructor
+        "/api/v1/lti/platforms", json={**body, "deployment_ids": ["2"]}, headers=admin
     )
     assert again.status_code == 200
     assert again.get_json()["deployment_ids"] == ["1", "2"]
     tool = again.get_json()["tool"]
     assert tool["jwks"] == "http://localhost/lti/jwks"
     assert tool["login_initiation"] == "http://localhost/lti/login"
-    listed = client.get("/api/v1/lti/platforms", headers=instructor).get_json()
+    listed = client.get("/api/v1/lti/platforms", headers=admin).get_json()
     assert listed["total"] == 1
     assert client.get("/api/v1/lti/platforms", headers=student).status_code == 403
     bad = client.post(
-        "/api/v1/lti/platforms", json={**body, "jwks_url": "not a url"}, headers=instructor
+        "/api/v1/lti/platforms", json={**body, "jwks_url": "not a url"}, headers=admin
     )
     assert bad.status_code == 422

@@ -4,16 +4,19 @@ its statistics (difficulty, upper-lower discrimination, attempts)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from service.models import ApiToken, User, db, utcnow
-from service.pages.models import BrowserSession
-from service.pages.sessions import make_sign_in_token, revoke_expired_sessions
+from service.app import create_app
+from service.models import db, utcnow
+from service.pages.models import BrowserSession, SignInLink
+from service.pages.sessions import revoke_expired_sessions
 from tests.helpers import bearer
 from tests.jobs.conftest import load_exercise_question
 from tests.lti.conftest import OTHER, QUESTION, QUIZ, csrf_of, page_text
@@ -21,28 +24,48 @@ from tests.lti.conftest import OTHER, QUESTION, QUIZ, csrf_of, page_text
 pytestmark = pytest.mark.usefixtures("content")
 
 
-def sign_in(client: FlaskClient, headers: dict[str, str], next_path: str) -> Any:
+def make_link(client: FlaskClient, headers: dict[str, str], next_path: str) -> str:
     made = client.post("/api/v1/sign-in-links", json={"next": next_path}, headers=headers)
     assert made.status_code == 201, made.get_json()
-    url = made.get_json()["url"]
+    url: str = made.get_json()["url"]
     assert url.startswith("http://localhost/app/enter/")
-    entered = client.get(url.removeprefix("http://localhost"))
-    assert entered.status_code == 303
+    return url.removeprefix("http://localhost")
+
+
+def confirm(client: FlaskClient, path: str) -> Any:
+    """Open the link's confirmation page and press 'Continue as ...'."""
+    page = client.get(path)
+    assert page.status_code == 200, page_text(page)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.get_data(as_text=True))
+    assert nonce is not None
+    return client.post(path, data={"nonce": nonce.group(1)})
+
+
+def sign_in(client: FlaskClient, headers: dict[str, str], next_path: str) -> Any:
+    entered = confirm(client, make_link(client, headers, next_path))
+    assert entered.status_code == 303, page_text(entered)
     return entered
 
 
 def test_a_sign_in_link_opens_a_session_on_the_page_it_names(
     client: FlaskClient, student: dict[str, str]
 ) -> None:
-    entered = sign_in(client, student, f"/app/questions/{QUESTION['slug']}")
+    path = make_link(client, student, f"/app/questions/{QUESTION['slug']}")
+    page = client.get(path)
+    assert "Continue as alice" in page_text(page)
+    assert client.get("/app/").status_code == 401  # opening the link signed no one in
+    entered = confirm(client, path)
     assert entered.headers["Location"] == f"/app/questions/{QUESTION['slug']}"
     page = client.get(entered.headers["Location"])
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "alice" in page_text(page)
     assert '<span class="math inline">1/(1-p)</span>' in html  # typeset by the bundled KaTeX
-    assert 'name="holdout-token" content="hot_' in html
+    assert "hot_" not in html and 'name="holdout-token"' not in html  # no API token in a page
     assert "Content-Security-Policy" in page.headers
+    # The cookie is a random key, nothing else.
+    cookie = client.get_cookie("holdout_session")
+    assert cookie is not None and "." not in cookie.value and len(cookie.value) >= 40
 
 
 def test_a_sign_in_link_never_leads_off_site(client: FlaskClient, student: dict[str, str]) -> None:
@@ -50,19 +73,60 @@ def test_a_sign_in_link_never_leads_off_site(client: FlaskClient, student: dict[
     assert entered.headers["Location"] == "/app/"
 
 
-def test_expired_and_forged_sign_in_links_are_refused(
-    app: Flask, client: FlaskClient, student: dict[str, str]
+def test_a_sign_in_link_works_once_and_dies_with_its_token(
+    app: Flask, client: FlaskClient, admin: dict[str, str]
 ) -> None:
-    with app.test_request_context():
-        user = db.session.scalar(select(User).where(User.name == "alice"))
-        assert user is not None
-        expired = make_sign_in_token(user, "/app/", -1)
-    response = client.get(f"/app/enter/{expired}")
-    assert response.status_code == 410
-    assert "expired" in page_text(response)
-    forged = client.get(f"/app/enter/{expired[:-3]}xyz")
+    made = client.post(
+        "/api/v1/tokens", json={"name": "t", "role": "student", "user": "eve"}, headers=admin
+    ).get_json()
+    eve = bearer(made["token"])
+    path = make_link(client, eve, "/app/")
+    sign_in_page = client.get(path)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', sign_in_page.get_data(as_text=True))
+    assert nonce is not None
+    assert client.post(path, data={"nonce": nonce.group(1)}).status_code == 303
+    again = client.post(path, data={"nonce": nonce.group(1)})
+    assert again.status_code == 410 and "already been used" in page_text(again)
+    other = app.test_client()
+    assert other.get(path).status_code == 410  # a second browser gets nothing from it
+    # A link of a token revoked since no longer works, and the token's sessions end.
+    unused = make_link(client, eve, "/app/")
+    assert client.get("/app/").status_code == 200
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).status_code == 204
+    assert client.get("/app/").status_code == 401
+    assert other.get(unused).status_code == 410
+
+
+def test_a_link_is_redeemed_only_from_its_confirmation_page(
+    client: FlaskClient, student: dict[str, str]
+) -> None:
+    """Login CSRF: another site cannot post the form for a victim's browser (no nonce cookie)."""
+    path = make_link(client, student, "/app/")
+    forged = client.post(path, data={"nonce": "guessed"})
     assert forged.status_code == 400
     assert client.get("/app/").status_code == 401
+    assert confirm(client, path).status_code == 303  # the link itself still works
+
+
+def test_sign_in_links_are_short_lived_and_not_logged(
+    app: Flask, client: FlaskClient, student: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    made = client.post("/api/v1/sign-in-links", json={}, headers=student).get_json()
+    lifetime = datetime.fromisoformat(made["expires_at"]) - datetime.now(UTC)
+    assert timedelta(minutes=9) < lifetime <= timedelta(minutes=10)
+    too_long = client.post("/api/v1/sign-in-links", json={"expires_in": 7200}, headers=student)
+    assert too_long.status_code == 422
+    key = made["url"].rsplit("/", 1)[1]
+    with caplog.at_level("INFO", logger="holdout.access"):
+        client.get(made["url"].removeprefix("http://localhost"))
+    assert "/app/enter/[redacted]" in [getattr(r, "path", None) for r in caplog.records]
+    assert key not in caplog.text
+    with app.app_context():
+        db.session.execute(update(SignInLink).values(expires_at=utcnow()))
+        db.session.commit()
+    expired = client.get(made["url"].removeprefix("http://localhost"))
+    assert expired.status_code == 410 and "expired" in page_text(expired)
+    assert client.get("/app/enter/forged-key").status_code == 400
 
 
 def test_pages_need_a_session(client: FlaskClient) -> None:
@@ -91,20 +155,16 @@ def test_answering_on_the_page_shows_the_result_and_the_history(
     assert re.search(r"graded 2 / 2 .* graded 0 / 2", text)
 
 
-def test_sign_out_revokes_the_page_token(
-    app: Flask, client: FlaskClient, student: dict[str, str]
-) -> None:
+def test_sign_out_ends_the_session(client: FlaskClient, student: dict[str, str]) -> None:
     sign_in(client, student, "/app/")
     page = client.get("/app/")
-    token = re.search(r'name="holdout-token" content="([^"]+)"', page.get_data(as_text=True))
-    assert token is not None
-    assert client.get("/api/v1/me", headers=bearer(token.group(1))).status_code == 200
+    assert client.get("/api/v1/me").status_code == 200  # the page's scripts use the cookie
     assert client.post("/app/sign-out", data={"csrf": csrf_of(page)}).status_code == 200
-    assert client.get("/api/v1/me", headers=bearer(token.group(1))).status_code == 401
+    assert client.get("/api/v1/me").status_code == 401
     assert client.get("/app/").status_code == 401
 
 
-def test_expired_sessions_lose_their_tokens(
+def test_expired_sessions_are_forgotten(
     app: Flask, client: FlaskClient, student: dict[str, str]
 ) -> None:
     sign_in(client, student, "/app/")
@@ -112,8 +172,6 @@ def test_expired_sessions_lose_their_tokens(
         db.session.execute(update(BrowserSession).values(expires_at=utcnow()))
         assert revoke_expired_sessions() == 1
         db.session.commit()
-        revoked = db.session.scalar(select(ApiToken).where(ApiToken.name == "browser session"))
-        assert revoked is not None and revoked.revoked_at is not None
     assert client.get("/app/").status_code == 401
 
 
@@ -187,3 +245,22 @@ def test_the_course_page_is_for_instructors(client: FlaskClient, student: dict[s
     sign_in(client, student, "/app/")
     response = client.get(f"/app/courses/{QUIZ['course']}")
     assert response.status_code == 403
+
+
+def test_page_answers_share_the_submit_limit(
+    app: Flask, tmp_path: Any, student: dict[str, str]
+) -> None:
+    settings = replace(
+        app.extensions["holdout_settings"], submit_rate_limit="2 per minute", instance_dir=tmp_path
+    )
+    client = create_app(settings).test_client()
+    sign_in(client, student, "/app/")
+    path = f"/app/questions/{QUESTION['slug']}"
+    csrf = csrf_of(client.get(path))
+    answer = {"csrf": csrf, f"answer-{QUESTION['slug']}": "a"}
+    assert [client.post(path, data=answer).status_code for _ in range(3)] == [303, 303, 429]
+    # The same user's API answers draw on the same budget.
+    api = client.post(
+        f"/api/v1/questions/{QUESTION['slug']}/submissions", json={"answer": "a"}, headers=student
+    )
+    assert api.status_code == 429

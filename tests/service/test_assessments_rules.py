@@ -44,7 +44,10 @@ def page_client(app: Flask, headers: dict[str, str]) -> FlaskClient:
     browser = app.test_client()
     made = browser.post("/api/v1/sign-in-links", json={"next": "/app/"}, headers=headers)
     assert made.status_code == 201, made.get_json()
-    assert browser.get(made.get_json()["url"].removeprefix("http://localhost")).status_code == 303
+    path = made.get_json()["url"].removeprefix("http://localhost")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', browser.get(path).get_data(as_text=True))
+    assert nonce is not None  # the link opens a page that asks to continue; its POST signs in
+    assert browser.post(path, data={"nonce": nonce.group(1)}).status_code == 303
     return browser
 
 

@@ -79,7 +79,7 @@ def test_missing_fields_are_named(
 @pytest.mark.parametrize("text", ['{"answer": ', "{'answer': 'b'}", "[1, 2", "\xff\xfe", "nan"])
 def test_invalid_json_is_400(
     client: FlaskClient,
-    instructor: dict[str, str],
+    admin: dict[str, str],
     unchanged: Callable[[], None],
     method: str,
     path: str,
@@ -90,7 +90,7 @@ def test_invalid_json_is_400(
         method=method,
         data=text.encode("latin-1"),
         content_type="application/json",
-        headers=instructor,
+        headers=admin,
     )
     assert_problem(response, 400, "invalid json")
     unchanged()
@@ -170,13 +170,13 @@ def test_five_mib_body_is_413(
 )
 def test_unknown_fields_are_422(
     client: FlaskClient,
-    instructor: dict[str, str],
+    admin: dict[str, str],
     unchanged: Callable[[], None],
     path: str,
     body: dict[str, Any],
     field: str,
 ) -> None:
-    assert_problem(client.post(path, json=body, headers=instructor), 422, field)
+    assert_problem(client.post(path, json=body, headers=admin), 422, field)
     unchanged()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -81,8 +82,10 @@ def test_token_create_prints_a_working_token_last(cli: Cli, tmp_path: Path) -> N
 
 
 def test_token_create_checks_its_arguments(cli: Cli) -> None:
-    refused = cli("token", "create", "--role", "admin", "--name", "x", ok=False)
-    assert refused.returncode == 2 and "admin" in refused.stderr
+    refused = cli("token", "create", "--role", "root", "--name", "x", ok=False)
+    assert refused.returncode == 2 and "root" in refused.stderr
+    scoped = cli("token", "create", "--role", "admin", "--name", "x", "--course", "c", ok=False)
+    assert scoped.returncode == 2 and "site-wide" in scoped.stderr
     unknown = cli("token", "create", "--role", "lms", "--name", "x", "--course", "nope", ok=False)
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
@@ -90,6 +93,13 @@ def test_token_create_checks_its_arguments(cli: Cli) -> None:
 def test_bank_check_quick_passes_on_the_bundled_bank(cli: Cli, tmp_path: Path) -> None:
     done = cli("bank", "check", "--quick", str(bank_dir(tmp_path)))
     assert done.stdout.strip().splitlines()[-1].startswith("OK:")
+
+
+def test_bank_check_json_reports_the_same(cli: Cli, tmp_path: Path) -> None:
+    done = cli("bank", "check", "--quick", "--json", str(bank_dir(tmp_path)))
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["summary"].startswith("OK:") and report["exercises"] == []
 
 
 def test_bank_check_and_load_refuse_a_broken_bank(cli: Cli, tmp_path: Path) -> None:

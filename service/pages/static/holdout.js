@@ -2,15 +2,16 @@
 "use strict";
 
 (function () {
-  const token = (document.querySelector('meta[name="holdout-token"]') || {}).content || "";
+  // The API is called with the session cookie; changes carry the session's CSRF token.
+  const csrf = (document.querySelector('meta[name="holdout-csrf"]') || {}).content || "";
   const status = document.getElementById("status");
 
   function say(text) { if (status) { status.textContent = text; } }
 
   async function api(method, path, body) {
-    const headers = { "Authorization": "Bearer " + token, "Accept": "application/json" };
+    const headers = { "X-CSRF-Token": csrf, "Accept": "application/json" };
     if (body !== undefined) { headers["Content-Type"] = "application/json"; }
-    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     if (!response.ok) {
@@ -109,7 +110,7 @@
     const area = form.querySelector("textarea");
     const button = form.querySelector("button[type=submit]");
     form.addEventListener("submit", async function (event) {
-      if (!token || !area) { return; }
+      if (!csrf || !area) { return; }
       event.preventDefault();
       button.disabled = true;
       say("Submitting…");
@@ -129,9 +130,9 @@
   function followPending() {
     const form = document.querySelector("form[data-api-submit]");
     const pending = document.querySelector('.result[data-status="queued"], .result[data-status="running"]');
-    if (form && pending && token) { follow(pending.dataset.submissionId, form.dataset.apiSubmit); }
+    if (form && pending && csrf) { follow(pending.dataset.submissionId, form.dataset.apiSubmit); }
     const list = document.querySelector("[data-pending]");
-    if (list && token) {
+    if (list && csrf) {
       Promise.all(list.dataset.pending.split(",").map(waitForGrade)).then(function () {
         say("All answers are graded.");
         return refreshFrom(location.href, ["main"]);
@@ -167,7 +168,7 @@
       say("Preparing the CSV…");
       try {
         const response = await fetch("/api/v1/courses/" + encodeURIComponent(slug) + "/gradebook.csv",
-                                     { headers: { "Authorization": "Bearer " + token } });
+                                     { credentials: "same-origin" });
         if (!response.ok) { throw new Error("the server answered " + response.status); }
         const url = URL.createObjectURL(await response.blob());
         const link = document.createElement("a");

@@ -1,3 +1,4 @@
+# misconception: eps goes inside the square root: divide by sqrt(var + eps), not by sqrt(var) + eps
 # expect: eps goes inside the square root: divide by sqrt(var + eps), not sqrt(var) + eps
 # Divides by sqrt(var) + eps: the same for large variances, very different for tiny ones.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: training=False is ignored; in eval mode normalize with running_mean and running_var and return them unchanged
 # expect: eval mode uses the running statistics: eval mode normalizes with running_mean and running_var
 # Forgets the training switch: always normalizes with the batch and always updates the running stats.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: momentum is the weight of the new batch statistic here: running = (1 - momentum) * running + momentum * batch, not the other way round
 # expect: running statistics move with momentum: (1 - momentum) * running + momentum * batch
 # Uses the Keras-style convention (momentum is the weight of the old value) in a PyTorch-style API.
 import numpy as np

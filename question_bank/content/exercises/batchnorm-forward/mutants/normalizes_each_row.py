@@ -1,3 +1,4 @@
+# misconception: the statistics are taken over each example (axis 1, as layer norm does); batch norm averages each feature over the batch, axis 0
 # expect: per-feature zero mean and unit variance: normalize each feature (column) over the batch
 # Takes the statistics over axis 1, i.e. per example (that is layer norm, not batch norm).
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the running variance must be updated with the same biased variance (divide by N) that normalizes the batch, not the N - 1 sample variance
 # expect: running statistics move with momentum: running_var is updated with the biased batch variance
 # Normalizes correctly but feeds the unbiased (N-1) variance into the running average.
 import numpy as np

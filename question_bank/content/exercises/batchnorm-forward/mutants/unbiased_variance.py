@@ -1,3 +1,4 @@
+# misconception: batch norm uses the biased variance, dividing by N (np.var's default ddof=0), not the N - 1 sample variance
 # expect: per-feature zero mean and unit variance: biased batch variance
 # Uses the sample variance (ddof=1), as a statistics course would, instead of dividing by N.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: this updates the caller's running_mean and running_var in place; compute new arrays and return them, leaving the arguments as they were
 # expect: inputs are left unchanged: must not be modified
 # Updates the caller's running statistics in place (as a layer object would) and returns them.
 import numpy as np

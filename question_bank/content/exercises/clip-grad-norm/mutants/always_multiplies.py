@@ -1,3 +1,4 @@
+# misconception: the gradients are scaled even when the norm is not above max_norm; below or at the threshold return them with exactly the same values
 # expect: no clipping at or below max_norm: come back unchanged
 # Copies the torch idiom: always multiplies by min(1, max_norm / (norm + eps)), which nudges
 # gradients whose norm equals max_norm.

@@ -1,3 +1,4 @@
+# misconception: multiplying a float32 array by an np.float64 scale gives float64; cast each result back to the dtype of the gradient it replaces
 # expect: float32 gradients stay float32: same dtype as the array it replaces
 # The scale is an np.float64 scalar, and float32 * np.float64 gives float64 arrays.
 import numpy as np

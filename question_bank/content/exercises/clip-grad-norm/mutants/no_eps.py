@@ -1,3 +1,4 @@
+# misconception: the factor is max_norm / (total_norm + eps): add eps to the norm before dividing
 # expect: eps in the denominator: max_norm / (total_norm + eps)
 # Divides by the bare norm.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: total_norm must be the norm before clipping, not the norm of the clipped gradients
 # expect: worked example: total_norm is the norm before clipping
 # Reports the norm of the clipped gradients, which is always <= max_norm.
 import numpy as np

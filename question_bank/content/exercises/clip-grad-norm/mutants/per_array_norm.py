@@ -1,3 +1,4 @@
+# misconception: every array is clipped by its own norm; compute one global norm over all arrays together and scale every array by the same factor
 # expect: one global norm for all arrays: scaled by the same factor
 # Clips every array by its own norm, which changes the direction of the overall gradient.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: this scales the caller's gradient arrays in place; return new arrays and leave the arguments as they were
 # expect: inputs are left unchanged: must not be modified
 # Scales the caller's arrays in place (like clip_grad_norm_ does to .grad) and returns them.
 import numpy as np

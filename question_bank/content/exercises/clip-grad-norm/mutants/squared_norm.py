@@ -1,3 +1,4 @@
+# misconception: the norm is the square root of the sum of squares; this looks like using the sum of squares itself
 # expect: worked example: total_norm is the norm before clipping
 # expect: one global norm for all arrays: scaled by the same factor
 # Forgets the square root: uses the sum of squares as the norm.

@@ -1,3 +1,4 @@
+# misconception: np.clip(..., out=g) overwrites the caller's gradients; let np.clip make a new array and leave the arguments as they were
 # expect: inputs are left unchanged: must not be modified
 # Uses np.clip(..., out=g), overwriting the caller's gradients.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the interval is [-clip_value, clip_value]; this looks like clipping to [0, clip_value], which wipes out negative entries
 # expect: worked example: clip every entry to [-clip_value, clip_value]
 # Uses the interval [0, c]: every negative gradient entry is wiped out.
 import numpy as np

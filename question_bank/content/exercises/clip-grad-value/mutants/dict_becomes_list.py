@@ -1,3 +1,4 @@
+# misconception: a dict of gradients must come back as a dict with the same keys, not as a list
 # expect: a dict of gradients comes back as a dict: same kind of container
 # Iterates over the values of a dict and returns a plain list.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: converting to float64 changes float32 gradients; every returned array keeps the dtype of the gradient it replaces
 # expect: float32 gradients stay float32: same dtype as the array it replaces
 # Converts every gradient to float64 before clipping.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: clipping by value caps each entry at ±clip_value separately; this looks like rescaling each array by its norm (clipping by norm)
 # expect: worked example: clip every entry to [-clip_value, clip_value]
 # Confuses the two kinds of clipping: rescales each array to norm clip_value instead.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: only large positive entries are capped; entries below -clip_value must become -clip_value too
 # expect: worked example: clip every entry to [-clip_value, clip_value]
 # Only caps large positive entries: large negative gradients pass through.
 import numpy as np

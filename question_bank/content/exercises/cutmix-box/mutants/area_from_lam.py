@@ -1,3 +1,4 @@
+# misconception: the box covers 1 - lam of the image, so its sides are scaled by sqrt(1 - lam); this looks like scaling them by sqrt(lam)
 # expect: the box has the planned size unless clipped: floor(height * sqrt(1 - lam))
 # Scales the sides by sqrt(lam), so the box covers lam of the image instead of 1 - lam.
 import math

@@ -1,3 +1,4 @@
+# misconception: the centre is drawn uniformly over the whole image and the box is clipped at the border; this looks like placing the box so it always fits inside
 # expect: the box position is uniform over the image: centre uniformly over the whole image
 # Draws the top-left corner so the box always fits: no clipping, but border pixels are rarely cut.
 import math

@@ -1,3 +1,4 @@
+# misconception: the end coordinates are exclusive: clip y1 to height and x1 to width, not to height - 1 and width - 1
 # expect: the box position is uniform over the image: the box may reach the last row and column
 # Clips the end coordinates to height - 1 and width - 1, treating them as inclusive indices.
 import math

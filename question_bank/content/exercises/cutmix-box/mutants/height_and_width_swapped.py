@@ -1,3 +1,4 @@
+# misconception: the number of rows comes from the height and the number of columns from the width; this looks like swapping them
 # expect: the box has the planned size unless clipped: floor(height * sqrt(1 - lam))
 # Sizes the rows from the width and the columns from the height (invisible on square images).
 import math

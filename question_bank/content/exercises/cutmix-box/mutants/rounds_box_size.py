@@ -1,3 +1,4 @@
+# misconception: the box size is rounded down, floor(H * sqrt(1 - lam)); this looks like rounding to the nearest integer
 # expect: odd box sizes on a non-square image: floor(width * sqrt(1 - lam))
 # Rounds the box size to the nearest integer instead of rounding down.
 import math

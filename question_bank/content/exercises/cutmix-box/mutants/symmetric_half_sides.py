@@ -1,3 +1,4 @@
+# misconception: the box runs from t = c_y - floor(h/2) to t + h, so it has exactly h rows also when h is odd; going h // 2 up and h // 2 down loses one
 # expect: odd box sizes on a non-square image: floor(height * sqrt(1 - lam))
 # Goes cut // 2 up and cut // 2 down from the centre: an odd side loses a row or column.
 import math

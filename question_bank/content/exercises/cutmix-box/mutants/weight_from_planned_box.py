@@ -1,3 +1,4 @@
+# misconception: lam_adj must come from the clipped box that was actually pasted, not from the planned area
 # expect: the label weight comes from the clipped box: computed from the clipped box
 # Uses the planned (unclipped) area for the label weight, which overstates the pasted area.
 import math

@@ -1,3 +1,4 @@
+# misconception: lam_adj is the weight of the image the box was pasted into, 1 - box area / image area; this looks like returning the box fraction itself
 # expect: the label weight comes from the clipped box: lam_adj = 1 - box area / image area
 # Returns the fraction covered by the box, i.e. the weight of the pasted image, not of the target.
 import math

@@ -1,3 +1,4 @@
+# misconception: alpha weights the soft (distillation) term and 1 - alpha the hard cross-entropy; this looks like the other way round
 # expect: alpha 1 is the soft term alone: alpha weights the soft (distillation) term
 # Puts alpha on the hard term and 1 - alpha on the soft one (invisible when alpha = 0.5).
 import numpy as np

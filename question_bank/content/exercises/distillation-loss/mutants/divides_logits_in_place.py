@@ -1,3 +1,4 @@
+# misconception: dividing by T with /= changes the caller's logits; compute logits / T into a new array
 # expect: inputs are left unchanged: must not be modified
 # Applies the temperature with /= on the caller's arrays.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the soft term is multiplied by T^2; this looks like leaving that factor out
 # expect: alpha 1 is the soft term alone: multiplied by T^2
 # Leaves out the T^2 factor, so the soft term shrinks as the temperature grows.
 import numpy as np

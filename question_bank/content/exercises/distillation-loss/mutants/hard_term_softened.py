@@ -1,3 +1,4 @@
+# misconception: the hard term is the cross-entropy of the student at temperature 1; this looks like reusing the softened (divided by T) log-probabilities
 # expect: alpha 0 is plain cross-entropy: student logits at temperature 1
 # Reuses the softened student log-probabilities for the hard-label term.
 import numpy as np

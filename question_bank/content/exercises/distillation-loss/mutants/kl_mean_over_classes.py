@@ -1,3 +1,4 @@
+# misconception: the KL divergence is summed over the classes and averaged over the N examples only; this looks like a mean over all N * K entries
 # expect: random batch: averaged over the N examples only
 # Averages the KL terms over all N*K entries (like kl_div with reduction="mean"), not over N.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the order is KL(teacher || student): the teacher's probabilities weight the log ratio; this looks like KL(student || teacher)
 # expect: worked example: KL(teacher || student)
 # Computes KL(student || teacher): the student's distribution weights the log ratio.
 import numpy as np

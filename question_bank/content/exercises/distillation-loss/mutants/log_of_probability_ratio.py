@@ -1,3 +1,4 @@
+# misconception: taking the log of probabilities that underflowed to 0 gives NaN; compute log-probabilities directly with a stable log-softmax
 # expect: large logits stay finite: never take the log of a probability that may be 0
 # Builds the probabilities first and takes log(p_teacher / p_student): 0 * log(0) turns into nan.
 import numpy as np

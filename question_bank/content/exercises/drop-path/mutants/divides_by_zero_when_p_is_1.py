@@ -1,3 +1,4 @@
+# misconception: with p = 1 the code divides by 1 - p = 0 and 0 * inf gives NaN; handle p = 1 separately and return zeros
 # expect: p = 1 gives all zeros: not NaN
 # No special case for p = 1: 0 * x / 0 gives nan everywhere.
 import numpy as np

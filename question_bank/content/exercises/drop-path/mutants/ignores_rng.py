@@ -1,3 +1,4 @@
+# misconception: the rng argument is not used, so the same seed does not give the same output; draw every random number from rng when it is given
 # expect: same seed gives the same output: draw all randomness from the rng argument
 # Always draws from a fresh unseeded generator, so results cannot be reproduced.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: branches are dropped in eval mode too; with training=False return the values unchanged
 # expect: eval mode returns x unchanged: with training=False
 # Never looks at the training flag, so branches are dropped at inference time too.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: this keeps each example with probability p instead of dropping it with probability p: an example survives with probability 1 - p
 # expect: drop rate matches p: dropped with probability p
 # Keeps an example with probability p instead of dropping it with probability p.
 import numpy as np

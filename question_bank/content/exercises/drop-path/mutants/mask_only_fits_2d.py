@@ -1,4 +1,5 @@
-# expect: works on 4-d input: could not be broadcast
+# misconception: the per-example mask has shape (N, 1), which only fits 2-d inputs; reshape it to (N, 1, 1, ...) with one 1 per further axis of x
+# expect: works on 3-d input: could not be broadcast
 # Reshapes the per-example mask to (N, 1), which only broadcasts against 2-D inputs.
 import numpy as np
 

@@ -1,3 +1,4 @@
+# misconception: the kept examples must be divided by 1 - p so that the expected value stays x; this looks like leaving them unscaled
 # expect: kept examples are scaled by 1/(1-p): must be 0 or x / (1 - p)
 # expect: expected value is preserved: scaled by 1/(1-p)
 # Drops whole examples but forgets to scale up the survivors.

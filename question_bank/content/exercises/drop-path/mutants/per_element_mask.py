@@ -1,3 +1,4 @@
+# misconception: this drops single elements, like dropout; drop path draws one coin per example and zeroes or keeps the whole example
 # expect: whole examples are dropped together: dropped as a whole
 # Ordinary dropout: every element gets its own coin flip.
 import numpy as np

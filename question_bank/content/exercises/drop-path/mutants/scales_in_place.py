@@ -1,3 +1,4 @@
+# misconception: this changes the caller's x in place; build the result in a new array and leave x as it was
 # expect: x is not modified: must never change
 # Multiplies the caller's array in place and returns it.
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: with p = 1 the code divides by 1 - p = 0 and 0 * inf gives NaN; handle p = 1 separately and return zeros
 # Divides by 1 - p even when p == 1, so 0 * (x / 0) turns into NaN.
 # expect: p = 1 gives all zeros: not NaN or inf
 import numpy as np

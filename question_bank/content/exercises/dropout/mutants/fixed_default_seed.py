@@ -1,3 +1,4 @@
+# misconception: without an rng this always creates the same seeded generator, so every call drops the same elements; use np.random.default_rng() with no seed
 # Seeds its fallback generator with a constant, so unseeded calls all drop the same elements.
 # expect: without rng the calls differ: np.random.default_rng(), a fresh unseeded generator
 import numpy as np

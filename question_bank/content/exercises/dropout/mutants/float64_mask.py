@@ -1,3 +1,4 @@
+# misconception: the mask or scale is float64, which turns float32 activations into float64; keep x's dtype (for example with .astype(x.dtype))
 # Builds the mask with astype(float), which silently upcasts float32 activations to float64.
 # expect: keeps dtype float32: float32 in, float32 out
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the rng argument is not used, so the same seed does not give the same output; draw every random number from rng when it is given
 # Always creates its own generator, so a seeded rng argument has no effect.
 # expect: same seed gives the same output: draw all randomness from the rng argument
 import numpy as np

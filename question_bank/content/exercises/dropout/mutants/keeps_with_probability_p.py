@@ -1,3 +1,4 @@
+# misconception: this keeps each element with probability p instead of dropping it with probability p: an element survives with probability 1 - p
 # Inverts the mask: keeps each element with probability p instead of dropping it.
 # expect: drop rate matches p: zeroed with probability p
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: this changes the caller's x in place; build the result in a new array and leave x as it was
 # Saves memory by scaling x in place, which changes the caller's array.
 # expect: does not modify x: modified its input
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the survivors must be divided by 1 - p (inverted dropout keeps the expected value); this looks like leaving them unscaled or multiplying by 1 - p
 # Forgets the inverted-dropout scaling: survivors keep their original value.
 # expect: survivors are scaled by 1/(1-p): 0 or x / (1 - p)
 # expect: expected value is preserved: on average the output must equal x

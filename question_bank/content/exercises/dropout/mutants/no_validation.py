@@ -1,3 +1,4 @@
+# misconception: p is never checked: raise ValueError when p is outside [0, 1]
 # Never checks p, so p = 1.5 silently produces garbage instead of an error.
 # expect: invalid p raises ValueError: check that 0 <= p <= 1
 import numpy as np

@@ -1,3 +1,4 @@
+# misconception: the survivors must be divided by 1 - p (inverted dropout keeps the expected value); this looks like leaving them unscaled or multiplying by 1 - p
 # Mixes up the two conventions: multiplies survivors by (1 - p) as old-style dropout does at test time.
 # expect: survivors are scaled by 1/(1-p): 0 or x / (1 - p)
 # expect: expected value is preserved: the mean over 20000 values is

@@ -1,0 +1,28 @@
+# misconception: in eval mode the float64 running statistics turn a float32 x into a float64 result; out must have x's dtype in both modes
+# expect: float32 x keeps its dtype in both modes: out must have the dtype of x
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                      training=True, momentum=0.1, eps=1e-5):
+    if x.ndim != 2:
+        raise ValueError("x must be 2-D")
+    n, d = x.shape
+    for a in (gamma, beta, running_mean, running_var):
+        if np.shape(a) != (d,):
+            raise ValueError("parameters must have shape (D,)")
+    if not 0 <= momentum <= 1:
+        raise ValueError("momentum must be in [0, 1]")
+    if eps <= 0:
+        raise ValueError("eps must be > 0")
+    if not training:
+        out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+        return out, running_mean.copy(), running_var.copy()
+    if n < 2:
+        raise ValueError("need at least 2 examples")
+    mu = x.mean(axis=0)
+    var = x.var(axis=0)
+    out = (gamma * (x - mu) / np.sqrt(var + eps) + beta).astype(x.dtype)
+    new_mean = (1 - momentum) * running_mean + momentum * mu
+    new_var = (1 - momentum) * running_var + momentum * var
+    return out, new_mean, new_var

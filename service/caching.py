@@ -1,0 +1,98 @@
+"""A short-lived, per-process cache of whole GET answers, for the API's hottest reads.
+
+`GET /api/v1/questions` is what every student's page asks first and often, and its answer changes
+only when an instructor edits the bank. The cache keeps the serialized answer per bearer token and
+query string for HOLDOUT_CACHE_SECONDS, so a repeated request costs neither a database query
+(token or list) nor serialization. What it means for correctness:
+
+- Changes made in this process take effect at once: any write to a question, and any revocation
+  of a token, empties the cache (SQLAlchemy events).
+- Changes made by another process (another gunicorn worker or node, `holdout token revoke`,
+  `holdout bank load`) take effect within HOLDOUT_CACHE_SECONDS (5 s by default) there.
+- Only answers to a bearer token are cached, keyed by the token's hash: a cached answer is never
+  given to another token, and a browser session (cookie) always takes the normal path.
+
+This is the only place answers or tokens are cached; authentication itself (service/auth.py and
+sessions) is unchanged and runs on every cache miss.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Response, current_app, g, make_response, request
+from sqlalchemy import event, inspect
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_ENTRIES = 10_000  # about 1,000 students with a few filters each; then it starts afresh
+
+_lock = threading.Lock()
+_entries: dict[tuple[str, str, bytes], tuple[float, int, bytes, str]] = {}
+_generation = 0
+
+
+def invalidate() -> None:
+    """Forget every cached answer (something they were made from changed in this process)."""
+    global _generation
+    with _lock:
+        _generation += 1
+        _entries.clear()
+
+
+def cached_get(view: F) -> F:
+    """Serve repeated GETs of this view from the cache (see the module's docstring). Put it
+    above the auth decorator: a miss runs the view, authentication included."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ttl = current_app.config["HOLDOUT_SETTINGS"].cache_seconds
+        header = request.headers.get("Authorization", "")
+        if ttl <= 0 or not header.lower().startswith("bearer "):
+            return view(*args, **kwargs)
+        token_hash = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+        key = (request.endpoint or "", token_hash, request.query_string)
+        now = time.monotonic()
+        hit = _entries.get(key)
+        if hit is not None and hit[0] > now:
+            _, user_id, body, mimetype = hit
+            g.user_id = user_id  # for the access log, as the normal path sets it
+            return Response(body, 200, mimetype=mimetype)
+        generation = _generation
+        response = make_response(view(*args, **kwargs))
+        user_id = g.get("user_id")
+        if response.status_code == 200 and user_id is not None and not response.is_streamed:
+            with _lock:
+                if generation == _generation:  # nothing changed while the view ran
+                    if len(_entries) >= MAX_ENTRIES:
+                        _entries.clear()
+                    mimetype = response.mimetype or "application/json"
+                    entry = (now + ttl, user_id, response.get_data(), mimetype)
+                    _entries[key] = entry
+        return response
+
+    return cast(F, wrapper)
+
+
+def install() -> None:
+    """Empty the cache on every write of a question and every revocation, in this process."""
+    from service.models import ApiToken, Question
+
+    if event.contains(Question, "after_update", _question_changed):
+        return
+    for name in ("after_insert", "after_update", "after_delete"):
+        event.listen(Question, name, _question_changed)
+    event.listen(ApiToken, "after_update", _token_changed)
+
+
+def _question_changed(*_: Any) -> None:
+    invalidate()
+
+
+def _token_changed(_mapper: Any, _connection: Any, token: Any) -> None:
+    if inspect(token).attrs.revoked_at.history.has_changes():
+        invalidate()

@@ -1,0 +1,135 @@
+"""Fair queueing: one student's slow submissions never hold up another student's answer.
+
+A grading process runs at most one job per student at a time; the threads left free grade other
+students' submissions, in the embedded executor and in a worker's Dramatiq threads alike.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import jobs
+from service.models import Submission, SubmissionStatus, db
+from tests.jobs.conftest import read_answer
+from tests.jobs.processes import (
+    deployment_env,
+    holdout,
+    prepare_database,
+    start_gunicorn,
+    wait_until,
+)
+from tests.jobs.test_embedded_grading import submit
+
+
+def test_a_process_claims_one_job_per_student_at_a_time(
+    dropout_app: Flask,
+    client: FlaskClient,
+    student: dict[str, str],
+    other_student: dict[str, str],
+) -> None:
+    first, second = (submit(client, student, read_answer("reference"))["id"] for _ in range(2))
+    others = submit(client, other_student, read_answer("reference"))["id"]
+    running = jobs.StudentJobs()
+    with dropout_app.app_context():
+        assert jobs.claim_next("p", running) == first
+        # The student's next submission is older, but they have a job running here.
+        assert jobs.claim_next("p", running) == others
+        assert jobs.claim_next("p", running) is None
+        running.done(first)
+        assert jobs.claim_next("p", running) == second
+        row = db.session.get(Submission, second)
+        assert row is not None and row.status == SubmissionStatus.RUNNING
+
+
+def test_a_worker_parks_a_busy_students_message_for_the_thread_that_frees_them(
+    dropout_app: Flask,
+    client: FlaskClient,
+    student: dict[str, str],
+    other_student: dict[str, str],
+) -> None:
+    first, second = (submit(client, student, read_answer("reference"))["id"] for _ in range(2))
+    others = submit(client, other_student, read_answer("reference"))["id"]
+    running = jobs.StudentJobs()
+    with dropout_app.app_context():
+        assert jobs.claim_for_student(first, "w", running)
+        assert not jobs.claim_for_student(second, "w", running)  # parked: not claimed
+        row = db.session.get(Submission, second)
+        assert row is not None and row.status == SubmissionStatus.QUEUED
+        assert jobs.claim_for_student(others, "w", running)
+        assert not jobs.claim_for_student(first, "w2", jobs.StudentJobs())  # leased
+        assert running.done(others) is None
+        assert running.done(first) == second  # the thread that finished `first` takes it
+        assert jobs.claim_for_student(second, "w", running)
+        assert running.done(second) is None
+
+
+# Near the 10 s wall clock of the dropout exercise, in every call: each of these submissions
+# holds a grading thread for about 10 s.
+SLEEPER = (
+    "import time\n"
+    + read_answer("reference").replace("def dropout(", "def _dropout(", 1)
+    + "\n\ndef dropout(*args, **kwargs):\n"
+    + "    time.sleep(9.5)\n"
+    + "    return _dropout(*args, **kwargs)\n"
+)
+UNLIMITED = {
+    "HOLDOUT_RATE_LIMIT": "1000000 per minute",
+    "HOLDOUT_SUBMIT_RATE_LIMIT": "1000000 per minute",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("deployments")
+def test_a_students_slow_burst_does_not_delay_another_student(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'holdout.db'}"
+    env = {**deployment_env(tmp_path, database_url), **UNLIMITED}
+    sam = prepare_database(tmp_path, env)
+    token = holdout(env, "token", "create", "--role", "student", "--name", "alex").splitlines()[-1]
+    alex = {"Authorization": f"Bearer {token}"}
+    server, base = start_gunicorn(env, tmp_path, workers=2)
+
+    def post(headers: dict[str, str], source: str) -> int:
+        response = requests.post(
+            f"{base}/api/v1/questions/dropout/submissions",
+            json={"answer": source},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        return int(response.json()["id"])
+
+    def status(headers: dict[str, str], submission_id: int, wait: int = 0) -> dict[str, str]:
+        body: dict[str, str] = requests.get(
+            f"{base}/api/v1/submissions/{submission_id}?wait={wait}", headers=headers, timeout=30
+        ).json()
+        return body
+
+    try:
+        burst = [post(sam, SLEEPER) for _ in range(8)]
+        # Both grading processes are busy with the burst before the other student submits.
+        wait_until(
+            lambda: sum(status(sam, i)["status"] == "running" for i in burst) >= 2,
+            30,
+            "the burst to be graded",
+            server,
+        )
+        submitted = time.monotonic()
+        answer = post(alex, read_answer("reference"))
+        while (graded := status(alex, answer, wait=5))["status"] not in ("graded", "failed"):
+            assert time.monotonic() - submitted < 30, graded
+        lag = time.monotonic() - submitted
+        unfinished = [i for i in burst if status(sam, i)["status"] in ("queued", "running")]
+    finally:
+        server.signal(signal.SIGKILL)  # no graceful stop: the burst's jobs are of no interest
+        server.stop()
+    assert graded["status"] == "graded" and graded["score"] == graded["max_score"]
+    assert lag < 10, f"the other student's answer waited {lag:.1f} s behind the burst"
+    # It went ahead of most of the burst (first come, first served would grade it last).
+    assert len(unfinished) >= 5, unfinished

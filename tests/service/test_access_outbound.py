@@ -1,0 +1,157 @@
+"""No SSRF: webhook and LTI platform URLs must be public https hosts, checked after DNS
+resolution when registered and again at every request, with no redirect followed and a capped
+answer. The tests' own receivers on 127.0.0.1 are allowed only through the allow list."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import outbound
+from tests.helpers import assert_problem
+
+REFUSED = [
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata (and plain http)
+    "https://169.254.169.254/latest/meta-data/",
+    "https://127.0.0.1/hook",
+    "https://localhost/hook",
+    "https://0x7f000001/hook",  # 127.0.0.1 spelled in hex
+    "https://2130706433/hook",  # ... and as one number
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",  # IPv4-mapped IPv6
+    "https://10.1.2.3/hook",
+    "https://192.168.0.1/hook",
+    "https://[fe80::1]/hook",
+    "https://224.0.0.1/hook",
+    "https://0.0.0.0/hook",
+    "https://user:pw@hooks.example.com/",
+    "ftp://hooks.example.com/",
+]
+
+
+@pytest.fixture
+def strict(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production default: no host allowed past the address check, https only."""
+    settings = replace(
+        app.extensions["holdout_settings"], outbound_allow_hosts=(), outbound_allow_http=False
+    )
+    monkeypatch.setitem(app.extensions, "holdout_settings", settings)
+
+
+class Receiver:
+    """A local HTTP server that records what it gets and answers as told."""
+
+    def __init__(self, status: int = 200, body: bytes = b"", location: str | None = None) -> None:
+        self.hits: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                owner.hits.append(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.mark.usefixtures("strict")
+@pytest.mark.parametrize("url", REFUSED)
+def test_private_and_odd_urls_are_refused_at_registration(
+    client: FlaskClient, admin: dict[str, str], url: str, backend: str
+) -> None:
+    if backend == "postgresql":
+        pytest.skip("the check does not touch the database; once is enough")
+    client.post("/api/v1/courses", json={"slug": "course-c", "title": "C"}, headers=admin)
+    refused = client.post("/api/v1/courses/course-c/webhooks", json={"url": url}, headers=admin)
+    assert_problem(refused, 422, "url")
+    platform = {
+        "name": "LMS",
+        "issuer": "https://lms.example.edu",
+        "client_id": "x",
+        "deployment_ids": ["1"],
+        "auth_login_url": "https://lms.example.edu/auth",
+        "auth_token_url": "https://lms.example.edu/token",
+        "jwks_url": url,
+    }
+    if url.startswith(("http://", "https://")):
+        answer = client.post("/api/v1/lti/platforms", json=platform, headers=admin)
+        assert_problem(answer, 422, "jwks_url")
+
+
+def test_a_url_is_checked_again_at_every_request(
+    app: Flask, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        assert outbound.request(receiver.url + "/a")[0] == 200  # allowed by the tests' list
+        monkeypatch.setitem(
+            app.extensions,
+            "holdout_settings",
+            replace(app.extensions["holdout_settings"], outbound_allow_hosts=()),
+        )
+        with pytest.raises(outbound.OutboundRefused):
+            outbound.request(receiver.url + "/b")
+    assert receiver.hits == ["/a"]
+
+
+def test_redirects_are_not_followed_and_answers_are_capped(app: Flask) -> None:
+    target = Receiver()
+    redirecting = Receiver(status=302, location=target.url + "/secret")
+    huge = Receiver(body=b"x" * (outbound.MAX_RESPONSE_BYTES + 1))
+    try:
+        with app.app_context():
+            assert outbound.request(redirecting.url + "/")[0] == 302
+            with pytest.raises(outbound.TooLarge, match="bytes"):
+                outbound.request(huge.url + "/")
+        assert target.hits == []
+    finally:
+        for server in (target, redirecting, huge):
+            server.close()
+
+
+def test_deliveries_are_checked_on_their_way_out(
+    app: Flask, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Webhook and LMS deliveries share one HTTP exchange, which makes the check every time."""
+    from service.outbox import http_exchange
+
+    with app.app_context():
+        assert http_exchange(receiver.url + "/hook", method="POST", body=b"{}").status == 200
+        monkeypatch.setitem(
+            app.extensions,
+            "holdout_settings",
+            replace(app.extensions["holdout_settings"], outbound_allow_hosts=()),
+        )
+        with pytest.raises(OSError, match="only https"):
+            http_exchange(receiver.url + "/hook", method="POST", body=b"{}")
+    assert receiver.hits == ["/hook"]
