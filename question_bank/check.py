@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from question_bank.loader import Bank, load_bank
-from question_bank.types import grade_quick
+from question_bank.types import draw_variant, grade_quick, resolve
 
 
 @dataclass
@@ -36,7 +36,8 @@ class CheckReport:
 def _check_answer_key(question: dict[str, Any]) -> list[str]:
     """The key itself must score full marks: catches a numeric answer outside its own tolerance,
     or short-text accept entries that normalization can never produce."""
-    data, qtype = question["data"], question["type"]
+    qtype = question["type"]
+    data = resolve(qtype, question["data"], draw_variant(question["data"], "bank check"))
     keys: list[Any] = []
     if qtype == "single_choice":
         keys = [next(c["id"] for c in data["choices"] if c["correct"])]

@@ -37,6 +37,33 @@ class QuestionCommon(Schema):
     )
 
 
+REVIEW_TIMES = ("immediately", "after_submit", "after_due", "never")
+
+
+class ReviewOptions(Schema):
+    """When students see each part of an attempt's review (staff always see all of it)."""
+
+    class Meta:
+        unknown = RAISE
+
+    score = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
+    feedback = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
+    correct_answer = fields.String(
+        load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES)
+    )
+    explanation = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
+
+
+class Pool(Schema):
+    """Each attempt draws `draw` questions from those tagged `tag` (all worth the same points)."""
+
+    class Meta:
+        unknown = RAISE
+
+    tag = fields.String(required=True, validate=validate.Regexp(TAG_PATTERN))
+    draw = fields.Integer(required=True, validate=validate.Range(1, 100))
+
+
 class QuizFile(Schema):
     class Meta:
         unknown = RAISE
@@ -71,6 +98,18 @@ class QuizFile(Schema):
         required=True,
         validate=validate.Length(min=1),
     )
+    practice = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Leave the questions open to answer on their own, even with a "
+            "window or limits (otherwise such a quiz is an assessment)"
+        },
+    )
+    review = fields.Nested(ReviewOptions, load_default=dict)
+    shuffle_questions = fields.Boolean(
+        load_default=False, metadata={"description": "A new question order for every attempt"}
+    )
+    pools = fields.List(fields.Nested(Pool), load_default=list, validate=validate.Length(max=20))
 
 
 @dataclass

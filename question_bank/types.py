@@ -23,6 +23,7 @@ from marshmallow import (
 )
 
 from grader import Exercise, SpecError
+from question_bank.formula import FormulaError, draw, evaluate, parse, render
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,79}$"
 TAG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
@@ -43,6 +44,31 @@ class Choice(Schema):
     correct = fields.Boolean(required=True)
 
 
+class Parameter(Schema):
+    """A variant's parameter: each student gets a value in [min, max] (on the step's grid)."""
+
+    class Meta:
+        unknown = RAISE
+
+    min = fields.Float(required=True, allow_nan=False, validate=validate.Range(-1e12, 1e12))
+    max = fields.Float(required=True, allow_nan=False, validate=validate.Range(-1e12, 1e12))
+    step = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data["min"] > data["max"]:
+            raise ValidationError("min must not be larger than max", "max")
+
+
+def _parameters_field() -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")),
+        values=fields.Nested(Parameter),
+        load_default=dict,
+        validate=validate.Length(max=10),
+    )
+
+
 class _ChoiceData(Schema):
     class Meta:
         unknown = RAISE
@@ -51,6 +77,8 @@ class _ChoiceData(Schema):
         fields.Nested(Choice), required=True, validate=validate.Length(min=2, max=26)
     )
     shuffle = fields.Boolean(load_default=False)
+    # Choice texts (and the prompt) may show `{a}` and `{=formula}` of these parameters.
+    parameters = _parameters_field()
 
     @validates_schema
     def _unique_ids(self, data: dict[str, Any], **_: Any) -> None:
@@ -96,9 +124,37 @@ class NumericData(Schema):
     class Meta:
         unknown = RAISE
 
-    answer = fields.Float(required=True, allow_nan=False)
+    answer = fields.Float(load_default=None, allow_none=True, allow_nan=False)
     tolerance = fields.Nested(Tolerance, load_default=lambda: {"abs": 0.0, "rel": 0.0})
     unit = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    # A calculated question: the answer is this formula of the student's own parameter values.
+    parameters = _parameters_field()
+    answer_formula = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _answer_or_formula(self, data: dict[str, Any], **_: Any) -> None:
+        formula, params = data.get("answer_formula"), data.get("parameters") or {}
+        if formula is None:
+            if data.get("answer") is None:
+                raise ValidationError("give an answer, or an answer_formula", "answer")
+            return
+        if not params:
+            raise ValidationError("an answer_formula needs parameters", "parameters")
+        try:
+            parse(formula, set(params))
+            # Every corner of the ranges must give an answer: a formula that divides by zero
+            # for some student is refused now, not discovered in an exam.
+            for corner in _corners(params):
+                evaluate(formula, corner)
+        except FormulaError as exc:
+            raise ValidationError(str(exc), "answer_formula") from exc
+
+
+def _corners(params: dict[str, Any]) -> list[dict[str, float]]:
+    corners: list[dict[str, float]] = [{}]
+    for name, spec in sorted(params.items()):
+        corners = [{**c, name: v} for c in corners for v in {spec["min"], spec["max"]}]
+    return corners[:1024]
 
 
 def _compiles(pattern: str) -> None:
@@ -159,10 +215,76 @@ def validate_data(qtype: str, data: Any) -> dict[str, Any]:
     return loaded
 
 
-def student_view(qtype: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The part of a question's data a student may see before answering: no keys, no tests."""
+def consistency_problems(slug: str, qtype: str, points: float, data: dict[str, Any]) -> list[str]:
+    """What makes a valid question inconsistent with itself: a code question worth other points
+    than its tests add up to (its grade would be rescaled behind the feedback's back), or named
+    with another slug than its exercise."""
+    if qtype != "code":
+        return []
+    exercise = Exercise.from_dict(data["exercise"])
+    problems = []
+    if not math.isclose(points, exercise.max_score, rel_tol=1e-9, abs_tol=1e-9):
+        problems.append(
+            f"points ({points:g}) must equal the sum of the exercise's test points "
+            f"({exercise.max_score:g})"
+        )
+    if exercise.slug != slug:
+        problems.append(f"the question's slug {slug!r} is not its exercise's {exercise.slug!r}")
+    return problems
+
+
+def has_variants(data: dict[str, Any]) -> bool:
+    return bool(data.get("parameters"))
+
+
+def draw_variant(data: dict[str, Any], seed: str) -> dict[str, float] | None:
+    """A student's own parameter values (stable for the same seed), or None without parameters."""
+    return draw(data["parameters"], seed) if has_variants(data) else None
+
+
+def resolve(qtype: str, data: dict[str, Any], variant: dict[str, Any] | None) -> dict[str, Any]:
+    """The question's data as one student's variant has it: the numeric answer computed from
+    their values and the choice texts filled in. Without parameters, the data as it is."""
+    if not variant or not has_variants(data):
+        return data
+    if qtype == "numeric" and data.get("answer_formula"):
+        return {**data, "answer": evaluate(data["answer_formula"], variant)}
     if qtype in ("single_choice", "multiple_choice"):
-        return {"choices": [{"id": c["id"], "text": c["text"]} for c in data["choices"]]}
+        return {
+            **data,
+            "choices": [{**c, "text": render(c["text"], variant)} for c in data["choices"]],
+        }
+    return data
+
+
+def render_prompt(prompt: str, variant: dict[str, Any] | None) -> str:
+    return render(prompt, variant) if variant else prompt
+
+
+def correct_answer(qtype: str, data: dict[str, Any]) -> Any:
+    """The answer key in the form a student answers (for the review), None for code."""
+    if qtype == "single_choice":
+        return next(c["id"] for c in data["choices"] if c["correct"])
+    if qtype == "multiple_choice":
+        return sorted(c["id"] for c in data["choices"] if c["correct"])
+    if qtype in ("true_false", "numeric"):
+        return data["answer"]
+    if qtype == "short_text":
+        return data["accept"][0] if data["accept"] else None
+    return None
+
+
+def student_view(
+    qtype: str, data: dict[str, Any], order: list[str] | None = None
+) -> dict[str, Any]:
+    """The part of a question's data a student may see before answering: no keys, no tests.
+    `order` is this student's order of the choice ids (a shuffled question)."""
+    if qtype in ("single_choice", "multiple_choice"):
+        choices = [{"id": c["id"], "text": c["text"]} for c in data["choices"]]
+        if order:
+            rank = {cid: i for i, cid in enumerate(order)}
+            choices.sort(key=lambda c: rank.get(c["id"], len(rank)))
+        return {"choices": choices}
     if qtype == "numeric":
         return {"unit": data.get("unit")}
     if qtype == "code":
@@ -272,6 +394,8 @@ def grade_quick(qtype: str, data: dict[str, Any], answer: Any) -> Verdict:
         return Verdict(1.0, "Correct.") if ok else Verdict(0.0, "Not quite.")
     if qtype == "numeric":
         target, tol = data["answer"], data["tolerance"]
+        if target is None:
+            raise AnswerError("a calculated question is graded with the student's own values")
         allowed = max(tol["abs"], tol["rel"] * abs(target))
         ok = abs(answer - target) <= allowed
         return Verdict(1.0, "Correct.") if ok else Verdict(0.0, "Not within tolerance.")

@@ -39,6 +39,7 @@ from service.models import (
     Question,
     Quiz,
     QuizAttempt,
+    QuizExtension,
     QuizQuestion,
     Regrade,
     Role,
@@ -213,6 +214,11 @@ RULES: dict[type, Any] = {
     Grade: lambda need: Grade.submission_id.in_(
         select(Submission.id).where(RULES[Submission](need))
     ),
+    QuizExtension: lambda need: (
+        _own_or_staff(QuizExtension.user_id, QuizExtension.quiz_id.in_(_quiz_of_staff()))
+        if need == Need.VIEW
+        else QuizExtension.quiz_id.in_(select(Quiz.id).where(_in(Quiz.course_id, courses(need))))
+    ),
     Webhook: lambda need: _in(Webhook.course_id, courses(Need.TEACH)),
     WebhookDelivery: lambda need: WebhookDelivery.webhook_id.in_(
         select(Webhook.id).where(_in(Webhook.course_id, courses(Need.TEACH)))
@@ -271,13 +277,18 @@ def find(statement: Select[Any], need: Need, missing: str) -> Any:
     return row
 
 
-def require_on(model: type, row: Any, need: Need) -> None:
+def allows(model: type, row: Any, need: Need) -> bool:
+    """Whether the caller has this need on a row it may see (what a page shows staff)."""
     if need == Need.VIEW:
-        return
+        return True
     allowed = db.session.scalar(
         select(model.id).where(model.id == row.id, scoped(model, need))  # type: ignore[attr-defined]
     )
-    if allowed is None:
+    return allowed is not None
+
+
+def require_on(model: type, row: Any, need: Need) -> None:
+    if not allows(model, row, need):
         raise Problem(403, _refusal(need))
 
 

@@ -135,6 +135,7 @@ def _init_features(app: Flask, settings: Settings) -> None:
     from service.api import init_api
 
     attempts.listen(init_events(app))
+    attempts.schedule(app)
     init_outbox(app, settings.delivery_threads)
     webhooks.init_webhooks(app)
     api = init_api(app)

@@ -1,13 +1,20 @@
-"""Quiz attempts: start within the quiz's window and attempt limit, answer, submit, score."""
+"""Quiz attempts: start within the quiz's window and attempt limit (drawing this attempt's
+questions, choice order and variant values once), answer, hand in (by the student, or by the
+background loop when the time is up), score, and what the review shows."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from flask import Flask
+from sqlalchemy import func, or_, select, update
 
+from question_bank.types import correct_answer, draw_variant, render_prompt, resolve, student_view
 from service.errors import Problem
 from service.events import AttemptHandedIn, AttemptRescored, EventBus, SubmissionGraded, publish
 from service.models import (
@@ -19,28 +26,39 @@ from service.models import (
     Submission,
     User,
     db,
+    rows_changed,
     utcnow,
+)
+from service.quizzes import (
+    attempt_deadline,
+    closes_for,
+    pool_questions,
+    quiz_max_score,
+    review_allows,
 )
 from service.submissions import create_submission
 
-
-def results_visible(submission: Submission) -> bool:
-    """A score is shown once graded, but not while its quiz attempt is still open."""
-    attempt = submission.attempt
-    return attempt is None or attempt.status == AttemptStatus.SUBMITTED
-
-
-def quiz_max_score(quiz: Quiz) -> float:
-    return sum(item.question.points for item in quiz.items)
+log = logging.getLogger("holdout.attempts")
 
 
 def deadline(attempt: QuizAttempt) -> datetime | None:
-    """When answers stop being accepted: the time limit or the quiz's close, whichever is first."""
-    candidates = [attempt.quiz.closes_at]
-    if attempt.quiz.time_limit_minutes:
-        candidates.append(attempt.started_at + timedelta(minutes=attempt.quiz.time_limit_minutes))
-    present = [c for c in candidates if c is not None]
-    return min(present) if present else None
+    return attempt_deadline(attempt)
+
+
+def results_visible(submission: Submission) -> bool:
+    """A score is shown once graded; inside an attempt, only when its review options allow."""
+    attempt = submission.attempt
+    return attempt is None or review_allows(attempt, "score")
+
+
+def feedback_visible(submission: Submission) -> bool:
+    attempt = submission.attempt
+    return attempt is None or review_allows(attempt, "feedback")
+
+
+def explanation_visible(submission: Submission) -> bool:
+    attempt = submission.attempt
+    return attempt is None or review_allows(attempt, "explanation")
 
 
 def enroll(user: User, course_id: int) -> None:
@@ -53,53 +71,155 @@ def enroll(user: User, course_id: int) -> None:
         db.session.add(Enrollment(user_id=user.id, course_id=course_id))
 
 
+def _seed(*parts: object) -> str:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def draw_layout(quiz: Quiz, user: User, number: int) -> dict[str, Any]:
+    """This attempt's questions (fixed ones, then each pool's draw; shuffled if the quiz says
+    so), each shuffled question's choice order and each variant's values: drawn from a seed of
+    (quiz, student, attempt number), so the same attempt always gets the same quiz."""
+    seed = _seed("attempt", quiz.id, user.id, number)
+    rng = random.Random(seed)
+    questions = [item.question for item in quiz.items]
+    fixed = {q.slug for q in questions}
+    for pool in quiz.pools or []:
+        candidates = pool_questions(pool, fixed | {q.slug for q in questions})
+        questions += rng.sample(candidates, pool["draw"])
+    if quiz.shuffle_questions:
+        rng.shuffle(questions)
+    choices: dict[str, list[str]] = {}
+    params: dict[str, dict[str, float]] = {}
+    for question in questions:
+        if question.data.get("shuffle") and "choices" in question.data:
+            ids = [c["id"] for c in question.data["choices"]]
+            random.Random(_seed(seed, "choices", question.slug)).shuffle(ids)
+            choices[question.slug] = ids
+        variant = draw_variant(question.data, _seed(seed, "params", question.slug))
+        if variant is not None:
+            params[question.slug] = variant
+    return {"questions": [q.slug for q in questions], "choices": choices, "params": params}
+
+
+def attempt_questions(attempt: QuizAttempt) -> list[Question]:
+    """The attempt's questions in its own order (attempts older than layouts: the quiz's)."""
+    if not attempt.layout:
+        return [item.question for item in attempt.quiz.items]
+    slugs = attempt.layout["questions"]
+    found = {
+        q.slug: q for q in db.session.scalars(select(Question).where(Question.slug.in_(slugs)))
+    }
+    return [found[s] for s in slugs if s in found]
+
+
+def variant_of(attempt: QuizAttempt, slug: str) -> dict[str, Any] | None:
+    return ((attempt.layout or {}).get("params") or {}).get(slug)
+
+
+@dataclass
+class QuestionView:
+    """A question as this attempt shows it: its student's values filled in, choices in order."""
+
+    slug: str
+    type: str
+    title: str
+    points: float
+    prompt: str
+    data: dict[str, Any]
+    variant: dict[str, Any] | None
+    question: Question
+
+
+def question_views(attempt: QuizAttempt) -> list[QuestionView]:
+    layout = attempt.layout or {}
+    views = []
+    for question in attempt_questions(attempt):
+        variant = variant_of(attempt, question.slug)
+        data = resolve(question.type, question.data, variant)
+        order = (layout.get("choices") or {}).get(question.slug)
+        views.append(
+            QuestionView(
+                slug=question.slug,
+                type=question.type,
+                title=question.title,
+                points=question.points,
+                prompt=render_prompt(question.prompt, variant),
+                data=student_view(question.type, data, order),
+                variant=variant,
+                question=question,
+            )
+        )
+    return views
+
+
+def hand_in_if_expired(attempt: QuizAttempt, now: datetime | None = None) -> bool:
+    """Hand in an open attempt whose time is up; True if this call did it."""
+    limit = deadline(attempt)
+    if attempt.status != AttemptStatus.IN_PROGRESS or limit is None or (now or utcnow()) < limit:
+        return False
+    return submit_attempt(attempt, ended_by="time", at=limit) is not None
+
+
 def start_attempt(user: User, quiz: Quiz) -> tuple[QuizAttempt, bool]:
-    """Return (attempt, created). An attempt still in progress is resumed, not duplicated."""
+    """Return (attempt, created). An attempt still in progress is resumed, not duplicated; one
+    whose time ran out is handed in first, and never returned as open."""
     now = utcnow()
     if quiz.opens_at and now < quiz.opens_at:
         raise Problem(409, f"Quiz '{quiz.slug}' opens at {quiz.opens_at.isoformat()}.")
-    if quiz.closes_at and now >= quiz.closes_at:
-        raise Problem(409, f"Quiz '{quiz.slug}' closed at {quiz.closes_at.isoformat()}.")
+    closes = closes_for(quiz, user.id)
+    if closes and now >= closes:
+        raise Problem(409, f"Quiz '{quiz.slug}' closed at {closes.isoformat()}.")
     attempts = db.session.scalars(
         select(QuizAttempt)
         .where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id)
         .order_by(QuizAttempt.number)
     ).all()
     for attempt in attempts:
-        if attempt.status == AttemptStatus.IN_PROGRESS:
+        if attempt.status == AttemptStatus.IN_PROGRESS and not hand_in_if_expired(attempt, now):
             return attempt, False
     if quiz.attempt_limit is not None and len(attempts) >= quiz.attempt_limit:
         raise Problem(
             409,
             f"All {quiz.attempt_limit} attempt(s) at quiz '{quiz.slug}' have been used.",
         )
+    number = len(attempts) + 1
+    layout = draw_layout(quiz, user, number)
     attempt = QuizAttempt(
         quiz=quiz,
         user=user,
-        number=len(attempts) + 1,
+        number=number,
         status=AttemptStatus.IN_PROGRESS,
         max_score=quiz_max_score(quiz),
+        layout=layout,
     )
     db.session.add(attempt)
     enroll(user, quiz.course_id)
     return attempt, True
 
 
-def _question_in(quiz: Quiz, slug: str) -> Question:
-    for item in quiz.items:
-        if item.question.slug == slug:
-            return item.question
-    raise Problem(404, f"Quiz '{quiz.slug}' has no question '{slug}'.")
+def _question_in(attempt: QuizAttempt, slug: str) -> Question:
+    for question in attempt_questions(attempt):
+        if question.slug == slug:
+            return question
+    raise Problem(404, f"Quiz '{attempt.quiz.slug}' has no question '{slug}' in this attempt.")
 
 
 def answer_question(attempt: QuizAttempt, slug: str, answer: Any) -> Submission:
     if attempt.status != AttemptStatus.IN_PROGRESS:
+        if attempt.ended_by == "time" and attempt.submitted_at is not None:
+            raise Problem(
+                409,
+                f"The time for this attempt ran out at {attempt.submitted_at.isoformat()}; "
+                "it was handed in with the answers given in time.",
+            )
         raise Problem(409, "This attempt has been submitted; start a new attempt to answer again.")
     limit = deadline(attempt)
     if limit is not None and utcnow() >= limit:
         raise Problem(409, f"The time for this attempt ran out at {limit.isoformat()}.")
-    question = _question_in(attempt.quiz, slug)
-    return create_submission(attempt.user, question, answer, attempt=attempt)
+    question = _question_in(attempt, slug)
+    return create_submission(
+        attempt.user, question, answer, attempt=attempt, variant=variant_of(attempt, slug)
+    )
 
 
 def latest_answers(attempt: QuizAttempt) -> dict[int, Submission]:
@@ -114,15 +234,74 @@ def score_attempt(attempt: QuizAttempt) -> float:
     return sum((s.score or 0.0) for s in latest_answers(attempt).values())
 
 
-def submit_attempt(attempt: QuizAttempt) -> QuizAttempt:
+def submit_attempt(
+    attempt: QuizAttempt, ended_by: str = "student", at: datetime | None = None
+) -> QuizAttempt | None:
+    """Hand in an attempt, exactly once: a conditional UPDATE, so a student's click and the
+    background loop at the deadline (in any process) cannot both hand it in. Returns None if it
+    was already handed in by someone else."""
     if attempt.status == AttemptStatus.SUBMITTED:
-        return attempt
-    attempt.status = AttemptStatus.SUBMITTED
-    attempt.submitted_at = utcnow()
+        return attempt if ended_by == "student" else None
+    moment = at or utcnow()
+    won = rows_changed(
+        update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.IN_PROGRESS)
+        .values(status=AttemptStatus.SUBMITTED, submitted_at=moment, ended_by=ended_by)
+    )
+    db.session.refresh(attempt)
+    if won != 1:
+        return attempt if ended_by == "student" else None
     attempt.score = score_attempt(attempt)
     db.session.flush()
     publish(AttemptHandedIn(attempt_id=attempt.id, user_id=attempt.user_id))
     return attempt
+
+
+def expired_attempts(now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Ids of open attempts whose deadline has passed."""
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(QuizAttempt)
+        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .where(
+            QuizAttempt.status == AttemptStatus.IN_PROGRESS,
+            or_(Quiz.time_limit_minutes.is_not(None), Quiz.closes_at.is_not(None)),
+        )
+        .order_by(QuizAttempt.id)
+        .limit(5000)
+    ).all()
+    due = []
+    for attempt in candidates:
+        limit_at = deadline(attempt)
+        if limit_at is not None and now >= limit_at:
+            due.append(attempt.id)
+    return due[:limit]
+
+
+def hand_in_expired(now: datetime | None = None) -> int:
+    """Hand in every open attempt whose time is up: scored, in the gradebook, sent to the LMS.
+    Each in its own transaction; safe to run in many processes at once."""
+    done = 0
+    for attempt_id in expired_attempts(now):
+        attempt = db.session.get(QuizAttempt, attempt_id)
+        if attempt is not None and hand_in_if_expired(attempt, now):
+            done += 1
+            log.info("attempt handed in at its deadline", extra={"attempt_id": attempt_id})
+        db.session.commit()
+    return done
+
+
+def run_attempt_background(app: Flask) -> int:
+    """One pass of the background loop (embedded executor and worker sweeper alike)."""
+    with app.app_context():
+        try:
+            return hand_in_expired()
+        except Exception:
+            log.exception("handing in expired attempts failed")
+            db.session.rollback()
+            return 0
+        finally:
+            db.session.remove()
 
 
 def rescore_on_grade(event: SubmissionGraded) -> None:
@@ -141,6 +320,18 @@ def listen(bus: EventBus) -> None:
     bus.subscribe(SubmissionGraded, rescore_on_grade)
 
 
+# How often the background loop looks for attempts whose time is up: within seconds of it.
+EXPIRY_SWEEP_SECONDS = 1.0
+
+
+def schedule(app: Flask) -> None:
+    """Register the hand-in of expired attempts as periodic work (run by whichever process
+    grades: the API processes in the embedded default, `holdout worker` when scaled out)."""
+    from service import background
+
+    background.register(app, "expired-attempts", EXPIRY_SWEEP_SECONDS, hand_in_expired)
+
+
 @dataclass
 class AnswerView:
     question: str
@@ -150,24 +341,38 @@ class AnswerView:
     max_score: float
     feedback: str | None
     explanation: str | None
+    correct_answer: Any = None
+    variant: dict[str, Any] | None = None
 
 
-def attempt_answers(attempt: QuizAttempt) -> list[AnswerView]:
-    """Per question: what was answered, and once submitted, its score and explanation."""
+def review_of(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
+    """Which parts of the review this viewer sees now: staff everything, students what the
+    quiz's review options allow."""
+    from service.quizzes import REVIEW_PARTS
+
+    return {part: staff or review_allows(attempt, part) for part in REVIEW_PARTS}
+
+
+def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:
+    """Per question: what was answered, and what the review options let the viewer see."""
     latest = latest_answers(attempt)
-    done = attempt.status == AttemptStatus.SUBMITTED
+    shows = review_of(attempt, staff)
     views = []
-    for item in attempt.quiz.items:
-        submission = latest.get(item.question_id)
+    for question in attempt_questions(attempt):
+        submission = latest.get(question.id)
+        variant = variant_of(attempt, question.slug)
+        key = correct_answer(question.type, resolve(question.type, question.data, variant))
         views.append(
             AnswerView(
-                question=item.question.slug,
+                question=question.slug,
                 answered=submission is not None,
                 answer=submission.answer if submission else None,
-                score=(submission.score or 0.0 if submission else 0.0) if done else None,
-                max_score=item.question.points,
-                feedback=submission.feedback if done and submission else None,
-                explanation=item.question.explanation if done else None,
+                score=(submission.score or 0.0 if submission else 0.0) if shows["score"] else None,
+                max_score=question.points,
+                feedback=submission.feedback if shows["feedback"] and submission else None,
+                explanation=question.explanation if shows["explanation"] else None,
+                correct_answer=key if shows["correct_answer"] else None,
+                variant=variant,
             )
         )
     return views

@@ -156,9 +156,13 @@ def bank_check(directory: Path, quick: bool, no_mutants: bool, as_json: bool) ->
 
 @bank.command("load")
 @click.argument("directory", type=BANK_DIR, default=BUNDLED_DIR)
+@click.option("--force", is_flag=True, help="Also overwrite items edited through the API.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @with_appcontext
-def bank_load(directory: Path) -> None:
-    """Upsert every question and quiz under DIRECTORY into the database (idempotent)."""
+def bank_load(directory: Path, force: bool, dry_run: bool) -> None:
+    """Load the questions and quizzes under DIRECTORY: create what is missing, update what the
+    bank created and nobody edited since; never overwrite an instructor's edit without --force
+    (idempotent)."""
     from service.bank import load_bank_into_db
 
     bank_files = load_bank(directory)
@@ -170,8 +174,18 @@ def bank_load(directory: Path) -> None:
             click.echo(f"PROBLEM {problem}", err=True)
         click.echo("Nothing was loaded: fix the problems above first.", err=True)
         sys.exit(1)
-    summary = load_bank_into_db(bank_files, exercises)
-    db.session.commit()
+    summary = load_bank_into_db(bank_files, exercises, force=force)
+    for label in summary.updated:
+        click.echo(f"updated {label}")
+    for label, reason in summary.kept:
+        click.echo(f"kept {label}: {reason} (--force overwrites it)")
+    for label, reason in summary.overwritten:
+        click.echo(f"OVERWROTE {label}: {reason}")
+    if dry_run:
+        db.session.rollback()
+        click.echo("Dry run: nothing was changed.")
+    else:
+        db.session.commit()
     click.echo(
         f"Loaded {len(bank_files.questions) + len(exercises)} questions "
         f"({len(summary.created_or_changed)} new or changed, {summary.unchanged} unchanged) "

@@ -57,12 +57,15 @@ def write_grade(
     only_if: Any = None,
     late_penalty: bool = True,
     now: datetime | None = None,
+    graded_by_id: int | None = None,
+    comment: str | None = None,
 ) -> bool:
     """Record a grade for this submission and announce it; return False if `only_if` (extra
     conditions on the submissions row, such as the grading lease) no longer held, in which case
     nothing was written. The caller commits (or rolls back on False).
 
-    `late_penalty=False` records the score as given (an instructor's override)."""
+    `late_penalty=False` records the score as given (an instructor's override, whose author and
+    reason go into the grade history)."""
     now = now or utcnow()
     if submission.id is None:
         db.session.flush()  # a new submission (a quick answer) needs its id for the history
@@ -106,6 +109,8 @@ def write_grade(
             tests=result["tests"],
             feedback=result["feedback"],
             graded_at=now,
+            graded_by_id=graded_by_id,
+            comment=comment,
         )
     )
     db.session.flush()

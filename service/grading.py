@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from grader import Exercise, ExerciseError, Grader, GradeReport
 from grader.uids import claim_uid_block
-from question_bank.types import grade_quick
+from question_bank.types import grade_quick, resolve
 from service import config
 from service.grades import grade_result, write_grade
 from service.models import Question, QuestionVersion, Submission, SubmissionStatus, db
@@ -84,11 +84,14 @@ def graded_against(question_id: int, version: int) -> GradedAgainst:
     return found
 
 
-def evaluate(question: GradedAgainst, answer: Any) -> GradeReport | dict[str, Any]:
-    """Grade an answer against one version of a question: the sandbox for code, at once else."""
+def evaluate(
+    question: GradedAgainst, answer: Any, variant: dict[str, Any] | None = None
+) -> GradeReport | dict[str, Any]:
+    """Grade an answer against one version of a question: the sandbox for code, at once else
+    (with the student's own values for a question with parameters)."""
     if question.exercise is not None:
         return get_grader().grade(question.exercise, answer)
-    verdict = grade_quick(question.type, question.data, answer)
+    verdict = grade_quick(question.type, resolve(question.type, question.data, variant), answer)
     return {"fraction": verdict.fraction, "feedback": verdict.feedback}
 
 
@@ -100,10 +103,10 @@ def grade_submission(submission_id: int, owner: str) -> bool:
     if submission is None or submission.lease_owner != owner:
         return False
     question = graded_against(submission.question_id, submission.question_version)
-    points, answer = question.points, submission.answer
+    points, answer, variant = question.points, submission.answer, submission.variant
     db.session.rollback()  # don't hold a transaction (or SQLite's lock) while grading
     try:
-        outcome = evaluate(question, answer)
+        outcome = evaluate(question, answer, variant)
     except ExerciseError as exc:
         result = grade_result(
             SubmissionStatus.FAILED, 0.0, [], f"The exercise itself is broken: {exc}"
@@ -125,13 +128,21 @@ def grade_submission(submission_id: int, owner: str) -> bool:
     return write_result(submission_id, owner, result)
 
 
+def fraction(score: float | None, maximum: float) -> float | None:
+    return None if score is None else round(score / maximum, 9) if maximum else 0.0
+
+
 def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool:
     """Store the result if this owner still holds the lease. The conditional write is what makes
     a result exactly-once: a worker whose lease expired and was taken over writes nothing."""
     submission = db.session.get(Submission, submission_id)
     if submission is None:
         return False
-    previous_score, regrade_id = submission.score, submission.regrade_id
+    regrade_id = submission.regrade_id
+    # A regrade may change the points too: whether it changed the grade is a matter of fractions
+    # (3 of 4 points, then 3 of 3, is a change from 75% to 100%).
+    graded_before = submission.grades[-1].max_score if submission.grades else submission.max_score
+    previous = fraction(submission.score, graded_before)
     held = (Submission.status == SubmissionStatus.RUNNING) & (Submission.lease_owner == owner)
     if not write_grade(submission, result, only_if=held):
         db.session.rollback()
@@ -144,7 +155,9 @@ def write_result(submission_id: int, owner: str, result: dict[str, Any]) -> bool
         "timings": submission.timings,
     }
     if regrade_id is not None:
-        count_regraded(regrade_id, changed=previous_score != submission.score)
+        count_regraded(
+            regrade_id, changed=previous != fraction(submission.score, submission.max_score)
+        )
     db.session.commit()
     log.info("graded", extra=written)
     return True

@@ -118,6 +118,16 @@ class AttemptStatus(enum.StrEnum):
     SUBMITTED = "submitted"
 
 
+class ReviewTime(enum.StrEnum):
+    """When a student sees one part of an attempt's review (Moodle's and PrairieLearn's review
+    options): during the attempt, once it is handed in, once the due date has passed, or never."""
+
+    IMMEDIATELY = "immediately"
+    AFTER_SUBMIT = "after_submit"
+    AFTER_DUE = "after_due"
+    NEVER = "never"
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings (no native PG enum): adding a value later needs no type migration.
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
@@ -202,6 +212,10 @@ class Question(db.Model):  # type: ignore[name-defined]
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="SET NULL"), index=True
     )
+    # What `bank load` last wrote (a hash of the bank's fields; None if the bank never wrote
+    # it), and when an instructor last changed it: the bank never overwrites such an edit.
+    bank_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    edited_at: Mapped[datetime | None]
 
     versions: Mapped[list[QuestionVersion]] = relationship(
         back_populates="question", order_by="QuestionVersion.version"
@@ -244,6 +258,26 @@ class Quiz(db.Model):  # type: ignore[name-defined]
     # Seconds a student must wait between two code submissions to the same question.
     cooldown_seconds: Mapped[int] = mapped_column(Integer, default=0)
     score_policy: Mapped[ScorePolicy] = mapped_column(_enum(ScorePolicy), default=ScorePolicy.BEST)
+    # A practice quiz leaves its questions open to answer on their own; an assessment (a window,
+    # an attempt or time limit) keeps them inside its attempts until it closes.
+    practice: Mapped[bool] = mapped_column(default=False)
+    review_score: Mapped[ReviewTime] = mapped_column(
+        _enum(ReviewTime), default=ReviewTime.AFTER_SUBMIT
+    )
+    review_feedback: Mapped[ReviewTime] = mapped_column(
+        _enum(ReviewTime), default=ReviewTime.AFTER_SUBMIT
+    )
+    review_correct_answer: Mapped[ReviewTime] = mapped_column(
+        _enum(ReviewTime), default=ReviewTime.AFTER_SUBMIT
+    )
+    review_explanation: Mapped[ReviewTime] = mapped_column(
+        _enum(ReviewTime), default=ReviewTime.AFTER_SUBMIT
+    )
+    shuffle_questions: Mapped[bool] = mapped_column(default=False)
+    # [{"tag": ..., "draw": N}]: each attempt also gets N questions drawn from the tagged set.
+    pools: Mapped[list[Any]] = mapped_column(default=list)
+    bank_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    edited_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -279,6 +313,11 @@ class QuizAttempt(db.Model):  # type: ignore[name-defined]
     max_score: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
+    # Who handed it in: "student", "time" (the background loop, at the deadline).
+    ended_by: Mapped[str | None] = mapped_column(String(20))
+    # Drawn once at the start: {"questions": [slug, ...], "choices": {slug: [id, ...]},
+    # "params": {slug: {name: value}}}, so reloads show the student the same quiz.
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     quiz: Mapped[Quiz] = relationship()
     user: Mapped[User] = relationship()
@@ -288,6 +327,23 @@ class QuizAttempt(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("quiz_id", "user_id", "number", name="uq_quiz_attempts_number"),
     )
+
+
+class QuizExtension(db.Model):  # type: ignore[name-defined]
+    """One student's accommodation on one quiz: more time per attempt, a later due date."""
+
+    __tablename__ = "quiz_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    extra_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    quiz: Mapped[Quiz] = relationship()
+    user: Mapped[User] = relationship()
+    __table_args__ = (UniqueConstraint("quiz_id", "user_id", name="uq_quiz_extensions_pair"),)
 
 
 class Submission(db.Model):  # type: ignore[name-defined]
@@ -318,6 +374,8 @@ class Submission(db.Model):  # type: ignore[name-defined]
     late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
     # Set while the submission is queued again by a regrade; its next grade belongs to it.
     regrade_id: Mapped[int | None] = mapped_column(ForeignKey("regrades.id"))
+    # A question with parameters: the values this student got, which its grading uses.
+    variant: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship()
     question: Mapped[Question] = relationship()
@@ -350,9 +408,32 @@ class Grade(db.Model):  # type: ignore[name-defined]
     tests: Mapped[list[Any]] = mapped_column(default=list)
     feedback: Mapped[str] = mapped_column(Text, default="")
     graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An instructor's override: who set the score, and why.
+    graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
 
     submission: Mapped[Submission] = relationship(back_populates="grades")
     __table_args__ = (Index("ix_grades_submission", "submission_id"),)
+
+
+class ItemRevision(db.Model):  # type: ignore[name-defined]
+    """Every state a question or quiz was saved in (by an instructor or `bank load`), so an
+    edit can be looked at and restored."""
+
+    __tablename__ = "item_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "question" or "quiz"
+    item_id: Mapped[int]
+    number: Mapped[int]
+    fields: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(20))  # "api", "bank", "restore"
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "item_id", "number", name="uq_item_revisions_number"),
+    )
 
 
 class Regrade(db.Model):  # type: ignore[name-defined]

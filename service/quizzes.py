@@ -1,13 +1,31 @@
-"""Creating and changing quizzes: an ordered list of existing questions in a course."""
+"""Creating and changing quizzes (an ordered list of existing questions in a course, plus pools
+drawn per attempt), and the rules that make a quiz an assessment: who may see and answer what,
+when, and for how long.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from service.errors import Problem
-from service.models import Course, Question, Quiz, QuizQuestion, ScorePolicy, db, utcnow
+from service.models import (
+    AttemptStatus,
+    Course,
+    Question,
+    Quiz,
+    QuizAttempt,
+    QuizExtension,
+    QuizQuestion,
+    ReviewTime,
+    ScorePolicy,
+    db,
+    utcnow,
+)
+
+REVIEW_PARTS = ("score", "feedback", "correct_answer", "explanation")
 
 
 def get_or_create_course(slug: str, title: str | None = None) -> Course:
@@ -33,6 +51,9 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
     missing = [s for s in slugs if s not in found]
     if missing:
         raise Problem(422, f"Unknown question slugs: {', '.join(missing)}.")
+    pools = [dict(p) for p in fields.get("pools") or []]
+    for pool in pools:
+        pool_questions(pool, exclude=set(slugs))  # 422 unless the pool can be drawn from
     opens, due, closes = fields.get("opens_at"), fields.get("due_at"), fields.get("closes_at")
     if opens and closes and closes <= opens:
         raise Problem(422, "closes_at must be later than opens_at.")
@@ -57,6 +78,12 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
     quiz.score_policy = ScorePolicy(fields.get("score_policy", "best"))
     quiz.attempt_limit = fields.get("attempt_limit")
     quiz.time_limit_minutes = fields.get("time_limit_minutes")
+    quiz.practice = bool(fields.get("practice", False))
+    review = fields.get("review") or {}
+    for part in REVIEW_PARTS:
+        setattr(quiz, f"review_{part}", ReviewTime(review.get(part, ReviewTime.AFTER_SUBMIT)))
+    quiz.shuffle_questions = bool(fields.get("shuffle_questions", False))
+    quiz.pools = pools
     quiz.updated_at = utcnow()
     current = [item.question.slug for item in quiz.items]
     if current != slugs:
@@ -66,3 +93,186 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
             QuizQuestion(question=found[slug], position=i) for i, slug in enumerate(slugs)
         )
     return quiz
+
+
+def quiz_fields(quiz: Quiz) -> dict[str, Any]:
+    """A quiz as the API writes it (what a revision keeps and a restore puts back)."""
+    return {
+        "slug": quiz.slug,
+        "title": quiz.title,
+        "description": quiz.description,
+        "course": quiz.course.slug,
+        "questions": [item.question.slug for item in quiz.items],
+        "opens_at": quiz.opens_at.isoformat() if quiz.opens_at else None,
+        "due_at": quiz.due_at.isoformat() if quiz.due_at else None,
+        "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None,
+        "late_penalty": quiz.late_penalty,
+        "cooldown_seconds": quiz.cooldown_seconds,
+        "score_policy": str(quiz.score_policy),
+        "attempt_limit": quiz.attempt_limit,
+        "time_limit_minutes": quiz.time_limit_minutes,
+        "practice": quiz.practice,
+        "review": review_settings(quiz),
+        "shuffle_questions": quiz.shuffle_questions,
+        "pools": list(quiz.pools or []),
+    }
+
+
+def review_settings(quiz: Quiz) -> dict[str, str]:
+    return {part: str(getattr(quiz, f"review_{part}")) for part in REVIEW_PARTS}
+
+
+# --- pools ---------------------------------------------------------------------------------------
+
+
+def pool_questions(pool: dict[str, Any], exclude: set[str]) -> list[Question]:
+    """The questions a pool draws from (tagged, not archived, not already fixed in the quiz).
+    A pool must hold at least `draw` of them, all worth the same points, so every student's
+    attempt has the same maximum."""
+    tag, count = pool["tag"], pool["draw"]
+    candidates = [
+        q
+        for q in db.session.scalars(
+            select(Question)
+            .where(
+                Question.archived_at.is_(None),
+                cast(Question.tags, String).contains(f'"{tag}"'),
+            )
+            .order_by(Question.slug)
+        )
+        if tag in q.tags and q.slug not in exclude
+    ]
+    if len(candidates) < count:
+        raise Problem(
+            422,
+            f"The pool tagged '{tag}' has {len(candidates)} question(s) outside the quiz's own "
+            f"list; it cannot draw {count}.",
+        )
+    points = {q.points for q in candidates}
+    if len(points) > 1:
+        raise Problem(
+            422,
+            f"The questions tagged '{tag}' are worth different points ({sorted(points)}): "
+            "students drawing different ones would have different maximum scores.",
+        )
+    return candidates
+
+
+def quiz_max_score(quiz: Quiz) -> float:
+    fixed = sum(item.question.points for item in quiz.items)
+    drawn = 0.0
+    for pool in quiz.pools or []:
+        try:
+            candidates = pool_questions(pool, {i.question.slug for i in quiz.items})
+        except Problem:
+            continue
+        drawn += pool["draw"] * candidates[0].points
+    return fixed + drawn
+
+
+# --- time: windows, due dates, time limits, extensions ------------------------------------------
+
+
+def extension_for(quiz: Quiz, user_id: int) -> QuizExtension | None:
+    return db.session.scalar(
+        select(QuizExtension).where(
+            QuizExtension.quiz_id == quiz.id, QuizExtension.user_id == user_id
+        )
+    )
+
+
+def due_for(quiz: Quiz, user_id: int) -> datetime | None:
+    """When this student's answers start losing the late penalty."""
+    extension = extension_for(quiz, user_id)
+    if extension is not None and extension.due_at is not None:
+        return extension.due_at
+    return quiz.due_at
+
+
+def closes_for(quiz: Quiz, user_id: int) -> datetime | None:
+    """When the quiz closes for this student: a due date extended past the close moves it."""
+    extension = extension_for(quiz, user_id)
+    if extension is not None and extension.due_at is not None and quiz.closes_at is not None:
+        return max(quiz.closes_at, extension.due_at)
+    return quiz.closes_at
+
+
+def time_limit_for(quiz: Quiz, user_id: int) -> timedelta | None:
+    if not quiz.time_limit_minutes:
+        return None
+    extension = extension_for(quiz, user_id)
+    extra = extension.extra_minutes if extension is not None else 0
+    return timedelta(minutes=quiz.time_limit_minutes + extra)
+
+
+def attempt_deadline(attempt: QuizAttempt) -> datetime | None:
+    """When answers stop being accepted: the time limit or the quiz's close, whichever is first."""
+    candidates = [closes_for(attempt.quiz, attempt.user_id)]
+    limit = time_limit_for(attempt.quiz, attempt.user_id)
+    if limit is not None:
+        candidates.append(attempt.started_at + limit)
+    present = [c for c in candidates if c is not None]
+    return min(present) if present else None
+
+
+def late_penalty_for(attempt: QuizAttempt | None, now: datetime | None = None) -> float:
+    if attempt is None:
+        return 0.0
+    due = due_for(attempt.quiz, attempt.user_id)
+    if due is None or (now or utcnow()) <= due:
+        return 0.0
+    return attempt.quiz.late_penalty
+
+
+# --- practice vs assessment ----------------------------------------------------------------------
+
+
+def is_assessment(quiz: Quiz) -> bool:
+    """A quiz with a window, an attempt limit or a time limit counts, unless marked practice."""
+    return not quiz.practice and any(
+        (quiz.opens_at, quiz.closes_at, quiz.attempt_limit, quiz.time_limit_minutes)
+    )
+
+
+def content_hidden(quiz: Quiz, now: datetime | None = None) -> bool:
+    """Before it opens, a quiz shows students no questions."""
+    return quiz.opens_at is not None and (now or utcnow()) < quiz.opens_at
+
+
+def sealing_quiz(question: Question, user_id: int, now: datetime | None = None) -> Quiz | None:
+    """An assessment that holds this question (in its list or a pool) and has not closed for
+    this student: until then, the question is answered and read in full only in an attempt."""
+    now = now or utcnow()
+    holders = list(
+        db.session.scalars(
+            select(Quiz)
+            .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
+            .where(QuizQuestion.question_id == question.id)
+        )
+    )
+    holders += [
+        q
+        for q in db.session.scalars(select(Quiz).where(cast(Quiz.pools, String) != "[]"))
+        if any(pool["tag"] in question.tags for pool in q.pools or [])
+    ]
+    for quiz in holders:
+        if not is_assessment(quiz):
+            continue
+        closes = closes_for(quiz, user_id)
+        if closes is None or now < closes:
+            return quiz
+    return None
+
+
+def review_allows(attempt: QuizAttempt, part: str, now: datetime | None = None) -> bool:
+    """Whether the student may see this part of the attempt's review now (score, feedback,
+    correct_answer, explanation), by the quiz's review option for it."""
+    when = ReviewTime(getattr(attempt.quiz, f"review_{part}"))
+    if when == ReviewTime.IMMEDIATELY:
+        return True
+    if when == ReviewTime.NEVER or attempt.status != AttemptStatus.SUBMITTED:
+        return False
+    if when == ReviewTime.AFTER_DUE:
+        due = due_for(attempt.quiz, attempt.user_id) or closes_for(attempt.quiz, attempt.user_id)
+        return due is None or (now or utcnow()) >= due
+    return True

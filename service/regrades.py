@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from service.errors import Problem
 from service.models import (
     JobStatus,
     Question,
@@ -81,3 +82,24 @@ def count_regraded(regrade_id: int, changed: bool) -> None:
         .where(Regrade.id == regrade_id, Regrade.done >= Regrade.total)
         .values(status=JobStatus.DONE, finished_at=utcnow())
     )
+
+
+def override_score(submission: Submission, score: float, comment: str, by: User) -> None:
+    """An instructor sets a submission's score by hand, with a reason. It goes through the grade
+    writer like any grading: into the grade history (with the author and the comment), and its
+    event rescores a handed-in attempt and reaches webhooks and the LMS. The caller commits."""
+    from service.grades import grade_result, write_grade
+
+    if submission.status not in (SubmissionStatus.GRADED, SubmissionStatus.FAILED):
+        raise Problem(409, f"Submission {submission.id} is still being graded; override it after.")
+    if not 0 <= score <= submission.max_score:
+        raise Problem(422, f"The score must be between 0 and {submission.max_score:g}.")
+    result = grade_result(
+        SubmissionStatus.GRADED,
+        score,
+        submission.tests,
+        submission.feedback,
+        exercise_version=submission.exercise_version,
+        timings=submission.timings,
+    )
+    write_grade(submission, result, late_penalty=False, graded_by_id=by.id, comment=comment)

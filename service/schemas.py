@@ -8,9 +8,35 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
 
 from question_bank.loader import QuestionCommon, QuizFile
-from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, student_view
-from service.attempts import attempt_answers, deadline, results_visible
-from service.models import Question, QuizAttempt, Role, Submission, utcnow
+from question_bank.types import (
+    QUESTION_TYPES,
+    SLUG_PATTERN,
+    TAG_PATTERN,
+    render_prompt,
+    resolve,
+    student_view,
+)
+from service.attempts import (
+    attempt_answers,
+    deadline,
+    explanation_visible,
+    feedback_visible,
+    question_views,
+    results_visible,
+    review_of,
+)
+from service.auth import current_user
+from service.models import Question, Quiz, QuizAttempt, Role, Submission, utcnow
+from service.quizzes import (
+    closes_for,
+    content_hidden,
+    due_for,
+    is_assessment,
+    quiz_max_score,
+    review_settings,
+    time_limit_for,
+)
+from service.submissions import standalone_variant
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): a larger one is invalid input, not a lookup.
 MAX_ID = 2**31 - 1
@@ -23,6 +49,20 @@ def viewer_is_instructor(question: Question | None = None) -> bool:
     if question is None:
         return access.courses(access.Need.TEACH) is access.ALL
     return access.sees_answer_keys(question)
+
+
+def viewer_is_staff(model: type | None = None, row: Any = None) -> bool:
+    """Staff of the row's course (service.access: instructors, teaching assistants, LMS tokens)
+    see every part of a review, unless they asked to see it as the student does."""
+    from flask import g
+
+    from service import access
+
+    if g.get("as_student", False):
+        return False
+    if access.courses(access.Need.STAFF) is access.ALL:
+        return True
+    return model is not None and row is not None and access.allows(model, row, access.Need.STAFF)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -172,16 +212,30 @@ class QuestionSchema(QuestionSummarySchema):
     """A question as its viewer may see it: students get only what may be shown before
     answering; instructors also get the answer keys (`data` in full) and the explanation."""
 
-    prompt = fields.String(required=True)
+    prompt = fields.Method("_prompt", required=True)
     data = fields.Method("_data", required=True)
+    variant = fields.Method(
+        "_variant",
+        allow_none=True,
+        metadata={"description": "A student's own parameter values (a question with variants)"},
+    )
     explanation = fields.Method("_explanation")
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
+    def _variant(self, question: Question) -> dict[str, Any] | None:
+        if viewer_is_instructor() or current_user().role != Role.STUDENT:
+            return None
+        return standalone_variant(current_user(), question)
+
+    def _prompt(self, question: Question) -> str:
+        return render_prompt(question.prompt, self._variant(question))
+
     def _data(self, question: Question) -> dict[str, Any]:
         if viewer_is_instructor(question):
             return question.data
-        return student_view(question.type, question.data)
+        variant = self._variant(question)
+        return student_view(question.type, resolve(question.type, question.data, variant))
 
     def _explanation(self, question: Question) -> Any:
         return question.explanation if viewer_is_instructor(question) else missing
@@ -233,17 +287,23 @@ class SubmissionSchema(Schema):
     created_at = fields.DateTime(required=True)
     graded_at = fields.DateTime(allow_none=True)
 
+    variant = fields.Dict(
+        allow_none=True,
+        metadata={"description": "This student's parameter values (a question with variants)"},
+    )
+
     def _score(self, s: Submission) -> float | None:
-        return s.score if results_visible(s) else None
+        return s.score if viewer_is_staff(Submission, s) or results_visible(s) else None
 
     def _tests(self, s: Submission) -> list[Any]:
-        return s.tests if results_visible(s) else []
+        return s.tests if viewer_is_staff(Submission, s) or feedback_visible(s) else []
 
     def _feedback(self, s: Submission) -> str:
-        return s.feedback if results_visible(s) else ""
+        return s.feedback if viewer_is_staff(Submission, s) or feedback_visible(s) else ""
 
     def _explanation(self, s: Submission) -> str | None:
-        return s.question.explanation if results_visible(s) and s.graded_at else None
+        shown = viewer_is_staff(Submission, s) or explanation_visible(s)
+        return s.question.explanation if shown and s.graded_at else None
 
 
 class WaitArgs(StrictSchema):
@@ -295,8 +355,23 @@ class QuizSummarySchema(Schema):
     slug = fields.String(required=True)
     title = fields.String(required=True)
     course = fields.Function(lambda q: q.course.slug, required=True)
-    question_count = fields.Function(lambda q: len(q.items), required=True)
-    max_score = fields.Function(lambda q: sum(i.question.points for i in q.items), required=True)
+    question_count = fields.Function(
+        lambda q: len(q.items) + sum(p["draw"] for p in q.pools or []), required=True
+    )
+    max_score = fields.Function(quiz_max_score, required=True)
+    practice = fields.Boolean(required=True)
+    assessment = fields.Function(
+        is_assessment,
+        required=True,
+        metadata={"description": "Its questions are answered only in attempts until it closes"},
+    )
+    review = fields.Function(
+        review_settings,
+        required=True,
+        metadata={"description": "When students see score, feedback, correct answer, explanation"},
+    )
+    shuffle_questions = fields.Boolean(required=True)
+    pools = fields.Raw(required=True, metadata={"description": "[{tag, draw}]"})
     opens_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     closes_at = fields.DateTime(allow_none=True)
@@ -307,12 +382,47 @@ class QuizSummarySchema(Schema):
     time_limit_minutes = fields.Integer(allow_none=True)
 
 
+def quiz_content_hidden(quiz: Quiz) -> str | None:
+    """Why a student sees no questions here (None: they do): before the quiz opens, and in an
+    assessment until it closes (they see them in their attempt instead)."""
+    if viewer_is_staff(Quiz, quiz):
+        return None
+    if content_hidden(quiz):
+        return "The quiz has not opened yet."
+    if is_assessment(quiz):
+        closes = closes_for(quiz, current_user().id)
+        if closes is None or utcnow() < closes:
+            return "An assessment: its questions are shown in your attempt."
+    return None
+
+
 class QuizSchema(QuizSummarySchema):
     description = fields.String(required=True)
     questions = fields.Function(
-        lambda quiz: QuestionSchema(many=True).dump([item.question for item in quiz.items]),
+        lambda quiz: (
+            []
+            if quiz_content_hidden(quiz)
+            else QuestionSchema(many=True).dump([item.question for item in quiz.items])
+        ),
         required=True,
         metadata={"type": "array", "items": {"$ref": "#/components/schemas/Question"}},
+    )
+    questions_hidden = fields.Function(
+        quiz_content_hidden,
+        allow_none=True,
+        metadata={"type": "string", "nullable": True, "description": "Why no questions show"},
+    )
+    your_due_at = fields.Function(
+        lambda q: (lambda d: d.isoformat() if d else None)(due_for(q, current_user().id)),
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time", "nullable": True},
+    )
+    your_time_limit_minutes = fields.Function(
+        lambda q: (lambda t: t.total_seconds() / 60 if t else None)(
+            time_limit_for(q, current_user().id)
+        ),
+        allow_none=True,
+        metadata={"type": "number", "nullable": True, "description": "With an extension"},
     )
 
 
@@ -320,10 +430,24 @@ class AttemptAnswerSchema(Schema):
     question = fields.String(required=True)
     answered = fields.Boolean(required=True)
     answer = fields.Raw(allow_none=True)
-    score = fields.Float(allow_none=True, metadata={"description": "Shown once submitted"})
+    score = fields.Float(allow_none=True, metadata={"description": "As the review options allow"})
     max_score = fields.Float(required=True)
     feedback = fields.String(allow_none=True)
     explanation = fields.String(allow_none=True)
+    correct_answer = fields.Raw(allow_none=True)
+    variant = fields.Dict(allow_none=True)
+
+
+class AttemptQuestionSchema(Schema):
+    """A question as this attempt shows it: the student's values filled in, choices in order."""
+
+    slug = fields.String(required=True)
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    points = fields.Float(required=True)
+    prompt = fields.String(required=True)
+    data = fields.Dict(required=True)
+    variant = fields.Dict(allow_none=True)
 
 
 class AttemptSchema(Schema):
@@ -332,10 +456,27 @@ class AttemptSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
     number = fields.Integer(required=True)
     status = fields.String(required=True)
-    score = fields.Float(allow_none=True)
+    score = fields.Method("_score", allow_none=True)
     max_score = fields.Float(required=True)
     started_at = fields.DateTime(required=True)
     submitted_at = fields.DateTime(allow_none=True)
+    ended_by = fields.String(
+        allow_none=True, metadata={"description": "student, or time (handed in at the deadline)"}
+    )
+    due_at = fields.Function(
+        lambda a: (lambda d: d.isoformat() if d else None)(due_for(a.quiz, a.user_id)),
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time", "nullable": True},
+    )
+    late_penalty = fields.Function(lambda a: a.quiz.late_penalty, required=True)
+    review = fields.Method(
+        "_review", required=True, metadata={"description": "Which parts of the review show now"}
+    )
+    questions = fields.Method(
+        "_questions",
+        required=True,
+        metadata={"type": "array", "items": {"$ref": "#/components/schemas/AttemptQuestion"}},
+    )
     deadline = fields.Function(
         lambda a: (lambda d: d.isoformat() if d else None)(deadline(a)),
         allow_none=True,
@@ -348,7 +489,22 @@ class AttemptSchema(Schema):
     )
 
     def _answers(self, attempt: QuizAttempt) -> Any:
-        return AttemptAnswerSchema(many=True).dump(attempt_answers(attempt))
+        return AttemptAnswerSchema(many=True).dump(
+            attempt_answers(attempt, viewer_is_staff(QuizAttempt, attempt))
+        )
+
+    def _score(self, attempt: QuizAttempt) -> float | None:
+        return (
+            attempt.score
+            if review_of(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
+            else None
+        )
+
+    def _review(self, attempt: QuizAttempt) -> dict[str, bool]:
+        return review_of(attempt, viewer_is_staff(QuizAttempt, attempt))
+
+    def _questions(self, attempt: QuizAttempt) -> Any:
+        return AttemptQuestionSchema(many=True).dump(question_views(attempt))
 
 
 class AttemptListArgs(PageArgs):
@@ -358,40 +514,60 @@ class AttemptListArgs(PageArgs):
 # --- gradebook --------------------------------------------------------------------------------
 
 
-class GradebookQuizSchema(Schema):
+class ShownScore(fields.Float):
+    """A score as the gradebook displays it: rounded (5.6, not 5.6000000000000005)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        from service.gradebook import shown
+
+        return super()._serialize(shown(value), attr, obj, **kwargs)
+
+
+class GradebookItemSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "quiz or question"})
     slug = fields.String(required=True)
     title = fields.String(required=True)
-    max_score = fields.Float(required=True)
-    score_policy = fields.String(required=True, metadata={"description": "best or latest"})
+    max_score = ShownScore(required=True)
+    score_policy = fields.String(allow_none=True, metadata={"description": "best or latest"})
 
 
 class GradebookQuestionSchema(Schema):
     slug = fields.String(required=True)
     title = fields.String(required=True)
-    max_score = fields.Float(required=True)
+    max_score = fields.Float(required=True, attribute="points")
 
 
 class GradebookRowSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
     scores = fields.Dict(
         keys=fields.String(),
-        values=fields.Float(allow_none=True),
+        values=ShownScore(allow_none=True),
         required=True,
-        metadata={"description": "Per quiz slug, the attempt that counts (best or latest)"},
+        metadata={"description": "Per quiz slug, the credited attempt (best or latest)"},
     )
     question_scores = fields.Dict(
         keys=fields.String(),
-        values=fields.Float(allow_none=True),
+        values=ShownScore(allow_none=True),
         required=True,
-        metadata={"description": "Per question slug, the best graded submission; null if none"},
+        metadata={
+            "description": "Per question of the course's quizzes, its score in the credited "
+            "attempt; null if not answered there"
+        },
     )
-    total = fields.Float(required=True)
-    max_total = fields.Float(required=True)
+    item_scores = fields.Dict(
+        keys=fields.String(),
+        values=ShownScore(allow_none=True),
+        required=True,
+        metadata={"description": "Per item (quiz:slug, question:slug), what counts"},
+    )
+    total = ShownScore(required=True)
+    max_total = ShownScore(required=True)
 
 
 class GradebookSchema(Schema):
     course = fields.Nested(CourseSchema, required=True)
-    quizzes = fields.List(fields.Nested(GradebookQuizSchema), required=True)
+    items = fields.List(fields.Nested(GradebookItemSchema), required=True)
+    quizzes = fields.List(fields.Nested(GradebookItemSchema), required=True, attribute="quiz_items")
     questions = fields.List(fields.Nested(GradebookQuestionSchema), required=True)
     students = fields.List(fields.Nested(GradebookRowSchema), required=True)
 
@@ -439,6 +615,15 @@ class GradeSchema(Schema):
     exercise_version = fields.String(allow_none=True)
     feedback = fields.String(required=True)
     graded_at = fields.DateTime(required=True)
+    graded_by = fields.Integer(
+        attribute="graded_by_id", allow_none=True, metadata={"description": "An override's author"}
+    )
+    comment = fields.String(allow_none=True, metadata={"description": "Why it was overridden"})
+
+
+class OverrideSchema(StrictSchema):
+    score = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class WebhookCreateSchema(StrictSchema):
@@ -480,3 +665,49 @@ class WebhookDeliverySchema(Schema):
     next_try_at = fields.DateTime(required=True)
     created_at = fields.DateTime(required=True)
     delivered_at = fields.DateTime(allow_none=True)
+
+
+# --- assessments: extensions, overrides, revisions, bank loads --------------------------------
+
+
+class ExtensionWriteSchema(StrictSchema):
+    extra_minutes = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 10_000),
+        metadata={"description": "Added to the quiz's time limit for this student"},
+    )
+    due_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        default_timezone=None,
+        metadata={"description": "This student's own due date (also keeps the quiz open)"},
+    )
+
+
+class ExtensionSchema(Schema):
+    quiz = fields.Function(lambda e: e.quiz.slug, required=True)
+    user = fields.Nested(UserSchema, required=True)
+    extra_minutes = fields.Integer(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ReviewArgs(StrictSchema):
+    view = fields.String(
+        load_default="staff",
+        validate=validate.OneOf(["staff", "student"]),
+        metadata={"description": "staff: everything; student: as the student sees it now"},
+    )
+
+
+class RevisionSchema(Schema):
+    number = fields.Integer(required=True)
+    source = fields.String(required=True, metadata={"description": "api, bank or restore"})
+    author = fields.Integer(attribute="author_id", allow_none=True)
+    created_at = fields.DateTime(required=True)
+    saved = fields.Dict(
+        required=True,
+        attribute="fields",
+        data_key="fields",
+        metadata={"description": "The item as it was saved"},
+    )

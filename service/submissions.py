@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from question_bank.types import AnswerError, check_answer_shape, grade_quick
+from question_bank.types import AnswerError, check_answer_shape, draw_variant, grade_quick, resolve
 from service import config
 from service.errors import Problem
 from service.grades import apply_penalty as apply_penalty  # re-exported: its old home
@@ -26,6 +26,7 @@ from service.models import (
     db,
     utcnow,
 )
+from service.quizzes import late_penalty_for, sealing_quiz
 
 # Between two code submissions to one question outside a quiz (a quiz sets its own).
 CODE_COOLDOWN_SECONDS = config.current().code_cooldown_seconds
@@ -40,9 +41,7 @@ def normalized_answer(question: Question, answer: Any) -> Any:
 
 
 def late_penalty(attempt: QuizAttempt | None) -> float:
-    if attempt is None or attempt.quiz.due_at is None or utcnow() <= attempt.quiz.due_at:
-        return 0.0
-    return attempt.quiz.late_penalty
+    return late_penalty_for(attempt)  # the student's own due date (an extension moves it)
 
 
 def check_cooldown(user: User, question: Question, attempt: QuizAttempt | None) -> None:
@@ -88,16 +87,33 @@ def check_not_in_open_attempt(user: User, question: Question) -> None:
             f"Your attempt at quiz '{quiz_slug}' holds this question and is still open: "
             "answer it there, or submit the attempt first.",
         )
+    sealed = sealing_quiz(question, user.id)
+    if sealed is not None:
+        raise Problem(
+            403,
+            f"This question belongs to the assessment '{sealed.slug}': it is answered only in "
+            "an attempt at that quiz until the quiz closes.",
+        )
+
+
+def standalone_variant(user: User, question: Question) -> dict[str, Any] | None:
+    """A student's own values of a question with parameters, outside a quiz: stable for them."""
+    return draw_variant(question.data, f"standalone:{user.id}:{question.slug}")
 
 
 def create_submission(
-    user: User, question: Question, answer: Any, attempt: QuizAttempt | None = None
+    user: User,
+    question: Question,
+    answer: Any,
+    attempt: QuizAttempt | None = None,
+    variant: dict[str, Any] | None = None,
 ) -> Submission:
     """A new submission: quick answers graded at once, code answers queued for the grader.
     The caller commits, then dispatches the queued ones (service.jobs.dispatch)."""
     answer = normalized_answer(question, answer)
     if attempt is None:
         check_not_in_open_attempt(user, question)
+        variant = standalone_variant(user, question)
     check_cooldown(user, question, attempt)
     submission = Submission(
         user=user,
@@ -110,11 +126,12 @@ def create_submission(
         tests=[],
         feedback="",
         late_penalty=late_penalty(attempt),
+        variant=variant,
     )
     db.session.add(submission)
     if question.type == "code":
         return submission
-    verdict = grade_quick(question.type, question.data, answer)
+    verdict = grade_quick(question.type, resolve(question.type, question.data, variant), answer)
     write_grade(
         submission,
         grade_result(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import load_only
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
 from question_bank.mutation import run_mutation
-from question_bank.types import validate_data
+from question_bank.types import consistency_problems, validate_data
 from service import access
 from service.access import Need
 from service.api.common import BEARER, Blueprint, paginate
@@ -21,19 +21,24 @@ from service.caching import cached_get
 from service.errors import Problem
 from service.grading import get_grader
 from service.jobs import dispatch
-from service.models import Question, Role, Submission, SubmissionStatus, db
+from service.models import Question, Quiz, Role, Submission, SubmissionStatus, db
 from service.questions import archive_question, find_question, save_question
+from service.quizzes import sealing_quiz
+from service.revisions import record, revision, revisions
 from service.schemas import (
+    MAX_ID,
     AnswerSchema,
     QuestionListArgs,
     QuestionSchema,
     QuestionSummarySchema,
     QuestionUpdateSchema,
     QuestionWriteSchema,
+    RevisionSchema,
     SubmissionListArgs,
     SubmissionSchema,
     WaitArgs,
     page_of,
+    viewer_is_staff,
 )
 from service.submissions import create_submission, wait_until_settled
 
@@ -60,6 +65,13 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
             f"Invalid data for a {body['type']} question: {exc.messages}",
             errors={"data": exc.messages},
         ) from exc
+    problems = consistency_problems(body["slug"], body["type"], body["points"], body["data"])
+    if problems:
+        raise Problem(
+            422,
+            "The question contradicts its exercise: " + "; ".join(problems) + ".",
+            errors={"data": problems},
+        )
     if body["type"] == "code":
         _prove_exercise(body["data"]["exercise"])
     return body
@@ -144,6 +156,7 @@ def create_question(body: dict[str, Any]) -> Question:
         raise Problem(409, f"A question '{body['slug']}' already exists; PUT to change it.")
     question, _ = save_question(_validated(body))
     question.course_id = course_id
+    record(question, "api", current_user())
     db.session.commit()
     return question
 
@@ -153,8 +166,17 @@ def create_question(body: dict[str, Any]) -> Question:
 @blp.doc(security=BEARER)
 @blp.response(200, QuestionSchema)
 def get_question(slug: str) -> Question:
-    """One question: prompt, choices, starter code. Answer keys for instructors only."""
-    return question_or_404(slug)
+    """One question: prompt, choices, starter code. Answer keys for instructors only. A question
+    of an open assessment is read in full only in an attempt (403 for students here)."""
+    question = question_or_404(slug)
+    sealed = sealing_quiz(question, current_user().id)
+    if sealed is not None and not viewer_is_staff(Quiz, sealed):
+        raise Problem(
+            403,
+            f"This question belongs to the assessment '{sealed.slug}': it is shown only in "
+            "an attempt at that quiz until the quiz closes.",
+        )
+    return question
 
 
 @blp.route("/questions/<slug>", methods=["PUT"])
@@ -169,6 +191,37 @@ def update_question(body: dict[str, Any], slug: str) -> Question:
     if body.get("slug", slug) != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     question, _ = save_question(_validated({**body, "slug": slug}))
+    record(question, "api", current_user())
+    db.session.commit()
+    return question
+
+
+@blp.route("/questions/<slug>/revisions")
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, RevisionSchema(many=True))
+def question_revisions(slug: str) -> list[Any]:
+    """Every saved state of a question, oldest first: who saved it (an instructor, `bank load`,
+    a restore) and its fields."""
+    question = question_or_404(slug, include_archived=True)
+    if not access.sees_answer_keys(question):  # revisions hold the answer keys
+        raise Problem(403, "A question's revisions are for those who see its answer keys.")
+    return revisions(question)
+
+
+@blp.route("/questions/<slug>/revisions/<int:number>/restore", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, QuestionSchema)
+def restore_question(slug: str, number: int) -> Question:
+    """Put a question back as it was at a revision (itself saved as a new revision; a change to
+    its grading makes a new version, as any edit does)."""
+    question = question_or_404(slug, Need.TEACH, include_archived=True)
+    found = revision(question, number) if 1 <= number <= MAX_ID else None
+    if found is None:
+        raise Problem(404, f"Question '{slug}' has no revision {number}.")
+    question, _ = save_question(_validated(dict(found.fields)))
+    record(question, "restore", current_user())
     db.session.commit()
     return question
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import g, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service import access
 from service.access import Need
-from service.api.common import BEARER, Blueprint, paginate, quiz_or_404
-from service.attempts import answer_question, start_attempt, submit_attempt
+from service.api.common import BEARER, Blueprint, get_by_id, paginate, quiz_or_404
+from service.attempts import answer_question, hand_in_if_expired, start_attempt, submit_attempt
 from service.auth import current_user, require
 from service.errors import Problem
 from service.jobs import dispatch
@@ -20,20 +21,28 @@ from service.models import (
     Question,
     Quiz,
     QuizAttempt,
+    QuizExtension,
     Role,
     Submission,
     SubmissionStatus,
+    User,
     db,
 )
-from service.quizzes import save_quiz
+from service.quizzes import extension_for, save_quiz
+from service.revisions import record, revision, revisions
 from service.schemas import (
+    MAX_ID,
     AnswerSchema,
     AttemptListArgs,
     AttemptSchema,
+    ExtensionSchema,
+    ExtensionWriteSchema,
     QuizListArgs,
     QuizSchema,
     QuizSummarySchema,
     QuizWriteSchema,
+    ReviewArgs,
+    RevisionSchema,
     SubmissionSchema,
     page_of,
 )
@@ -48,6 +57,19 @@ def _require_course_teacher(slug: str) -> None:
 
 
 blp = Blueprint("quizzes", __name__, url_prefix="/api/v1", description="Quizzes and attempts")
+
+
+def attempt_or_404(attempt_id: int) -> QuizAttempt:
+    attempt = access.get(QuizAttempt, attempt_id, what="attempt")
+    settle(attempt)
+    return attempt
+
+
+def settle(attempt: QuizAttempt) -> None:
+    """An attempt read after its deadline is handed in now (the background loop would do it
+    within seconds anyway): nobody ever sees an expired attempt as open."""
+    if hand_in_if_expired(attempt):
+        db.session.commit()
 
 
 def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
@@ -97,6 +119,7 @@ def create_quiz(body: dict[str, Any]) -> Quiz:
     if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
         raise Problem(409, f"A quiz '{body['slug']}' already exists; PUT to change it.")
     quiz = save_quiz(body)
+    record(quiz, "api", current_user())
     db.session.commit()
     return quiz
 
@@ -123,6 +146,38 @@ def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
     if body["slug"] != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     quiz = save_quiz(body)
+    record(quiz, "api", current_user())
+    db.session.commit()
+    return quiz
+
+
+@blp.route("/quizzes/<slug>/revisions")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, RevisionSchema(many=True))
+def quiz_revisions(slug: str) -> list[Any]:
+    """Every saved state of a quiz, oldest first (the course's staff)."""
+    return revisions(quiz_or_404(slug, Need.STAFF))
+
+
+@blp.route("/quizzes/<slug>/revisions/<int:number>/restore", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(200, QuizSchema)
+def restore_quiz(slug: str, number: int) -> Quiz:
+    """Put a quiz back as it was at a revision (saved as a new revision)."""
+    quiz = quiz_or_404(slug, Need.TEACH)
+    found = revision(quiz, number) if 1 <= number <= MAX_ID else None
+    if found is None:
+        raise Problem(404, f"Quiz '{slug}' has no revision {number}.")
+    try:
+        fields = QuizWriteSchema().load(dict(found.fields))
+    except ValidationError as exc:
+        raise Problem(409, f"Revision {number} cannot be restored: {exc.messages}") from exc
+    _require_course_teacher(fields["course"])
+    _check_questions(fields)
+    quiz = save_quiz(fields)
+    record(quiz, "restore", current_user())
     db.session.commit()
     return quiz
 
@@ -165,9 +220,14 @@ def list_attempts(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @require()
 @blp.doc(security=BEARER)
 @blp.response(200, AttemptSchema)
-def get_attempt(attempt_id: int) -> QuizAttempt:
-    """An attempt: answers so far; once submitted, scores, feedback and explanations."""
-    return access.get(QuizAttempt, attempt_id, what="attempt")
+@blp.arguments(ReviewArgs, location="query")
+def get_attempt(args: dict[str, Any], attempt_id: int) -> QuizAttempt:
+    """An attempt: its questions (in its order, with the student's values) and answers; scores,
+    feedback, correct answers and explanations as the quiz's review options allow. Staff see
+    all of it, or with `?view=student` what the student sees now."""
+    attempt = attempt_or_404(attempt_id)
+    g.as_student = args["view"] == "student"
+    return attempt
 
 
 @blp.route("/attempts/<int:attempt_id>/answers/<question>", methods=["PUT"])
@@ -179,6 +239,8 @@ def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
     """Answer (or re-answer) a question of an attempt in progress; the last answer counts.
     Its score stays hidden until the attempt is submitted."""
     attempt = own_attempt_or_404(attempt_id)
+    if hand_in_if_expired(attempt):
+        db.session.commit()
     submission = answer_question(attempt, question, body["answer"])
     db.session.commit()
     dispatch([submission.id] if submission.status == SubmissionStatus.QUEUED else [])
@@ -191,6 +253,70 @@ def answer(body: dict[str, Any], attempt_id: int, question: str) -> Submission:
 @blp.response(200, AttemptSchema)
 def submit(attempt_id: int) -> QuizAttempt:
     """Hand in an attempt and get its result. Submitting twice changes nothing."""
-    attempt = submit_attempt(own_attempt_or_404(attempt_id))
+    attempt = own_attempt_or_404(attempt_id)
+    if not hand_in_if_expired(attempt):
+        submit_attempt(attempt)
     db.session.commit()
     return attempt
+
+
+# --- extensions -----------------------------------------------------------------------------------
+
+
+def _student_or_422(user_id: int) -> User:
+    user = get_by_id(User, user_id)  # users are not course data: access scopes the quiz
+    if user is None or user.role != Role.STUDENT:
+        raise Problem(422, f"No student with id {user_id}.")
+    return user
+
+
+@blp.route("/quizzes/<slug>/extensions")
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, ExtensionSchema(many=True))
+def list_extensions(slug: str) -> list[QuizExtension]:
+    """Students' extensions on a quiz: extra time per attempt, a later due date (the course's
+    staff)."""
+    quiz = quiz_or_404(slug, Need.STAFF)
+    rows = db.session.scalars(
+        access.query(QuizExtension, Need.STAFF)
+        .where(QuizExtension.quiz_id == quiz.id)
+        .order_by(QuizExtension.id)
+    )
+    return list(rows)
+
+
+@blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["PUT"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(ExtensionWriteSchema)
+@blp.response(200, ExtensionSchema)
+def put_extension(body: dict[str, Any], slug: str, user_id: int) -> QuizExtension:
+    """Give one student more time per attempt and/or a later due date (replaces theirs; the
+    course's instructors)."""
+    quiz = quiz_or_404(slug, Need.TEACH)
+    student = _student_or_422(user_id)
+    if body["due_at"] is not None and quiz.opens_at and body["due_at"] <= quiz.opens_at:
+        raise Problem(422, "The extended due date must be after the quiz opens.")
+    extension = extension_for(quiz, student.id)
+    if extension is None:
+        extension = QuizExtension(quiz_id=quiz.id, user_id=student.id)
+        db.session.add(extension)
+    extension.extra_minutes = body["extra_minutes"]
+    extension.due_at = body["due_at"]
+    db.session.commit()
+    return extension
+
+
+@blp.route("/quizzes/<slug>/extensions/<int:user_id>", methods=["DELETE"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.response(204)
+def delete_extension(slug: str, user_id: int) -> None:
+    """Take a student's extension away (the course's instructors)."""
+    quiz = quiz_or_404(slug, Need.TEACH)
+    extension = extension_for(quiz, user_id) if 1 <= user_id <= MAX_ID else None
+    if extension is None:
+        raise Problem(404, f"Student {user_id} has no extension on '{slug}'.")
+    db.session.delete(extension)
+    db.session.commit()

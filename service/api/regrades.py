@@ -15,8 +15,14 @@ from service.auth import current_user, require
 from service.errors import Problem
 from service.jobs import dispatch
 from service.models import Grade, Regrade, Role, Submission, SubmissionStatus, User, db
-from service.regrades import start_regrade
-from service.schemas import GradeSchema, RegradeCreateSchema, RegradeSchema
+from service.regrades import override_score, start_regrade
+from service.schemas import (
+    GradeSchema,
+    OverrideSchema,
+    RegradeCreateSchema,
+    RegradeSchema,
+    SubmissionSchema,
+)
 
 blp = Blueprint("regrades", __name__, url_prefix="/api/v1", description="Regrades and history")
 
@@ -66,10 +72,23 @@ def get_regrade(regrade_id: int) -> Regrade:
 def submission_grades(submission_id: int) -> list[Grade]:
     """Every score this submission was given, oldest first (the owner and staff)."""
     submission = access.get(Submission, submission_id)
-    if (
-        submission.attempt is not None
-        and submission.attempt.submitted_at is None
-        and submission.user_id == current_user().id
-    ):
-        return []  # scores stay hidden while the attempt is open
+    if submission.attempt is not None and submission.user_id == current_user().id:
+        from service.attempts import results_visible
+
+        if not results_visible(submission):
+            return []  # scores stay hidden as the quiz's review options say
     return list(submission.grades)
+
+
+@blp.route("/submissions/<int:submission_id>/override", methods=["POST"])
+@require(Role.INSTRUCTOR)
+@blp.doc(security=BEARER)
+@blp.arguments(OverrideSchema)
+@blp.response(200, SubmissionSchema)
+def override(body: dict[str, Any], submission_id: int) -> Submission:
+    """Set a submission's score by hand, with a comment: kept in its grade history, counted in
+    the gradebook (its attempt rescored) and sent to the LMS."""
+    submission = access.get(Submission, submission_id, Need.TEACH)
+    override_score(submission, body["score"], body["comment"], current_user())
+    db.session.commit()
+    return submission

@@ -26,6 +26,7 @@ def init_lti(app: Flask, api: Any) -> None:
     """Register the LTI endpoints, and grade passback's listeners and periodic work (called by
     create_app)."""
     from service import access
+    from service.gradebook import register_linked_items
     from service.lti import ags, views
     from service.lti import api as lti_api
     from service.lti import models as _lti_models  # noqa: F401 - tables for Alembic
@@ -35,3 +36,4 @@ def init_lti(app: Flask, api: Any) -> None:
     app.register_blueprint(views.bp)
     api.register_blueprint(lti_api.blp)
     ags.listen(app)
+    register_linked_items(ags.course_links)  # the LMS's links: items of the course's gradebook

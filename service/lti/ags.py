@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from service import background, config, events, outbox
 from service.events import AttemptHandedIn, AttemptRescored, SubmissionGraded
@@ -33,13 +33,11 @@ from service.lti.models import (
 )
 from service.lti.platforms import PlatformError, http_json, token_cache
 from service.models import (
-    AttemptStatus,
+    Course,
     Question,
     Quiz,
     QuizAttempt,
-    ScorePolicy,
     Submission,
-    SubmissionStatus,
     db,
     rows_changed,
     utcnow,
@@ -105,16 +103,12 @@ def _links_of(user_id: int, **target: str) -> list[LtiLinkUser]:
 def enqueue_for_submission(submission: Submission) -> None:
     """After a question answered on its own is graded (same transaction): scores for the links
     that show it."""
+    from service.gradebook import credited_standalone
+
     links = _links_of(submission.user_id, question=submission.question.slug)
     if not links:
         return
-    best = db.session.scalar(
-        select(func.max(Submission.score)).where(
-            Submission.user_id == submission.user_id,
-            Submission.question_id == submission.question_id,
-            Submission.status == SubmissionStatus.GRADED,
-        )
-    )
+    best = credited_standalone(submission.question, submission.user_id)
     moment = submission.graded_at or utcnow()
     for link_user in links:
         body = score_body(link_user.lti_user.sub, best or 0.0, submission.question.points, moment)
@@ -123,26 +117,10 @@ def enqueue_for_submission(submission: Submission) -> None:
 
 def quiz_score(quiz: Quiz, user_id: int) -> tuple[float, bool] | None:
     """(the counted score, whether grading is still pending), or None before any attempt is
-    submitted."""
-    attempts = db.session.scalars(
-        select(QuizAttempt)
-        .where(
-            QuizAttempt.quiz_id == quiz.id,
-            QuizAttempt.user_id == user_id,
-            QuizAttempt.status == AttemptStatus.SUBMITTED,
-        )
-        .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
-    ).all()
-    if not attempts:
-        return None
-    if quiz.score_policy == ScorePolicy.LATEST:
-        counted = attempts[-1]
-    else:
-        counted = max(attempts, key=lambda a: (a.score or 0.0, a.id))
-    pending = any(
-        s.status in (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING) for s in counted.submissions
-    )
-    return counted.score or 0.0, pending
+    submitted: the gradebook's own rule (service.gradebook), so the LMS gets what it shows."""
+    from service.gradebook import counted_quiz_score
+
+    return counted_quiz_score(quiz, user_id)
 
 
 def enqueue_for_attempt(attempt: QuizAttempt) -> None:
@@ -153,8 +131,10 @@ def enqueue_for_attempt(attempt: QuizAttempt) -> None:
     counted = quiz_score(attempt.quiz, attempt.user_id)
     if counted is None:
         return
+    from service.quizzes import quiz_max_score
+
     score, pending = counted
-    maximum = sum(item.question.points for item in attempt.quiz.items)
+    maximum = quiz_max_score(attempt.quiz)
     for link_user in links:
         body = score_body(link_user.lti_user.sub, score, maximum, utcnow(), pending=pending)
         _enqueue(link_user, body, attempt_id=attempt.id)
@@ -171,6 +151,27 @@ def _enqueue(link_user: LtiLinkUser, body: dict[str, Any], **source: int) -> Non
     )
 
 
+def course_links(course: Course) -> tuple[list[str], list[str]]:
+    """The quizzes and questions the course's LMS links open, in the order they were made (the
+    gradebook counts them as the course's items)."""
+    from service.lti.models import LtiContext
+
+    links = db.session.scalars(
+        select(LtiResourceLink)
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .where(LtiContext.course_id == course.id)
+        .order_by(LtiResourceLink.id)
+    )
+    quizzes: list[str] = []
+    questions: list[str] = []
+    for link in links:
+        if link.quiz_slug and link.quiz_slug not in quizzes:
+            quizzes.append(link.quiz_slug)
+        if link.question_slug and link.question_slug not in questions:
+            questions.append(link.question_slug)
+    return quizzes, questions
+
+
 def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
     """(scoreMaximum, label) of the link's line item."""
     if link.question_slug:
@@ -180,7 +181,9 @@ def target_maximum(link: LtiResourceLink) -> tuple[float, str]:
     if link.quiz_slug:
         quiz = db.session.scalar(select(Quiz).where(Quiz.slug == link.quiz_slug))
         if quiz is not None:
-            return sum(i.question.points for i in quiz.items), link.title or quiz.title
+            from service.quizzes import quiz_max_score
+
+            return quiz_max_score(quiz), link.title or quiz.title
     return 1.0, link.title or "holdout"
 
 

@@ -1,56 +1,29 @@
-"""What an instructor's course page shows: a gradebook over the course's quizzes and the items
-linked from its LMS course, the distribution of totals, and per-question item statistics.
+"""What an instructor's course page shows: the course's gradebook (service.gradebook: its quizzes
+and the items linked from its LMS course), the distribution of totals, and per-question item
+statistics over what counts (a quiz question's answer in the credited attempt; a linked
+question's credited standalone work), never practice answers or open attempts.
 
-- difficulty: the mean score fraction (best score / points) of the students who answered;
+- difficulty: the mean score fraction (score / points) of the students who answered;
 - discrimination: the upper-lower index. Students are ranked by their total fraction over the
   course's questions; D = mean fraction of the top 27% minus that of the bottom 27% (answering
   nothing counts 0). Between -1 and 1; above 0.3 separates strong from weak students well;
-- mean attempts: submissions per student who answered.
+- mean attempts: answers per student who answered (in handed-in attempts, or on its own for a
+  linked question).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
-from service.lti.ags import quiz_score
+from service.gradebook import GradebookRow, Item, course_gradebook, course_items
 from service.lti.models import LtiContext, LtiResourceLink, LtiScoreDelivery
-from service.models import (
-    Course,
-    Enrollment,
-    Question,
-    Quiz,
-    Role,
-    Submission,
-    SubmissionStatus,
-    User,
-    db,
-)
+from service.models import Course, Question, Submission, db
 
 UPPER_LOWER_FRACTION = 0.27
 BINS = 10
-
-
-@dataclass
-class Item:
-    kind: str  # "quiz" or "question"
-    slug: str
-    title: str
-    max_score: float
-
-
-@dataclass
-class Row:
-    user: User
-    scores: dict[str, float | None] = field(default_factory=dict)
-    total: float = 0.0
-    max_total: float = 0.0
-
-    @property
-    def percent(self) -> float | None:
-        return 100.0 * self.total / self.max_total if self.max_total else None
 
 
 @dataclass
@@ -68,72 +41,27 @@ class QuestionStat:
 class CourseReport:
     course: Course
     items: list[Item]
-    rows: list[Row]
+    rows: list[GradebookRow]
     histogram: list[int]
     questions: list[QuestionStat]
     deliveries: list[LtiScoreDelivery]
 
 
-def course_items(course: Course) -> tuple[list[Item], list[Question]]:
-    """The course's quizzes, then what its LMS links open; and every question among them."""
-    quizzes: dict[str, Quiz] = {q.slug: q for q in course.quizzes}
-    linked_questions: list[str] = []
-    links = db.session.scalars(
-        select(LtiResourceLink)
-        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
-        .where(LtiContext.course_id == course.id)
-        .order_by(LtiResourceLink.id)
-    )
-    for link in links:
-        if link.quiz_slug and link.quiz_slug not in quizzes:
-            quiz = db.session.scalar(select(Quiz).where(Quiz.slug == link.quiz_slug))
-            if quiz is not None:
-                quizzes[quiz.slug] = quiz
-        if link.question_slug and link.question_slug not in linked_questions:
-            linked_questions.append(link.question_slug)
-    items = [
-        Item("quiz", q.slug, q.title, sum(i.question.points for i in q.items))
-        for q in quizzes.values()
-    ]
-    questions: dict[str, Question] = {}
-    for quiz in quizzes.values():
-        for entry in quiz.items:
-            questions.setdefault(entry.question.slug, entry.question)
-    for slug in linked_questions:
-        question = db.session.scalar(select(Question).where(Question.slug == slug))
-        if question is not None:
-            items.append(Item("question", slug, question.title, question.points))
-            questions.setdefault(slug, question)
-    return items, list(questions.values())
-
-
 def course_report(course: Course) -> CourseReport:
-    items, questions = course_items(course)
-    students = list(
-        db.session.scalars(
-            select(User)
-            .join(Enrollment, Enrollment.user_id == User.id)
-            .where(Enrollment.course_id == course.id, User.role == Role.STUDENT)
-            .order_by(User.name, User.id)
-        )
-    )
-    per_pair = _best_and_counts([q.id for q in questions], [s.id for s in students])
-    by_slug = {q.slug: q for q in questions}
-    rows = []
-    for student in students:
-        row = Row(user=student)
-        for item in items:
-            score: float | None
-            if item.kind == "quiz":
-                quiz = db.session.scalar(select(Quiz).where(Quiz.slug == item.slug))
-                counted = quiz_score(quiz, student.id) if quiz is not None else None
-                score = counted[0] if counted else None
-            else:
-                score = per_pair.get((by_slug[item.slug].id, student.id), (None, 0))[0]
-            row.scores[item.slug] = score
-            row.total += score or 0.0
-            row.max_total += item.max_score
-        rows.append(row)
+    """The page's numbers, all from the one gradebook: the same as its JSON, CSV and the LMS."""
+    book = course_gradebook(course)
+    _, _, _, linked = course_items(course)
+    per_pair: dict[tuple[int, int], tuple[float | None, int]] = {}
+    for row in book.students:
+        for question in book.questions:
+            score = row.question_scores.get(question.slug)
+            if score is not None:
+                per_pair[(question.id, row.user.id)] = (score, row.answer_counts[question.slug])
+        for question in linked:
+            score = row.item_scores.get(f"question:{question.slug}")
+            if score is not None:
+                per_pair[(question.id, row.user.id)] = (score, _standalone_count(question, row))
+    questions = [*book.questions, *(q for q in linked if q not in book.questions)]
     deliveries = list(
         db.session.scalars(
             select(LtiScoreDelivery)
@@ -146,34 +74,25 @@ def course_report(course: Course) -> CourseReport:
     )
     return CourseReport(
         course=course,
-        items=items,
-        rows=rows,
-        histogram=histogram([r.percent for r in rows]),
-        questions=question_stats(questions, [s.id for s in students], per_pair),
+        items=book.items,
+        rows=book.students,
+        histogram=histogram([r.percent for r in book.students]),
+        questions=question_stats(questions, [r.user.id for r in book.students], per_pair),
         deliveries=deliveries,
     )
 
 
-def _best_and_counts(
-    question_ids: list[int], user_ids: list[int]
-) -> dict[tuple[int, int], tuple[float | None, int]]:
-    """(question id, user id) -> (best graded score, number of submissions)."""
-    if not question_ids or not user_ids:
-        return {}
-    graded = case((Submission.status == SubmissionStatus.GRADED, Submission.score))
-    return {
-        (question_id, user_id): (best, count)
-        for question_id, user_id, best, count in db.session.execute(
-            select(
-                Submission.question_id,
-                Submission.user_id,
-                func.max(graded),
-                func.count(Submission.id),
+def _standalone_count(question: Question, row: GradebookRow) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Submission.id)).where(
+                Submission.question_id == question.id,
+                Submission.user_id == row.user.id,
+                Submission.attempt_id.is_(None),
             )
-            .where(Submission.question_id.in_(question_ids), Submission.user_id.in_(user_ids))
-            .group_by(Submission.question_id, Submission.user_id)
         )
-    }
+        or 0
+    )
 
 
 def histogram(percents: list[float | None], bins: int = BINS) -> list[int]:

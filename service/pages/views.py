@@ -5,6 +5,7 @@ attempts, and an instructor's course page. Scripts only enhance them: every form
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -12,14 +13,17 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from question_bank.types import SLUG_PATTERN, student_view
+from question_bank.types import SLUG_PATTERN, render_prompt, resolve, student_view
 from service import access
 from service.access import Need
 from service.attempts import (
     answer_question,
     attempt_answers,
     deadline,
-    results_visible,
+    hand_in_if_expired,
+    latest_answers,
+    question_views,
+    review_of,
     start_attempt,
     submit_attempt,
 )
@@ -28,11 +32,16 @@ from service.jobs import dispatch
 from service.models import (
     AttemptStatus,
     Course,
+    CourseRole,
+    Enrollment,
     Question,
     Quiz,
     QuizAttempt,
+    QuizExtension,
+    Role,
     Submission,
     SubmissionStatus,
+    User,
     db,
 )
 from service.pages import charts
@@ -53,7 +62,20 @@ from service.pages.sessions import (
 )
 from service.pages.stats import course_report
 from service.questions import find_question
-from service.submissions import SETTLED, create_submission
+from service.quizzes import (
+    closes_for,
+    content_hidden,
+    due_for,
+    extension_for,
+    is_assessment,
+    quiz_max_score,
+    review_allows,
+    sealing_quiz,
+    time_limit_for,
+)
+from service.regrades import override_score
+from service.schemas import MAX_ID
+from service.submissions import SETTLED, create_submission, standalone_variant
 
 bp = Blueprint(
     "pages",
@@ -182,10 +204,23 @@ def _starter(item: Question) -> str:
     return str(item.data.get("exercise", {}).get("starter", "")) if item.type == "code" else ""
 
 
+def _readable(item: Question, browser: Any) -> None:
+    """A student reads a question of an open assessment only in an attempt at it (its course's
+    staff read it here)."""
+    sealed = sealing_quiz(item, browser.user_id)
+    if sealed is not None and not access.allows(Quiz, sealed, Need.STAFF):
+        raise Problem(
+            403,
+            f"This question is part of the assessment “{sealed.title}”: it is shown only "
+            "in an attempt at that quiz until the quiz closes.",
+        )
+
+
 @bp.route("/questions/<slug>")
 def question(slug: str) -> str:
     browser = require_session()
     item = _question(slug)
+    _readable(item, browser)
     history = db.session.scalars(
         select(Submission)
         .where(
@@ -207,10 +242,12 @@ def question(slug: str) -> str:
     code = _starter(item)
     if item.type == "code" and shown is not None and isinstance(shown.answer, str):
         code = shown.answer
+    variant = standalone_variant(browser.user, item)
     return _render(
         "question.html",
         question=item,
-        view=student_view(item.type, item.data),
+        prompt=render_prompt(item.prompt, variant),
+        view=student_view(item.type, resolve(item.type, item.data, variant)),
         history=history,
         shown=shown,
         code=code,
@@ -224,6 +261,7 @@ def answer(slug: str) -> Response:
     browser = require_session()
     check_csrf(request.form.get("csrf"))
     item = _question(slug)
+    _readable(item, browser)
     value = form_answer(item, request.form)
     if value is None:
         raise Problem(422, "Give an answer before submitting.")
@@ -247,21 +285,104 @@ def quiz(slug: str) -> str:
         .where(QuizAttempt.quiz_id == item.id, QuizAttempt.user_id == browser.user_id)
         .order_by(QuizAttempt.number.desc())
     ).all()
+    if any(hand_in_if_expired(a) for a in attempts):
+        db.session.commit()  # an attempt whose time is up is shown handed in, never open
     open_attempt = next((a for a in attempts if a.status == AttemptStatus.IN_PROGRESS), None)
-    views = {q.question.slug: student_view(q.question.type, q.question.data) for q in item.items}
+    staff = access.allows(Quiz, item, Need.STAFF)
     return _render(
         "quiz.html",
         quiz=item,
         attempts=attempts,
         attempt=open_attempt,
-        views=views,
+        questions=question_views(open_attempt) if open_attempt else [],
         deadline=deadline(open_attempt) if open_attempt else None,
         answers=_saved_answers(open_attempt) if open_attempt else {},
+        hidden=content_hidden(item),
+        assessment=is_assessment(item),
+        due=due_for(item, browser.user_id),
+        closes=closes_for(item, browser.user_id),
+        time_limit=time_limit_for(item, browser.user_id),
+        extension=extension_for(item, browser.user_id),
+        max_score=quiz_max_score(item),
+        staff=staff,
+        teacher=staff and access.allows(Quiz, item, Need.TEACH),
+        everyone=_all_attempts(item) if staff else [],
+        extensions=list(
+            db.session.scalars(
+                access.query(QuizExtension)
+                .where(QuizExtension.quiz_id == item.id)
+                .order_by(QuizExtension.id)
+            )
+        )
+        if staff
+        else [],
+        students=_students(item) if staff else [],
+        review_score=lambda a: review_allows(a, "score"),
+    )
+
+
+def _all_attempts(item: Quiz) -> list[QuizAttempt]:
+    return list(
+        db.session.scalars(
+            access.query(QuizAttempt)
+            .where(QuizAttempt.quiz_id == item.id)
+            .order_by(QuizAttempt.user_id, QuizAttempt.number)
+        )
+    )
+
+
+def _students(item: Quiz) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Enrollment, Enrollment.user_id == User.id)
+            .where(
+                Enrollment.course_id == item.course_id,
+                Enrollment.role == CourseRole.STUDENT,
+                User.role == Role.STUDENT,
+            )
+            .order_by(User.name)
+        )
     )
 
 
 def _saved_answers(attempt: QuizAttempt) -> dict[str, Any]:
-    return {view.question: view.answer for view in attempt_answers(attempt) if view.answered}
+    return {s.question.slug: s.answer for s in latest_answers(attempt).values()}
+
+
+@bp.route("/quizzes/<slug>/extensions", methods=["POST"])
+def extend(slug: str) -> Response:
+    """An instructor gives one student extra time and/or a later due date (0 and empty: none)."""
+    require_session()
+    check_csrf(request.form.get("csrf"))
+    item = _quiz(slug)
+    access.require_on(Quiz, item, Need.TEACH)  # extensions are given by the course's instructors
+    user_id = request.form.get("user", type=int) or 0
+    student = db.session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
+    if student is None or student.role != Role.STUDENT:
+        raise Problem(422, "Choose a student.")
+    minutes = request.form.get("extra_minutes", type=int) or 0
+    if not 0 <= minutes <= 10_000:
+        raise Problem(422, "Extra minutes must be between 0 and 10000.")
+    due_text = (request.form.get("due_at") or "").strip()
+    due = None
+    if due_text:
+        try:
+            due = datetime.fromisoformat(due_text).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise Problem(422, f"'{due_text}' is not a date and time (UTC).") from exc
+    extension = extension_for(item, student.id)
+    if minutes == 0 and due is None:
+        if extension is not None:
+            db.session.delete(extension)
+    else:
+        if extension is None:
+            extension = QuizExtension(quiz_id=item.id, user_id=student.id)
+            db.session.add(extension)
+        extension.extra_minutes = minutes
+        extension.due_at = due
+    db.session.commit()
+    return redirect(url_for("pages.quiz", slug=slug) + "#extensions", code=303)
 
 
 @bp.route("/quizzes/<slug>/attempts", methods=["POST"])
@@ -285,20 +406,33 @@ def _own_attempt(attempt_id: int) -> QuizAttempt:
     return attempt
 
 
+def _viewable_attempt(attempt_id: int) -> QuizAttempt:
+    """A student's own attempt, or any attempt of a course for its staff."""
+    require_session()
+    return access.get(QuizAttempt, attempt_id, what="attempt")
+
+
 @bp.route("/attempts/<int:attempt_id>", methods=["POST"])
 def save_attempt(attempt_id: int) -> Response:
     """Save the answers given; with 'submit', hand the attempt in."""
     check_csrf(request.form.get("csrf"))
     attempt = _own_attempt(attempt_id)
+    if hand_in_if_expired(attempt):
+        db.session.commit()
+        raise Problem(
+            409,
+            "The time for this attempt ran out: it was handed in with the answers saved in time.",
+        )
     saved = _saved_answers(attempt)
     queued = []
-    for entry in attempt.quiz.items:
-        value = form_answer(entry.question, request.form)
-        if value is None or value == [] or value == saved.get(entry.question.slug):
+    for view in question_views(attempt):
+        entry_question = view.question
+        value = form_answer(entry_question, request.form)
+        if value is None or value == [] or value == saved.get(entry_question.slug):
             continue
-        if entry.question.type == "code" and value.strip() == _starter(entry.question).strip():
+        if entry_question.type == "code" and value.strip() == _starter(entry_question).strip():
             continue  # the untouched starter code is no answer
-        submission = answer_question(attempt, entry.question.slug, value)
+        submission = answer_question(attempt, entry_question.slug, value)
         db.session.flush()
         if submission.status == SubmissionStatus.QUEUED:
             queued.append(submission.id)
@@ -314,17 +448,27 @@ def save_attempt(attempt_id: int) -> Response:
 
 @bp.route("/attempts/<int:attempt_id>")
 def attempt(attempt_id: int) -> str:
-    item = _own_attempt(attempt_id)
-    latest = {s.question_id: s for s in item.submissions}
+    """An attempt's review: each question as the student got it, their answer, and what the
+    quiz's review options show now (instructors see everything, or `?view=student`)."""
+    item = _viewable_attempt(attempt_id)
+    if hand_in_if_expired(item):
+        db.session.commit()
+    instructor = access.allows(QuizAttempt, item, Need.STAFF)
+    staff = instructor and request.args.get("view") != "student"
+    latest = latest_answers(item)
     pending = [s.id for s in latest.values() if s.status not in SETTLED]
+    shows = review_of(item, staff)
     return _render(
         "attempt.html",
         attempt=item,
-        answers=attempt_answers(item),
+        answers={a.question: a for a in attempt_answers(item, staff)},
+        questions=question_views(item),
         latest={s.question.slug: s for s in latest.values()},
-        titles={entry.question.slug: entry.question.title for entry in item.quiz.items},
-        pending=pending,
-        visible=results_visible,
+        pending=pending if shows["score"] else [],
+        shows=shows,
+        staff=staff,
+        instructor=instructor,
+        deadline=deadline(item),
     )
 
 
@@ -384,3 +528,39 @@ def _course_charts(report: Any) -> dict[str, Markup]:
             float(round(top_attempts + 0.5)),
         ),
     }
+
+
+@bp.route("/submissions/<int:submission_id>")
+def submission(submission_id: int) -> str:
+    """One submission: its owner sees it as the review options allow; an instructor sees all
+    of it, its grade history, and can override the score with a comment."""
+    require_session()
+    item = access.get(Submission, submission_id)  # one's own, or as staff of its course
+    instructor = access.allows(Submission, item, Need.STAFF)
+    staff = instructor and request.args.get("view") != "student"
+    shows = review_of(item.attempt, staff) if item.attempt is not None else None
+    return _render(
+        "submission.html",
+        submission=item,
+        shows=shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")},
+        staff=staff,
+        instructor=instructor,
+        teacher=staff and access.allows(Submission, item, Need.TEACH),
+    )
+
+
+@bp.route("/submissions/<int:submission_id>/override", methods=["POST"])
+def override(submission_id: int) -> Response:
+    browser = require_session()
+    check_csrf(request.form.get("csrf"))
+    item = access.get(Submission, submission_id, Need.TEACH)  # the course's instructors
+    try:
+        score = float((request.form.get("score") or "").replace(",", "."))
+    except ValueError as exc:
+        raise Problem(422, "The score must be a number.") from exc
+    comment = (request.form.get("comment") or "").strip()
+    if not comment:
+        raise Problem(422, "Say why the score is overridden (the comment is kept).")
+    override_score(item, score, comment[:2000], browser.user)
+    db.session.commit()
+    return redirect(url_for("pages.submission", submission_id=submission_id), code=303)

@@ -199,21 +199,28 @@ def test_the_course_page_shows_gradebook_distribution_and_item_statistics(
     answers = {"ann": ("a", True), "ben": ("a", False), "cat": ("b", False), "dan": ("b", True)}
     for name, (choice, truth) in answers.items():
         headers = bearer(token_for("student", name))
-        for slug, answer in ((QUESTION["slug"], choice), (OTHER["slug"], truth)):
-            response = client.post(
-                f"/api/v1/questions/{slug}/submissions", json={"answer": answer}, headers=headers
-            )
-            assert response.status_code == 201
-        if name == "ann":  # a second answer to the first question
-            again = client.post(
-                f"/api/v1/questions/{QUESTION['slug']}/submissions",
-                json={"answer": "a"},
-                headers=headers,
-            )
-            assert again.status_code == 201
-        # Starting the quiz enrolls them in its course.
+        # Practice on its own first (the quiz has no limits): it never enters the statistics.
+        practice = client.post(
+            f"/api/v1/questions/{QUESTION['slug']}/submissions",
+            json={"answer": "b" if choice == "a" else "a"},
+            headers=headers,
+        )
+        assert practice.status_code == 201
         started = client.post(f"/api/v1/quizzes/{QUIZ['slug']}/attempts", headers=headers)
         assert started.status_code == 201, started.get_json()
+        attempt = started.get_json()["id"]
+        given = [(QUESTION["slug"], choice), (OTHER["slug"], truth)]
+        if name == "ann":  # a second answer to the first question
+            given.append((QUESTION["slug"], "a"))
+        for slug, answer in given:
+            response = client.put(
+                f"/api/v1/attempts/{attempt}/answers/{slug}",
+                json={"answer": answer},
+                headers=headers,
+            )
+            assert response.status_code == 200
+        handed_in = client.post(f"/api/v1/attempts/{attempt}/submit", headers=headers)
+        assert handed_in.status_code == 200
 
     sign_in(client, instructor, f"/app/courses/{QUIZ['course']}")
     page = client.get(f"/app/courses/{QUIZ['course']}")

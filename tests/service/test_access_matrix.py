@@ -32,6 +32,7 @@ from service.models import (
 )
 from service.questions import save_question
 from service.quizzes import get_or_create_course, save_quiz
+from service.revisions import record
 from tests.service.samples import SINGLE
 
 ADMIN, SITE, TEACHER, TA, ALICE, LMS, LMS_A = (
@@ -94,6 +95,16 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("POST", "/api/v1/lti/platforms"): ({ADMIN}, {ADMIN}),
     ("GET", "/api/v1/lti/score-deliveries"): ({ADMIN}, {ADMIN}),
     ("POST", "/api/v1/sign-in-links"): (EVERYONE, EVERYONE),
+    # Assessments (issue 12): revisions hold answer keys (those who see them read them; the
+    # authors restore); extensions and overrides are the course instructors', read by its staff.
+    ("GET", "/api/v1/questions/{slug}/revisions"): (SITE_STAFF, SITE_STAFF | {TEACHER, TA}),
+    ("POST", "/api/v1/questions/{slug}/revisions/{number}/restore"): (SITE_STAFF, TEACH_A),
+    ("GET", "/api/v1/quizzes/{slug}/revisions"): (STAFF_B, STAFF_A),
+    ("POST", "/api/v1/quizzes/{slug}/revisions/{number}/restore"): (SITE_STAFF, TEACH_A),
+    ("GET", "/api/v1/quizzes/{slug}/extensions"): (STAFF_B, STAFF_A),
+    ("PUT", "/api/v1/quizzes/{slug}/extensions/{user_id}"): (SITE_STAFF, TEACH_A),
+    ("DELETE", "/api/v1/quizzes/{slug}/extensions/{user_id}"): (SITE_STAFF, TEACH_A),
+    ("POST", "/api/v1/submissions/{submission_id}/override"): (SITE_STAFF, TEACH_A),
 }
 # Probes, and /metrics (its own HOLDOUT_METRICS_TOKEN or a local connection; no course data).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
@@ -113,9 +124,14 @@ PAGES: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("POST", "/app/questions/<slug>"): (VIEW_B, EVERYONE),
     ("GET", "/app/quizzes/<slug>"): (VIEW_B, EVERYONE),
     ("POST", "/app/quizzes/<slug>/attempts"): (VIEW_B, EVERYONE),
-    ("GET", "/app/attempts/<int:attempt_id>"): (NOBODY, {ALICE}),
+    # The course's staff review an attempt or submission (as the API lets them); only its owner
+    # answers; the course's instructors give extensions and override scores.
+    ("GET", "/app/attempts/<int:attempt_id>"): (STAFF_B, STAFF_A | {ALICE}),
     ("POST", "/app/attempts/<int:attempt_id>"): (NOBODY, {ALICE}),
     ("GET", "/app/courses/<slug>"): (STAFF_B, STAFF_A),
+    ("POST", "/app/quizzes/<slug>/extensions"): (SITE_STAFF, TEACH_A),
+    ("GET", "/app/submissions/<int:submission_id>"): (STAFF_B, STAFF_A | {ALICE}),
+    ("POST", "/app/submissions/<int:submission_id>/override"): (SITE_STAFF, TEACH_A),
 }
 # Routes with their own tests: signing in and out, static files, LTI's own flow.
 PAGES_ELSEWHERE = {
@@ -196,6 +212,8 @@ def build_world(app: Flask) -> World:
             regrade = Regrade(question=own, requested_by_id=users[ADMIN][0].id, question_version=1)
             db.session.add_all([submission, webhook, regrade])
             db.session.flush()
+            record(own, "api")  # revision 1 of the course's question and quiz
+            record(quiz, "api")
             ids[key] = {
                 "course": course.slug,
                 "quiz": quiz_slug,
@@ -205,6 +223,7 @@ def build_world(app: Flask) -> World:
                 "webhook": webhook.id,
                 "regrade": regrade.id,
                 "token": token.id,
+                "student": user.id,
             }
         db.session.commit()
         return World(ids=ids, credentials=credentials)
@@ -224,6 +243,8 @@ def fill(path: str, objects: dict[str, Any]) -> str:
         "regrade_id": objects["regrade"],
         "webhook_id": objects["webhook"],
         "question": "q-shared",
+        "user_id": objects["student"],
+        "number": 1,
     }
     return re.sub(r"[{<](?:\w+:)?(\w+)[}>]", lambda m: str(values[m.group(1)]), path)
 
@@ -240,6 +261,12 @@ def body_for(method: str, path: str, objects: dict[str, Any]) -> Any:
         return {**SINGLE, "slug": f"q-{fresh}"}
     if path == "/api/v1/questions/{slug}":
         return {**SINGLE, "slug": objects["question"], "title": "Edited"}
+    if path.endswith("/override"):
+        return {"score": 1.0, "comment": "Checked by hand."}
+    if "/extensions/" in path:
+        return {"extra_minutes": 10}
+    if "/revisions/" in path:
+        return None
     if path.endswith("/submissions") or "/answers/" in path:
         return {"answer": "b"}
     if path.startswith("/api/v1/quizzes"):

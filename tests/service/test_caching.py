@@ -28,9 +28,9 @@ def titles(client: FlaskClient, headers: dict[str, str]) -> list[str]:
 
 def test_writes_and_revocations_in_this_process_take_effect_at_once(
     client: FlaskClient,
-    admin: dict[str, str],
     instructor: dict[str, str],
     student: dict[str, str],
+    admin: dict[str, str],
 ) -> None:
     assert titles(client, student) == []
     created = client.post("/api/v1/questions", json=single_choice("fresh"), headers=instructor)

@@ -185,8 +185,24 @@
     });
   }
 
+  // The time left in an attempt; at zero the page reloads, and the server shows it handed in.
+  function countdown(el) {
+    const end = Date.parse(el.dataset.deadline);
+    function tick() {
+      const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      const minutes = Math.floor(left / 60), seconds = left % 60;
+      el.textContent = left > 0
+        ? "Time left: " + minutes + " min " + String(seconds).padStart(2, "0") + " s."
+        : "Time is up: the attempt is handed in.";
+      if (left === 60) { say("One minute left."); }
+      if (left > 0) { setTimeout(tick, 1000); } else { setTimeout(function () { window.location.reload(); }, 1500); }
+    }
+    tick();
+  }
+
   function start() {
     typeset(document);
+    document.querySelectorAll(".countdown[data-deadline]").forEach(countdown);
     document.querySelectorAll("textarea[data-code]").forEach(enhanceEditor);
     document.querySelectorAll("form[data-api-submit]").forEach(enhanceSubmit);
     document.querySelectorAll("button[data-regrade]").forEach(enhanceRegrade);
