@@ -33,12 +33,9 @@ def free_port() -> int:
         return port
 
 
-@dataclass
-class Running:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
+class HoldoutCli:
+    """The `holdout` command line of a running test server: its environment and folder."""
+
     env: dict[str, str]
     workdir: Path
 
@@ -57,6 +54,16 @@ class Running:
     def token(self, role: str, name: str) -> dict[str, str]:
         plain = self.holdout("token", "create", "--role", role, "--name", name).splitlines()[-1]
         return {"Authorization": f"Bearer {plain}"}
+
+
+@dataclass
+class Running(HoldoutCli):
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str]
+    workdir: Path
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,41 +20,19 @@ import pytest
 import requests
 
 from tests.conftest import PG_ADMIN_URL, pg_available, require_service
+from tests.e2e.processes import HoldoutCli, free_port
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
-class Server:
+class Server(HoldoutCli):
     url: str
     process: subprocess.Popen[bytes]
     stderr: Path
     env: dict[str, str]
     workdir: Path
-
-    def holdout(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "holdout"), *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    def token(self, role: str, name: str) -> dict[str, str]:
-        plain = self.holdout("token", "create", "--role", role, "--name", name).splitlines()[-1]
-        return {"Authorization": f"Bearer {plain}"}
 
     def log_lines(self) -> list[dict[str, Any]]:
         lines = [line for line in self.stderr.read_text().splitlines() if line.strip()]
