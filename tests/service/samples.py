@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask.testing import FlaskClient
+
 SINGLE: dict[str, Any] = {
     "slug": "t-single",
     "type": "single_choice",
@@ -108,3 +110,25 @@ def quiz_body(slug: str = "t-quiz", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+QUIZZES = "/api/v1/quizzes"
+
+
+def create_quiz(client: FlaskClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = client.post(QUIZZES, json=quiz_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def start(client: FlaskClient, headers: dict[str, str], slug: str = "t-quiz") -> Any:
+    return client.post(f"{QUIZZES}/{slug}/attempts", headers=headers)
+
+
+def put_answer(
+    client: FlaskClient, headers: dict[str, str], attempt: int, question: str, value: Any
+) -> Any:
+    return client.put(
+        f"/api/v1/attempts/{attempt}/answers/{question}", json={"answer": value}, headers=headers
+    )

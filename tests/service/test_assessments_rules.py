@@ -15,28 +15,9 @@ from flask.testing import FlaskClient
 
 from service.models import QuizAttempt, db
 from tests.helpers import assert_problem, bearer
-from tests.service.samples import RIGHT, WRONG, quiz_body
-
-QUIZZES = "/api/v1/quizzes"
-
-
-def make_quiz(client: FlaskClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
-    response = client.post(QUIZZES, json=quiz_body(**fields), headers=headers)
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def start(client: FlaskClient, headers: dict[str, str], slug: str = "t-quiz") -> Any:
-    return client.post(f"{QUIZZES}/{slug}/attempts", headers=headers)
-
-
-def answer(
-    client: FlaskClient, headers: dict[str, str], attempt: int, slug: str, value: Any
-) -> Any:
-    return client.put(
-        f"/api/v1/attempts/{attempt}/answers/{slug}", json={"answer": value}, headers=headers
-    )
+from tests.service.samples import QUIZZES, RIGHT, WRONG, quiz_body, start
+from tests.service.samples import create_quiz as make_quiz
+from tests.service.samples import put_answer as answer
 
 
 def page_client(app: Flask, headers: dict[str, str]) -> FlaskClient:

@@ -14,30 +14,20 @@ from flask.testing import FlaskClient
 from question_bank.loader import Bank
 from service.models import QuizAttempt, db
 from tests.helpers import assert_problem
-from tests.service.samples import ANSWER_KEYS, RIGHT, SINGLE, WRONG, quiz_body
+from tests.service.samples import (
+    ANSWER_KEYS,
+    QUIZZES,
+    RIGHT,
+    SINGLE,
+    WRONG,
+    create_quiz,
+    put_answer,
+    quiz_body,
+    start,
+)
 
-QUIZZES = "/api/v1/quizzes"
 # t-single 2 + t-multiple 4 + t-true-false 1 + t-numeric 1 + t-short-text 1
 QUIZ_MAX = 9.0
-
-
-def create_quiz(client: FlaskClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
-    response = client.post(QUIZZES, json=quiz_body(**overrides), headers=headers)
-    assert response.status_code == 201, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def start(client: FlaskClient, headers: dict[str, str], slug: str = "t-quiz") -> Any:
-    return client.post(f"{QUIZZES}/{slug}/attempts", headers=headers)
-
-
-def put_answer(
-    client: FlaskClient, headers: dict[str, str], attempt: int, question: str, value: Any
-) -> Any:
-    return client.put(
-        f"/api/v1/attempts/{attempt}/answers/{question}", json={"answer": value}, headers=headers
-    )
 
 
 def iso(moment: datetime) -> str:
