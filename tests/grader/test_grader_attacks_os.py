@@ -96,7 +96,7 @@ def test_every_denied_system_call_fails_with_eperm(grader: Grader, target) -> No
         return wrong
     """
     report = grader.grade(target, probe(attack, LIBC))
-    assert full_marks(report), report.output
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 NAMESPACE_ESCAPES = {
@@ -173,7 +173,7 @@ NAMESPACE_ESCAPES = {
 @pytest.mark.parametrize("name", list(NAMESPACE_ESCAPES))
 def test_kernel_escapes_are_refused(grader: Grader, target, name: str) -> None:
     report = grader.grade(target, probe(NAMESPACE_ESCAPES[name], LIBC))
-    assert full_marks(report), report.output
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 def test_the_kernel_keyring_carries_nothing_between_jobs(grader: Grader, target) -> None:
@@ -194,7 +194,7 @@ def test_the_kernel_keyring_carries_nothing_between_jobs(grader: Grader, target)
     source = probe(attack, LIBC)
     for _ in range(2 * len(grader.uids) + 1):
         report = grader.grade(target, source)
-        assert full_marks(report), report.output
+        assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -251,6 +251,16 @@ CHILDREN = """
     """
 
 
+def limit_held(report) -> bool:
+    """Every test either passed (the kernel took a child, so the attack saw fewer than all of its
+    children succeed) or ran out of memory (the kernel took the job process itself, which it may
+    do when a dying child frees its memory too slowly on a loaded machine). Either way the job did
+    not hold more than its limit; an attack that did would fail a test with a wrong result."""
+    return report.status == "graded" and all(
+        t.passed or "out of memory" in t.message for t in report.tests
+    )
+
+
 def test_forked_children_share_one_memory_limit_memfd_included(grader: Grader) -> None:
     # Three children each keep 200 MiB in memfd files (no address space, under RLIMIT_FSIZE per
     # file): 600 MiB against a 512 MiB job. Without a job-wide limit that counts shared memory,
@@ -270,7 +280,7 @@ def test_forked_children_share_one_memory_limit_memfd_included(grader: Grader) -
         return len(collect(pids, r, 3, 8)) == 3
     """
     report = grader.grade(target, probe(attack, CHILDREN))
-    assert full_marks(report), report.output
+    assert limit_held(report), (report.output, [t.message for t in report.tests])
 
 
 def test_forked_children_share_one_memory_limit(grader: Grader) -> None:
@@ -286,7 +296,7 @@ def test_forked_children_share_one_memory_limit(grader: Grader) -> None:
         return len(collect(pids, r, 3, 8)) == 3
     """
     report = grader.grade(target, probe(attack, CHILDREN))
-    assert full_marks(report), report.output
+    assert limit_held(report), (report.output, [t.message for t in report.tests])
 
 
 def test_memory_in_memfd_files_counts_against_the_job(grader: Grader) -> None:
@@ -328,7 +338,7 @@ def test_forked_children_share_one_cpu(grader: Grader) -> None:
         return used if used > 1.5 * 1.25 else False
     """
     report = grader.grade(target, probe(attack, CHILDREN))
-    assert full_marks(report), report.output
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 def test_forked_children_share_one_cpu_budget(grader: Grader) -> None:
@@ -367,7 +377,7 @@ def test_a_fork_bomb_stays_within_the_job_task_limit(grader: Grader, target) -> 
         return got if got > 40 else False
     """
     report = grader.grade(target, probe(attack, CHILDREN))
-    assert full_marks(report), report.output
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -412,7 +422,7 @@ def test_zygote_caches_show_no_sources_or_directory_listings(grader: Grader, tar
         return found
     """
     report = grader.grade(target, probe(attack))
-    assert full_marks(report), report.output
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 def test_abstract_unix_sockets_do_not_outlive_the_job(grader: Grader, target) -> None:
@@ -437,7 +447,7 @@ def test_abstract_unix_sockets_do_not_outlive_the_job(grader: Grader, target) ->
     source = probe(attack)
     for _ in range(2 * len(grader.uids) + 1):
         report = grader.grade(target, source)
-        assert full_marks(report), report.output
+        assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 # ------------------------------------------------------------------------------------------------
