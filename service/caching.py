@@ -12,6 +12,12 @@ query string for HOLDOUT_CACHE_SECONDS, so a repeated request costs neither a da
 - Only answers to a bearer token are cached, keyed by the token's hash: a cached answer is never
   given to another token, and a browser session (cookie) always takes the normal path.
 
+The rate limiter needs to know whose budget a request spends before the view runs. For a bearer
+token it asks `token_owner`, which keeps the token hash's owner (the limiter's key, not a
+credential) for the same time under the same rules, so a cached answer is not made to cost a
+token query after all. A token revoked in another process may thus still spend its user's budget
+for up to HOLDOUT_CACHE_SECONDS; it is refused by authentication all the same.
+
 This is the only place answers or tokens are cached; authentication itself (service/auth.py and
 sessions) is unchanged and runs on every cache miss.
 """
@@ -33,6 +39,7 @@ MAX_ENTRIES = 10_000  # about 1,000 students with a few filters each; then it st
 
 _lock = threading.Lock()
 _entries: dict[tuple[str, str, bytes], tuple[float, int, bytes, str]] = {}
+_owners: dict[str, tuple[float, str]] = {}
 _generation = 0
 
 
@@ -42,6 +49,35 @@ def invalidate() -> None:
     with _lock:
         _generation += 1
         _entries.clear()
+        _owners.clear()
+
+
+def _bearer_hash(header: str) -> str | None:
+    if not header.lower().startswith("bearer "):
+        return None
+    return hashlib.sha256(header[7:].strip().encode()).hexdigest()
+
+
+def token_owner(header: str, find: Callable[[], str | None]) -> str | None:
+    """Who the bearer token in `header` belongs to, as `find()` names it (None: unknown token,
+    never kept), from this process's memory when it was asked within HOLDOUT_CACHE_SECONDS."""
+    ttl = current_app.config["HOLDOUT_SETTINGS"].cache_seconds
+    token_hash = _bearer_hash(header)
+    if ttl <= 0 or token_hash is None:
+        return find()
+    now = time.monotonic()
+    hit = _owners.get(token_hash)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    generation = _generation
+    owner = find()
+    if owner is not None:
+        with _lock:
+            if generation == _generation:
+                if len(_owners) >= MAX_ENTRIES:
+                    _owners.clear()
+                _owners[token_hash] = (now + ttl, owner)
+    return owner
 
 
 def cached_get(view: F) -> F:
@@ -51,10 +87,9 @@ def cached_get(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ttl = current_app.config["HOLDOUT_SETTINGS"].cache_seconds
-        header = request.headers.get("Authorization", "")
-        if ttl <= 0 or not header.lower().startswith("bearer "):
+        token_hash = _bearer_hash(request.headers.get("Authorization", ""))
+        if ttl <= 0 or token_hash is None:
             return view(*args, **kwargs)
-        token_hash = hashlib.sha256(header[7:].strip().encode()).hexdigest()
         key = (request.endpoint or "", token_hash, request.query_string)
         now = time.monotonic()
         hit = _entries.get(key)

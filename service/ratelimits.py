@@ -18,7 +18,7 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from limits.storage import Storage
 
-from service import config
+from service import caching, config
 from service.errors import Problem
 
 SCHEME = "holdout+sqlite"
@@ -107,16 +107,26 @@ def storage_uri(settings: config.Settings) -> str:
 
 def rate_limit_key() -> str:
     """The user the request acts for, else (no credentials, or bad ones) its client address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        owner = caching.token_owner(header, _principal_key)
+    elif request.cookies.get("holdout_session"):
+        owner = _principal_key()
+    else:
+        owner = None
+    return owner or "addr:" + (request.remote_addr or "unknown")
+
+
+def _principal_key() -> str | None:
     from service.auth import current_principal
 
-    if request.headers.get("Authorization") or request.cookies.get("holdout_session"):
-        try:
-            user = current_principal().user
-            # With its creation time: a user id reused (after a restore) starts afresh.
-            return f"user:{user.id}:{user.created_at.timestamp():.3f}"
-        except Problem:
-            g.pop("principal", None)  # the view answers 401 itself
-    return "addr:" + (request.remote_addr or "unknown")
+    try:
+        user = current_principal().user
+    except Problem:
+        g.pop("principal", None)  # the view answers 401 itself
+        return None
+    # With its creation time: a user id reused (after a restore) starts afresh.
+    return f"user:{user.id}:{user.created_at.timestamp():.3f}"
 
 
 def init_rate_limits(app: Flask, settings: config.Settings) -> Limiter:
