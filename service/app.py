@@ -177,12 +177,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     limiter = init_rate_limits(app, settings)
     _init_features(app, settings)
     for endpoint in SUBMIT_ENDPOINTS:
-        view = app.view_functions[endpoint]
-        # One budget for all of a user's answers, whichever route (API or page form) they use.
-        shared = limiter.shared_limit(settings.submit_rate_limit, scope="answers")
-        app.view_functions[endpoint] = shared(view)  # type: ignore[assignment]
-    for endpoint in ("health.healthz", "health.readyz", "health.metrics"):
-        limiter.exempt(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limiter.limit_answers(app.view_functions[endpoint])
+    limiter.exempt.update(("health.healthz", "health.readyz", "health.metrics"))
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "holdout API"})
     )

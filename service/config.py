@@ -244,7 +244,7 @@ class Settings:
         0,
         "wait between two code submissions to one question outside a quiz (quizzes set their own)",
     )
-    # Rate limits (Flask-Limiter notation), per token, or per address without one
+    # Rate limits ("600 per minute", the `limits` notation), per user, else per address
     rate_limit: str = setting(
         "HOLDOUT_RATE_LIMIT", RateLimit(), "600 per minute", "per token (or address), all requests"
     )
