@@ -39,6 +39,7 @@ from uvicorn_worker import UvicornWorker
 
 from service import events
 from service.events import SubmissionGraded
+from service.http11 import HttpProtocol
 from service.models import Submission, SubmissionStatus, db
 
 log = logging.getLogger("holdout.waits")
@@ -315,7 +316,7 @@ class Worker(UvicornWorker):
 
     CONFIG_KWARGS: dict[str, Any] = {
         "loop": "asyncio",
-        "http": "auto",
+        "http": HttpProtocol,
         "lifespan": "off",
         "interface": "asgi3",
     }

@@ -162,3 +162,43 @@ def test_the_shipped_config_is_the_one_tested() -> None:
         "X-Forwarded-For",
     ):
         assert directive in conf
+
+
+def _raw(url: str, request: bytes) -> tuple[int, str, dict]:
+    """Send bytes as they are (no client library would send most of these) and read the answer."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    return int(lines[0].split()[1]), ctype.split(";")[0], json.loads(body)
+
+
+MALFORMED = {
+    # A URL longer than gunicorn's or nginx's bound.
+    "long URL": (b"GET /api/v1/me?q=" + b"x" * 40_000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+    "large header": (
+        b"GET /healthz HTTP/1.1\r\nHost: h\r\nX-Big: " + b"x" * 40_000 + b"\r\n\r\n",
+        431,
+    ),
+    "not HTTP": (b"\x16\x03\x01 hello, this is not HTTP\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("front", ["gunicorn alone", "through nginx"])
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_requests_refused_before_the_app_are_problem_json(
+    servers: tuple[Running, Running], front: str, case: str
+) -> None:
+    app, proxy = servers
+    url = app.url if front == "gunicorn alone" else proxy.url
+    raw, status = MALFORMED[case]
+    got, ctype, body = _raw(url, raw)
+    assert (got, ctype) == (status, "application/problem+json"), body
+    assert body["status"] == status and body["detail"]
+    assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
