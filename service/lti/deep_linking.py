@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
+from service import access
+from service.access import Need
 from service.lti import keys
 from service.lti.launch import DEEP_LINKING_REQUEST, DEPLOYMENT_ID, DL_SETTINGS, Launch
 from service.lti.models import LtiPlatform
@@ -43,7 +43,14 @@ def settings_for_session(launch: Launch) -> dict[str, Any]:
 
 
 def choices() -> list[Choice]:
-    """What can be linked: every quiz, and every code exercise."""
+    """What the caller may link: the quizzes of the courses they teach (the launch's course, for
+    an LMS instructor's session), and the code exercises they may see."""
+    quizzes = access.query(Quiz, Need.TEACH).order_by(Quiz.title)
+    exercises = (
+        access.query(Question)
+        .where(Question.type == "code", Question.archived_at.is_(None))
+        .order_by(Question.title)
+    )
     found = [
         Choice(
             "quiz",
@@ -52,15 +59,11 @@ def choices() -> list[Choice]:
             sum(i.question.points for i in quiz.items),
             f"Quiz, {len(quiz.items)} questions",
         )
-        for quiz in db.session.scalars(select(Quiz).order_by(Quiz.title))
+        for quiz in db.session.scalars(quizzes)
     ]
     found += [
         Choice("question", q.slug, q.title, q.points, "Code exercise")
-        for q in db.session.scalars(
-            select(Question)
-            .where(Question.type == "code", Question.archived_at.is_(None))
-            .order_by(Question.title)
-        )
+        for q in db.session.scalars(exercises)
     ]
     return found
 

@@ -11,11 +11,12 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from service.lti import keys
 from service.lti.models import LtiKey
-from service.models import db, utcnow
+from service.models import Course, db, utcnow
+from service.quizzes import save_quiz
 from tests.lti.conftest import QUIZ, csrf_of, launch, page_text
 from tests.lti.platform import DL, LTI, FakePlatform, form_action, form_fields
 
@@ -29,12 +30,24 @@ def test_instructor_picks_a_quiz_and_the_platform_gets_a_signed_link(
     response = launch(client, platform, claims)
     assert response.status_code == 303
     assert response.headers["Location"] == "/lti/deep-link"
+    # The launch made the LMS course's own course; its quiz is what the instructor may link,
+    # never another course's (QUIZ belongs to "lti-bank").
+    with app.app_context():
+        course = db.session.scalar(select(Course).where(Course.slug.startswith("lti-ml-101")))
+        assert course is not None
+        save_quiz({**QUIZ, "slug": "course-101-quiz", "title": "Our quiz", "course": course.slug})
+        db.session.commit()
 
     picker = client.get("/lti/deep-link")
     assert picker.status_code == 200
-    assert QUIZ["title"] in page_text(picker)
-    chosen = client.post(
+    assert "Our quiz" in page_text(picker)
+    assert QUIZ["title"] not in page_text(picker)
+    other_course = client.post(
         "/lti/deep-link", data={"csrf": csrf_of(picker), "item": f"quiz:{QUIZ['slug']}"}
+    )
+    assert other_course.status_code == 422
+    chosen = client.post(
+        "/lti/deep-link", data={"csrf": csrf_of(picker), "item": "quiz:course-101-quiz"}
     )
     assert chosen.status_code == 200
     page = chosen.get_data(as_text=True)
@@ -53,14 +66,14 @@ def test_instructor_picks_a_quiz_and_the_platform_gets_a_signed_link(
     (item,) = response_claims[DL + "content_items"]
     assert item["type"] == "ltiResourceLink"
     assert item["url"] == "http://localhost/lti/launch"
-    assert item["custom"] == {"quiz": QUIZ["slug"]}
+    assert item["custom"] == {"quiz": "course-101-quiz"}
     assert item["lineItem"]["scoreMaximum"] == 3.0
 
     # A student launching the link the platform made from it lands on the quiz.
     student = app.test_client()
     made = platform.claims("alice", custom=item["custom"], resource_link="made-by-dl")
     landed = launch(student, platform, made)
-    assert landed.headers["Location"] == f"/app/quizzes/{QUIZ['slug']}"
+    assert landed.headers["Location"] == "/app/quizzes/course-101-quiz"
 
 
 def test_students_cannot_pick_content(client: FlaskClient, platform: FakePlatform) -> None:
