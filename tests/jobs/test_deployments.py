@@ -24,6 +24,7 @@ from tests.jobs.conftest import read_answer
 from tests.jobs.processes import (
     delete_rabbitmq_vhost,
     deployment_env,
+    holdout,
     prepare_database,
     private_redis,
     rabbitmq_vhost,
@@ -223,3 +224,70 @@ def test_a_broker_outage_loses_no_accepted_submission(tmp_path: Path, pg_url: st
         finally:
             worker.stop()
             server.stop()
+
+
+def test_a_worker_alone_hands_in_an_attempt_whose_time_is_up(tmp_path: Path, pg_url: str) -> None:
+    # Scaled out, the API may be down when a quiz closes: the worker's periodic work hands the
+    # open attempt in (scored, in the gradebook), as the API processes do in the embedded default.
+    from datetime import UTC, datetime, timedelta
+
+    from tests.service.samples import SINGLE
+
+    with private_redis(tmp_path) as (broker_url, _):
+        env = deployment_env(tmp_path, pg_url, broker_url)
+        holdout(env, "db", "upgrade")
+        student, instructor = (
+            {"Authorization": "Bearer " + holdout(env, *made).splitlines()[-1]}
+            for made in (
+                ("token", "create", "--role", "student", "--name", "sam"),
+                ("token", "create", "--role", "instructor", "--name", "ida"),
+            )
+        )
+        closes = datetime.now(UTC) + timedelta(hours=1)
+        server, base = start_gunicorn(env, tmp_path, workers=1)
+        try:
+            api = f"{base}/api/v1"
+            made = requests.post(f"{api}/questions", json=SINGLE, headers=instructor, timeout=30)
+            assert made.status_code == 201, made.text
+            quiz = {
+                "slug": "closing-soon",
+                "title": "Closes in seconds",
+                "course": "reg-101",
+                "questions": [SINGLE["slug"]],
+                "closes_at": closes.isoformat(),
+            }
+            made = requests.post(f"{api}/quizzes", json=quiz, headers=instructor, timeout=30)
+            assert made.status_code == 201, made.text
+            attempt = requests.post(f"{api}/quizzes/closing-soon/attempts", headers=student)
+            assert attempt.status_code == 201, attempt.text
+            attempt_id = attempt.json()["id"]
+            answer = {"answer": "b"}  # the right one
+            saved = requests.put(
+                f"{api}/attempts/{attempt_id}/answers/{SINGLE['slug']}",
+                json=answer,
+                headers=student,
+            )
+            assert saved.status_code == 200, saved.text
+        finally:
+            server.stop()
+
+        engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+
+        def attempt_row() -> Any:
+            with engine.connect() as conn:
+                return conn.execute(
+                    text("SELECT status, score FROM quiz_attempts WHERE id = :id"),
+                    {"id": attempt_id},
+                ).one()
+
+        assert attempt_row().status == "in_progress"
+        with engine.begin() as conn:  # the hour passes
+            conn.execute(text("UPDATE quizzes SET closes_at = :t"), {"t": datetime.now(UTC)})
+        worker = start_worker(env, tmp_path, "alone")
+        try:
+            wait_until(lambda: attempt_row().status != "in_progress", 90, "the hand-in", worker)
+            row = attempt_row()
+            assert (row.status, row.score) == ("submitted", SINGLE["points"])
+        finally:
+            worker.stop()
+            engine.dispose()
