@@ -119,10 +119,10 @@ def grade_quick(qtype: str, data: dict[str, Any], answer: Any) -> Verdict:
     return get(qtype).grade(data, answer)
 
 
-def form_answer(qtype: str, form: Form, name: str) -> Any:
+def form_answer(qtype: str, data: dict[str, Any], form: Form, name: str) -> Any:
     """The answer a page's form holds for one question, in the API's shape (None: no answer);
     AnswerError when a field holds what no answer can be."""
-    return get(qtype).form_answer(form, name)
+    return get(qtype).form_answer(data, form, name)
 
 
 def template(qtype: str) -> str:

@@ -8,6 +8,7 @@ names a type: the bank, the API, the pages and grading all ask the registry.
 from __future__ import annotations
 
 import math
+import random
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,6 +108,25 @@ def only_key(answer: Any, key: str, example: str) -> Any:
     return answer[key]
 
 
+def in_order(keys: list[str], order: list[str] | None) -> list[str]:
+    """`keys` in a student's `order`; keys the order lacks (the question was edited since the
+    order was drawn) come last, in the bank's order."""
+    if not order:
+        return list(keys)
+    rank = {key: i for i, key in enumerate(order)}
+    return sorted(keys, key=lambda key: rank.get(key, len(rank)))
+
+
+def derange(keys: list[str], seed: str) -> list[str]:
+    """A seeded shuffle of `keys` that is never `keys` itself (for two or more): the bank's
+    order is the answer key of an ordering or matching question."""
+    shuffled = list(keys)
+    random.Random(seed).shuffle(shuffled)
+    if shuffled == keys and len(keys) > 1:
+        shuffled = shuffled[1:] + shuffled[:1]
+    return shuffled
+
+
 class QuestionType:
     """Everything one question type means. Defaults suit a type with nothing to hide or order."""
 
@@ -160,7 +180,7 @@ class QuestionType:
         """What an answer is graded against: equal identities grade every answer alike."""
         return data
 
-    def form_answer(self, form: Form, name: str) -> Any:
+    def form_answer(self, data: dict[str, Any], form: Form, name: str) -> Any:
         """The answer a page's form fields named `name…` hold, in the API's shape, or None."""
         raw = form.get(name)
         return None if raw is None or raw == "" else self.form_value(raw)

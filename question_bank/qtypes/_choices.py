@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import fields, validate, validates_schema
 
 from question_bank.formula import render
-from question_bank.qtypes._base import QuestionType, StrictSchema, id_field, unique_ids
+from question_bank.qtypes._base import QuestionType, StrictSchema, id_field, in_order, unique_ids
 from question_bank.qtypes._variants import parameters_field
 
 
@@ -58,8 +58,5 @@ class ChoiceType(QuestionType):
         return ids
 
     def student_view(self, data: dict[str, Any], order: list[str] | None) -> dict[str, Any]:
-        choices = [{"id": c["id"], "text": c["text"]} for c in data["choices"]]
-        if order:
-            rank = {cid: i for i, cid in enumerate(order)}
-            choices.sort(key=lambda c: rank.get(c["id"], len(rank)))
-        return {"choices": choices}
+        texts = {c["id"]: c["text"] for c in data["choices"]}
+        return {"choices": [{"id": i, "text": texts[i]} for i in in_order(list(texts), order)]}

@@ -92,5 +92,5 @@ class MultipleChoice(ChoiceType):
     def key(self, data: dict[str, Any]) -> Any:
         return sorted(c["id"] for c in data["choices"] if c["correct"])
 
-    def form_answer(self, form: Form, name: str) -> Any:
+    def form_answer(self, data: dict[str, Any], form: Form, name: str) -> Any:
         return form.getlist(name)  # no box ticked is an answer too (worth nothing)

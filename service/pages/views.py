@@ -207,7 +207,7 @@ def home() -> str:
 def form_answer(question: Question, form: Any) -> Any:
     """The answer a question's form fields hold, in the shape the API takes (checked later)."""
     try:
-        return type_form_answer(question.type, form, f"answer-{question.slug}")
+        return type_form_answer(question.type, question.data, form, f"answer-{question.slug}")
     except AnswerError as exc:
         raise Problem(422, f"{question.title}: {exc}") from exc
 
