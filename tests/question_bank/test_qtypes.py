@@ -40,6 +40,12 @@ def score(qtype: str, data: dict[str, Any], answer: Any) -> float:
     return verdict(qtype, data, answer)[0]
 
 
+def answer_refused(qtype: str, data: dict[str, Any], answer: Any) -> str:
+    with pytest.raises(AnswerError) as caught:
+        check_answer_shape(qtype, validate_data(qtype, data), answer)
+    return str(caught.value)
+
+
 def refused(qtype: str, data: dict[str, Any]) -> str:
     with pytest.raises(ValidationError) as caught:
         validate_data(qtype, data)
@@ -298,8 +304,7 @@ def test_matching_student_view_hides_the_pairing() -> None:
     ],
 )
 def test_matching_answer_shape(answer: Any, message: str) -> None:
-    with pytest.raises(AnswerError, match=re.escape(message)):
-        check_answer_shape("matching", validate_data("matching", MATCHING), answer)
+    assert message in answer_refused("matching", MATCHING, answer)
 
 
 @pytest.mark.parametrize(
@@ -386,8 +391,7 @@ def test_ordering_is_shown_shuffled_never_in_the_right_order() -> None:
     ],
 )
 def test_ordering_answer_lists_every_item_once(answer: Any) -> None:
-    with pytest.raises(AnswerError, match="order"):
-        check_answer_shape("ordering", validate_data("ordering", ORDERING), answer)
+    assert "order" in answer_refused("ordering", ORDERING, answer)
 
 
 def test_ordering_data_is_checked() -> None:
@@ -479,8 +483,7 @@ def test_cloze_key_and_student_view() -> None:
     ],
 )
 def test_cloze_answer_shape_is_checked_by_each_blank_kind(answer: Any, message: str) -> None:
-    with pytest.raises(AnswerError, match=re.escape(message)):
-        check_answer_shape("cloze", validate_data("cloze", CLOZE), answer)
+    assert message in answer_refused("cloze", CLOZE, answer)
 
 
 @pytest.mark.parametrize(

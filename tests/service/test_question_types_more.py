@@ -24,6 +24,7 @@ from tests.question_bank.test_qtypes import (
     THIRDS,
 )
 from tests.service.samples import create_quiz, put_answer, start
+from tests.service.test_assessments_random import create
 from tests.service.test_assessments_rules import csrf, page_client
 
 
@@ -68,16 +69,28 @@ SWAPPED = {**RIGHTS, "relu": RIGHTS["sig"], "sig": RIGHTS["relu"]}
 
 @pytest.fixture
 def new_questions(client: FlaskClient, instructor: dict[str, str]) -> dict[str, dict[str, Any]]:
-    for question in NEW.values():
-        response = client.post("/api/v1/questions", json=question, headers=instructor)
-        assert response.status_code == 201, response.get_json()
+    create(client, instructor, *NEW.values())
     return NEW
 
 
-def submit(client: FlaskClient, headers: dict[str, str], slug: str, value: Any) -> Any:
-    return client.post(
-        f"/api/v1/questions/{slug}/submissions", json={"answer": value}, headers=headers
-    )
+@pytest.fixture
+def browser(app: Flask, new_questions: dict[str, Any], student: dict[str, str]) -> FlaskClient:
+    """The student, signed in to the pages."""
+    return page_client(app, student)
+
+
+@pytest.fixture
+def answer(
+    client: FlaskClient, new_questions: dict[str, Any], student: dict[str, str]
+) -> Callable[[str, Any], Any]:
+    """The student answers one of the new questions over the API."""
+
+    def post(slug: str, value: Any) -> Any:
+        return client.post(
+            f"/api/v1/questions/{slug}/submissions", json={"answer": value}, headers=student
+        )
+
+    return post
 
 
 # --- the API --------------------------------------------------------------------------------------
@@ -132,14 +145,9 @@ def test_students_see_what_they_need_and_no_key(
     ],
 )
 def test_answers_are_graded_at_once_with_partial_credit(
-    client: FlaskClient,
-    new_questions: dict[str, Any],
-    student: dict[str, str],
-    slug: str,
-    value: Any,
-    expected: float,
+    answer: Callable[[str, Any], Any], slug: str, value: Any, expected: float
 ) -> None:
-    response = submit(client, student, slug, value)
+    response = answer(slug, value)
     assert response.status_code == 201, response.get_json()
     graded = response.get_json()
     assert graded["status"] == "graded"
@@ -162,16 +170,14 @@ def test_answers_are_graded_at_once_with_partial_credit(
     ],
 )
 def test_answers_of_the_wrong_shape_are_a_problem_saying_which(
-    client: FlaskClient,
-    new_questions: dict[str, Any],
-    student: dict[str, str],
+    answer: Callable[[str, Any], Any],
     row_counts: Callable[[], dict[str, int]],
     slug: str,
     value: Any,
     words: tuple[str, ...],
 ) -> None:
     before = row_counts()
-    problem = assert_problem(submit(client, student, slug, value), 422, *words)
+    problem = assert_problem(answer(slug, value), 422, *words)
     assert problem["detail"].startswith(f"Invalid answer for {NEW[slug]['type']} question")
     assert row_counts() == before
 
@@ -331,14 +337,11 @@ CLOZE_FIELDS = {
     ],
 )
 def test_a_question_page_posts_its_form_and_shows_the_grade(
-    app: Flask,
-    new_questions: dict[str, Any],
-    student: dict[str, str],
+    browser: FlaskClient,
     slug: str,
     fields: dict[str, str],
     expected: str,
 ) -> None:
-    browser = page_client(app, student)
     html = browser.get(f"/app/questions/{slug}").get_data(as_text=True)
     for name in fields:
         assert f'name="{name}"' in html  # the type's template drew each field
@@ -348,9 +351,8 @@ def test_a_question_page_posts_its_form_and_shows_the_grade(
 
 
 def test_the_matching_page_offers_every_right_and_the_cloze_page_every_blank(
-    app: Flask, new_questions: dict[str, Any], student: dict[str, str]
+    browser: FlaskClient,
 ) -> None:
-    browser = page_client(app, student)
     matching = browser.get("/app/questions/t-matching").get_data(as_text=True)
     offered = re.findall(r'<select id="answer-t-matching-relu".*?</select>', matching, re.S)[0]
     options = re.findall(r'<option value="([^"]+)"', offered)
@@ -363,6 +365,7 @@ def test_the_matching_page_offers_every_right_and_the_cloze_page_every_blank(
         "when",
     ]
     assert '<option value="train"' in cloze and "while training" in cloze
+    assert "{{blank:" not in cloze and "<strong>[scale]</strong>" in cloze  # markers as labels
 
 
 @pytest.mark.parametrize(
@@ -376,28 +379,20 @@ def test_the_matching_page_offers_every_right_and_the_cloze_page_every_blank(
     ],
 )
 def test_a_form_that_holds_no_answer_says_why(
-    app: Flask,
-    new_questions: dict[str, Any],
-    student: dict[str, str],
+    browser: FlaskClient,
     slug: str,
     fields: dict[str, str],
     words: str,
 ) -> None:
-    browser = page_client(app, student)
     posted = post_form(browser, f"/app/questions/{slug}", fields)
     assert posted.status_code == 422
     assert words in posted.get_data(as_text=True)
 
 
 def test_a_quiz_attempt_on_the_pages_saves_hands_in_and_reviews_the_new_types(
-    app: Flask,
-    client: FlaskClient,
-    new_questions: dict[str, Any],
-    instructor: dict[str, str],
-    student: dict[str, str],
+    client: FlaskClient, browser: FlaskClient, instructor: dict[str, str], student: dict[str, str]
 ) -> None:
     create_quiz(client, instructor, questions=NEW_QUIZ)
-    browser = page_client(app, student)
     page = browser.get("/app/quizzes/t-quiz").get_data(as_text=True)
     token = csrf(page)
     assert browser.post("/app/quizzes/t-quiz/attempts", data={"csrf": token}).status_code == 303
