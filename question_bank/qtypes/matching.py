@@ -78,7 +78,9 @@ class Matching(OrderedKeysType):
         for pair_id, right in matches.items():
             lookup(pairs, pair_id, "pair id")
             if not isinstance(right, str) or right not in options:
-                raise AnswerError(f"pair {pair_id!r}: {right!r} is not one of the right-hand texts")
+                raise AnswerError(
+                    f"pair {pair_id!r}: the answer is not one of the right-hand texts"
+                )
         return {"matches": {i: matches[i] for i in pairs if i in matches}}
 
     def grade(self, data: dict[str, Any], answer: Any) -> Verdict:

@@ -241,6 +241,14 @@ def test_numeric_partial_answers_have_their_own_tolerance() -> None:
         ({"partial": [{"answer": 2.0, "fraction": 0.5}]}, "give an answer"),
         (
             {
+                "answer": 1.0,
+                "tolerance": {"abs": 0.5},
+                "partial": [{"answer": 1.5, "fraction": 0.5}],
+            },
+            "partial answer 1.5 accepts only numbers that already get full marks",
+        ),
+        (
+            {
                 "answer_formula": "a",
                 "parameters": {"a": {"min": 1, "max": 2}},
                 "partial": [{"answer": 2.0, "fraction": 0.5}],
