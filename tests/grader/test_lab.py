@@ -283,9 +283,10 @@ def test_decay_on_biases_changes_a_deterministic_run(grader: Grader) -> None:
         }
     )
     assert full_marks(grader.grade(ex, HEADER + L2))
-    wrong = (
-        HEADER
-        + "def l2_gradient(params, grads, weight_decay):\n    return {k: g + weight_decay * params[k] for k, g in grads.items()}\n"
+    wrong = replace(
+        HEADER + L2,
+        'g + weight_decay * params[k] if k.startswith("W") else g.copy()',
+        "g + 0.05 * params[k]",
     )
     fails = failed(grader.grade(ex, wrong))
     assert "leaves the reference's at epoch" in fails["curves match"]
