@@ -402,3 +402,22 @@ def test_a_flood_of_curve_data_hits_the_channel_cap(grader: Grader, exercise: Ex
     assert set(lab_names) <= set(fails)
     assert any("MiB of results" in fails[n] or "malformed output" in fails[n] for n in lab_names)
     assert report.to_dict()["lab"]["curves"]["yours"] is None
+
+
+def test_the_pieces_run_inside_the_sandbox(grader: Grader, exercise: Exercise) -> None:
+    # The training loop calls the submission's dropout in the job process: its uid, no exec.
+    probe = replace(
+        REFERENCE,
+        "    keep = rng.random(x.shape) >= p\n",
+        "    import os\n"
+        "    try:\n"
+        "        os.execv('/bin/true', ['true'])\n"
+        "    except OSError as exc:\n"
+        "        raise ValueError(f'uid {os.getuid()} exec {exc.errno}') from None\n"
+        "    keep = rng.random(x.shape) >= p\n",
+    )
+    report = grader.grade(exercise, probe)
+    text = failed(report)["curves"]
+    uid = int(text.split("uid ", 1)[1].split()[0])
+    assert uid in grader.uids and uid != 0
+    assert "exec 1" in text  # EPERM from the seccomp filter
