@@ -12,12 +12,14 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from hashlib import sha256
 from typing import Any
 
 from grader import sandbox, uids
 from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
+from grader.curves import lab_report
 from grader.feedback import (
     Abnormal,
     abnormal,
@@ -29,7 +31,7 @@ from grader.feedback import (
 )
 from grader.misconceptions import Profile, build_profile, explain, feedback_line
 from grader.pool import PROJECT_ROOT, SandboxPool, SandboxUnavailable
-from grader.protocol import OnTest, Run, build_job
+from grader.protocol import OnTest, Run, baseline_job, build_job
 from grader.report import GradeReport, TestResult
 from grader.spec import Exercise
 from grader.uids import BASE_UID
@@ -98,6 +100,7 @@ class Grader:
         self._refs: OrderedDict[str, dict[int, list[dict[str, Any]]]] = OrderedDict()
         self._ref_locks: dict[str, threading.Lock] = {}
         self._profiles: OrderedDict[str, list[Profile]] = OrderedDict()
+        self._baselines: OrderedDict[str, Any] = OrderedDict()
 
     # ---------------------------------------------------------------------------------------
     # public API
@@ -159,6 +162,12 @@ class Grader:
             if hints:
                 feedback += " " + feedback_line(hints)
             timings["misconception_ms"] = round((time.monotonic() - t) * 1000, 2)
+        lab = None
+        if exercise.lab is not None:
+            t = time.monotonic()
+            baseline = self.lab_baseline(exercise, version)
+            lab = lab_report(exercise.lab, exercise.tests, outcomes, refs, baseline)
+            timings["lab_ms"] = round((time.monotonic() - t) * 1000, 2)
         timings["total_ms"] = round((time.monotonic() - started) * 1000, 2)
         return GradeReport(
             status="graded",
@@ -170,21 +179,27 @@ class Grader:
             timings=timings,
             exercise_version=version,
             output=output,
+            lab=lab,
         )
+
+    def lab_baseline(self, exercise: Exercise, fingerprint: str | None = None) -> Any:
+        """The output of the lab's training run without any piece (decoded, unchecked: the report
+        checks it like any run), run in the sandbox once per exercise version and cached."""
+
+        def run() -> Any:
+            job = baseline_job(exercise, exercise.reference)
+            steps = self.pool.run(exercise.effective_limits, job).tests.get(0) or [{}]
+            return steps[0].get("out")
+
+        return self._cached(self._baselines, fingerprint or exercise.fingerprint, run)
 
     def reference_outputs(
         self, exercise: Exercise, fingerprint: str | None = None
     ) -> dict[int, list[dict[str, Any]]]:
         """The reference's decoded step outcomes per test, cached per exercise fingerprint
         (`fingerprint`, if given, must be `exercise.fingerprint`)."""
-        key = fingerprint or exercise.fingerprint
-        with self._lock:
-            lock = self._ref_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._refs:
-                    self._refs.move_to_end(key)
-                    return self._refs[key]
+
+        def run() -> dict[int, list[dict[str, Any]]]:
             outcomes, fatal, _, _ = self._run_tests(exercise, exercise.reference, split=False)
             if fatal:
                 raise ExerciseError(f"the reference implementation cannot be graded: {fatal}")
@@ -199,12 +214,12 @@ class Grader:
                 if problem:
                     raise ExerciseError(f"the reference fails test {test.name!r}: {problem}")
                 refs[i] = outcome
-            with self._lock:
-                self._refs[key] = refs
-                while len(self._refs) > REFERENCE_CACHE_SIZE:
-                    old, _ = self._refs.popitem(last=False)
-                    self._ref_locks.pop(old, None)
             return refs
+
+        result: dict[int, list[dict[str, Any]]] = self._cached(
+            self._refs, fingerprint or exercise.fingerprint, run
+        )
+        return result
 
     def mutant_profiles(self, exercise: Exercise, fingerprint: str | None = None) -> list[Profile]:
         """What each mutant with a `# misconception:` header fails and returns on the visible
@@ -219,13 +234,8 @@ class Grader:
                 "\0".join(f"{n}\0{exercise.mutants[n]}" for n in explained).encode()
             ).hexdigest()
         )
-        with self._lock:
-            lock = self._ref_locks.setdefault("mutants|" + key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._profiles:
-                    self._profiles.move_to_end(key)
-                    return self._profiles[key]
+
+        def run() -> list[Profile]:
             refs = self.reference_outputs(exercise, fingerprint)
 
             def profile(name: str) -> Profile | None:
@@ -240,13 +250,30 @@ class Grader:
 
             # One job per mutant, as many at once as there are slots.
             with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
-                profiles = [p for p in ex.map(profile, explained) if p is not None]
+                return [p for p in ex.map(profile, explained) if p is not None]
+
+        profiles: list[Profile] = self._cached(self._profiles, key, run)
+        return profiles
+
+    def _cached(self, store: OrderedDict[str, Any], key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key: one thread computes while the others wait for it; kept in
+        `store`, the least recently used first out beyond REFERENCE_CACHE_SIZE. An exception is
+        not cached."""
+        lock_key = f"{id(store)}|{key}"
+        with self._lock:
+            lock = self._ref_locks.setdefault(lock_key, threading.Lock())
+        with lock:
             with self._lock:
-                self._profiles[key] = profiles
-                while len(self._profiles) > REFERENCE_CACHE_SIZE:
-                    old, _ = self._profiles.popitem(last=False)
-                    self._ref_locks.pop("mutants|" + old, None)
-            return profiles
+                if key in store:
+                    store.move_to_end(key)
+                    return store[key]
+            value = compute()
+            with self._lock:
+                store[key] = value
+                while len(store) > REFERENCE_CACHE_SIZE:
+                    old, _ = store.popitem(last=False)
+                    self._ref_locks.pop(f"{id(store)}|{old}", None)
+            return value
 
     def sandbox_status(self) -> dict[str, Any]:
         """Which isolation layers are active, observed from inside a probe job (cached)."""
