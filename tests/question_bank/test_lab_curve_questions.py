@@ -24,7 +24,7 @@ def variants(question: dict[str, Any]) -> list[dict[str, float]]:
     ranges = []
     for name in names:
         spec = parameters[name]
-        count = int(round((spec["max"] - spec["min"]) / spec["step"])) + 1
+        count = round((spec["max"] - spec["min"]) / spec["step"]) + 1
         ranges.append([int(spec["min"] + i * spec["step"]) for i in range(count)])
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*ranges)]
 

@@ -29,40 +29,7 @@ from service.submissions import create_submission
 from tests.helpers import assert_problem, bearer
 from tests.jobs.conftest import load_exercise_question
 from tests.lti.test_pages import sign_in
-
-EPOCHS = 20
-
-
-def _curve(best: int, floor: float, rise: float) -> list[float]:
-    """A validation loss falling to `floor` at epoch `best`, then rising by `rise` per epoch."""
-    return [
-        round(floor + (0.05 * (best - e) ** 2 if e < best else rise * (e - best)), 4)
-        for e in range(1, EPOCHS + 1)
-    ]
-
-
-def lab_report(final_yours: float = 0.41) -> dict[str, Any]:
-    """A lab's `lab` part as the grader reports it (grader/SPEC.md), with hostile values in the
-    student's run: NaN and inf (gaps), a string, a boolean, and a run and a series no one knows."""
-    train = [round(0.7 * 0.85**e, 4) for e in range(EPOCHS)]
-    yours_val: list[Any] = _curve(8, 0.38, 0.002)
-    yours_val[8], yours_val[9], yours_val[10] = math.nan, math.inf, "<script>alert(1)</script>"
-    yours_val[11] = True
-    yours_val[-1] = final_yours
-    return {
-        "curves": {
-            "baseline": {"train": train, "val": _curve(5, 0.52, 0.03)},
-            "yours": {"train": train, "val": yours_val, "<b>": [1.0]},
-            "reference": {"train": train, "val": _curve(8, 0.37, 0.002), "val_acc": [0.8] * 20},
-            "<svg onload=alert(1)>": {"train": [1.0], "val": [1.0]},
-        },
-        "epochs": {
-            "baseline": {"best": 5, "stopped": None},
-            "yours": {"best": 8, "stopped": 13},
-            "reference": {"best": 8, "stopped": 12.0},
-        },
-        "metric": "loss",
-    }
+from tests.service.lab_samples import EPOCHS, lab_report
 
 
 def graded(app: Flask, name: str, lab: dict[str, Any] | None, quiz: str | None = None) -> int:
@@ -107,7 +74,7 @@ def test_clean_lab_keeps_known_runs_and_numbers_and_turns_the_rest_into_gaps() -
     assert set(yours) == {"train", "val"}
     assert yours["val"][8:12] == [None, None, None, None]  # NaN, inf, a string, a boolean
     assert yours["val"][7] == 0.38
-    assert cleaned["curves"]["reference"]["val_acc"] == [0.8] * 20
+    assert cleaned["curves"]["reference"]["val_acc"] == [0.8] * 12
     assert cleaned["epochs"]["yours"] == {"best": 8, "stopped": 13}
     assert cleaned["epochs"]["reference"] == {"best": 8, "stopped": 12}
     assert cleaned["epochs"]["baseline"] == {"best": 5, "stopped": None}
@@ -176,7 +143,7 @@ def test_the_api_returns_a_lab_submissions_curves_and_marked_epochs(
     assert set(curves) == {"baseline", "yours", "reference"}
     assert curves["yours"]["val"][8:12] == [None, None, None, None]  # gaps are null, never NaN
     assert curves["yours"]["val"][-1] == 0.41
-    assert curves["baseline"]["train"][0] == 0.7
+    assert curves["baseline"]["train"][0] == 0.7 and len(curves["yours"]["val"]) == 13
     assert epochs == {
         "baseline": {"best": 5, "stopped": None},
         "yours": {"best": 8, "stopped": 13},
@@ -268,9 +235,10 @@ def test_the_submission_page_draws_each_run_with_its_marked_epochs_and_tables(
     assert 'class="mark best" data-epoch="8"' in yours
     assert 'class="mark stopped" data-epoch="13"' in yours
     assert 'class="mark stopped" data-epoch="12"' in reference
-    # The student's validation curve has a gap at epochs 9-12: two pieces.
+    # The student's validation curve has a gap at epochs 9-12: epochs 1-8, then a dot at 13.
     val = re.search(r'<g class="series val"[^>]*>.*?<path d="([^"]+)"', yours)
-    assert val is not None and val.group(1).count("M") == 2
+    assert val is not None and val.group(1).count("M") == 2 and val.group(1).count("L") == 7
+    assert yours.count("<circle") == 1
     assert "Best epoch: 8. Stopped at epoch 13." in yours
     assert "4 epochs of it are not a number (gaps)." in yours
     # Nothing the run sent is markup; no number is NaN or inf.
@@ -282,7 +250,7 @@ def test_the_submission_page_draws_each_run_with_its_marked_epochs_and_tables(
     yours_row = re.search(r'<tr data-run="yours">(.*?)</tr>', summary.group(0), re.S)
     assert yours_row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", yours_row.group(1))
-    assert cells[:3] == ["20", "8", "13"] and cells[4] == "0.4100"
+    assert cells[:3] == ["13", "8", "13"] and cells[4] == "0.4100"
     series = re.search(r'<table class="lab-series">.*?</table>', section, re.S)
     assert series is not None
     rows = re.findall(
