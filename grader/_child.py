@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import sandbox
+from grader import lab, sandbox
 from grader.protocol import Kind
 from grader.values import Blob, apply_mutation, encode, materialize
 
@@ -336,11 +336,42 @@ def _run(job: dict[str, Any]) -> None:
     for test in job["tests"]:
         emit({"t": Kind.BEGIN, "i": test["index"]})
         blobs: list[Blob] = []
-        steps = _run_test(test, target, blobs)
+        steps = _run_test(test, target, blobs, module.__dict__, job.get("lab"))
         emit({"t": Kind.TEST, "i": test["index"], "steps": steps}, blobs)
 
 
-def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict[str, Any]]:
+def _piece(names: dict[str, Any], name: str) -> Any:
+    """A lab piece from the submission's module (a `train` step or a `target` of a call)."""
+    value = names.get(name)
+    if value is None or not callable(value):
+        raise NameError(f"the submission does not define `{name}`, which the lab needs")
+    return value
+
+
+def _train(body: dict[str, Any], names: dict[str, Any], config: dict[str, Any] | None) -> Any:
+    """One run of the lab's training loop with the submission's pieces (none for the baseline)."""
+    if config is None:
+        raise RuntimeError("a train step without a lab configuration")
+    key = json.dumps(body, sort_keys=True)
+    if key not in _trained:  # tests of one job share a run: the loop is deterministic
+        pieces = {}
+        if not body.get("baseline"):
+            pieces = {role: _piece(names, name) for role, name in config["pieces"].items()}
+        _trained[key] = lab.train(config, pieces, body.get("dropout_seed"))
+    return _trained[key]
+
+
+# The training runs of this job by their `train` body (a job is one process).
+_trained: dict[str, Any] = {}
+
+
+def _run_test(
+    test: dict[str, Any],
+    target: Any,
+    blobs: list[Blob],
+    names: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     try:
         lets = {k: materialize(v, {}) for k, v in test["let"].items()}
@@ -356,6 +387,8 @@ def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict
             if action == "mutate":
                 apply_mutation(lets, body)
                 result["out"] = None
+            elif action == "train":
+                result["out"] = encode(_train(body, names or {}, config), blobs)
             elif action == "get":
                 value = getattr(obj, body)
                 result["out"] = encode(value, blobs)
@@ -365,6 +398,8 @@ def _run_test(test: dict[str, Any], target: Any, blobs: list[Blob]) -> list[dict
             else:
                 entry = action in ("call", "new")
                 fn = target if entry else getattr(obj, body["name"])
+                if entry and "target" in body:
+                    fn = _piece(names or {}, body["target"])
                 watch = _Watch(lets, earlier) if step.get("memory") else None
                 outs, args = _call(fn, body, lets, step["repeat"], result, entry, watch)
                 if watch is not None:

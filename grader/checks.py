@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.curves import LAB_CHECKS, run_lab_check
 from grader.values import Unsupported, materialize
 
 MAX_SHOWN = 300
@@ -34,6 +35,8 @@ class StepContext:
     param_names: list[str] = field(default_factory=list)
     # Builds (args, kwargs) on first use instead: most steps have no check that looks at them.
     inputs: Callable[[], tuple[list[Any], dict[str, Any]]] | None = None
+    # The exercise's lab configuration (for the checks on a `train` step's output), if any.
+    lab: dict[str, Any] | None = None
 
     def arguments(self) -> tuple[list[Any], dict[str, Any]]:
         if self.inputs is not None:
@@ -749,8 +752,18 @@ def statistic(check: dict[str, Any], ctx: StepContext) -> Statistic | None:
         return None
 
 
+def _lab_check(check: dict[str, Any], ctx: StepContext) -> str | None:
+    """A check on a training run (grader/curves.py): the curves against the reference run."""
+    if ctx.lab is None:
+        return "a lab check outside a lab exercise (exercise error)"
+    ref = ctx.ref.get("out") if ctx.ref is not None else None
+    return run_lab_check(check, ctx.got.get("out"), ref, ctx.lab)
+
+
 EXTRA_CHECKS: dict[str, Callable[[dict[str, Any], StepContext], str | None]] = {
     "new_object": _new_object,
     "independent": _independent,
     "uniform": _uniform,
+    "curves": _lab_check,
+    **{name: _lab_check for name in LAB_CHECKS},
 }

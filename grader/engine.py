@@ -18,6 +18,7 @@ from typing import Any
 
 from grader import sandbox, uids
 from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
+from grader.curves import lab_report
 from grader.feedback import (
     Abnormal,
     abnormal,
@@ -29,7 +30,7 @@ from grader.feedback import (
 )
 from grader.misconceptions import Profile, build_profile, explain, feedback_line
 from grader.pool import PROJECT_ROOT, SandboxPool, SandboxUnavailable
-from grader.protocol import OnTest, Run, build_job
+from grader.protocol import OnTest, Run, baseline_job, build_job
 from grader.report import GradeReport, TestResult
 from grader.spec import Exercise
 from grader.uids import BASE_UID
@@ -98,6 +99,7 @@ class Grader:
         self._refs: OrderedDict[str, dict[int, list[dict[str, Any]]]] = OrderedDict()
         self._ref_locks: dict[str, threading.Lock] = {}
         self._profiles: OrderedDict[str, list[Profile]] = OrderedDict()
+        self._baselines: OrderedDict[str, Any] = OrderedDict()
 
     # ---------------------------------------------------------------------------------------
     # public API
@@ -159,6 +161,12 @@ class Grader:
             if hints:
                 feedback += " " + feedback_line(hints)
             timings["misconception_ms"] = round((time.monotonic() - t) * 1000, 2)
+        lab = None
+        if exercise.lab is not None:
+            t = time.monotonic()
+            baseline = self.lab_baseline(exercise, version)
+            lab = lab_report(exercise.lab, exercise.tests, outcomes, refs, baseline)
+            timings["lab_ms"] = round((time.monotonic() - t) * 1000, 2)
         timings["total_ms"] = round((time.monotonic() - started) * 1000, 2)
         return GradeReport(
             status="graded",
@@ -170,7 +178,30 @@ class Grader:
             timings=timings,
             exercise_version=version,
             output=output,
+            lab=lab,
         )
+
+    def lab_baseline(self, exercise: Exercise, fingerprint: str | None = None) -> Any:
+        """The output of the lab's training run without any piece (decoded, unchecked: the report
+        checks it like any run), run in the sandbox once per exercise version and cached."""
+        key = "baseline|" + (fingerprint or exercise.fingerprint)
+        with self._lock:
+            lock = self._ref_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._baselines:
+                    self._baselines.move_to_end(key)
+                    return self._baselines[key]
+            job = baseline_job(exercise, exercise.reference)
+            run = self.pool.run(exercise.effective_limits, job)
+            steps = run.tests.get(0) or [{}]
+            out = steps[0].get("out")
+            with self._lock:
+                self._baselines[key] = out
+                while len(self._baselines) > REFERENCE_CACHE_SIZE:
+                    old, _ = self._baselines.popitem(last=False)
+                    self._ref_locks.pop(old, None)
+            return out
 
     def reference_outputs(
         self, exercise: Exercise, fingerprint: str | None = None

@@ -178,11 +178,13 @@ def _describe_step(exercise: Exercise, step: dict[str, Any], index: int) -> str:
             body = step[action]
             parts = [_describe_value(a) for a in body.get("args", [])]
             parts += [f"{k}={_describe_value(v)}" for k, v in body.get("kwargs", {}).items()]
-            callee = f"obj.{body['name']}" if action == "method" else name
+            callee = f"obj.{body['name']}" if action == "method" else body.get("target", name)
             rep = f" (x{step['repeat']})" if step.get("repeat", 1) > 1 else ""
             return f"step {index + 1}: {callee}({', '.join(parts)}){rep}"
     if "get" in step:
         return f"step {index + 1}: obj.{step['get']}"
+    if "train" in step:
+        return f"step {index + 1}: the training run"
     return f"step {index + 1}"
 
 
@@ -231,7 +233,8 @@ def evaluate_test(
             inputs=functools.partial(_arguments, body, lets, rep),
             lets=lets,
             others=outcome[:j],
-            param_names=params if action == "call" else [],
+            param_names=params if action == "call" and "target" not in body else [],
+            lab=exercise.lab,
         )
         results = [_checked(c, ctx) for c in checks]
         failures = [(p, c.get("message")) for c, p in zip(checks, results, strict=True) if p]

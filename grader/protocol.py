@@ -42,12 +42,12 @@ def child_test(index: int, test: TestSpec) -> dict[str, Any]:
     """What the sandbox needs to run a test: inputs and actions, never the checks' parameters."""
     steps = []
     for step in test.steps:
-        action = next(a for a in ("call", "new", "method", "get", "mutate") if a in step)
+        action = next(a for a in ("call", "new", "method", "get", "mutate", "train") if a in step)
         names = {c["check"] for c in step.get("expect", [])}
         steps.append(
             {
                 "action": action,
-                "body": step[action],
+                "body": step[action] if step[action] is not None else {},
                 "repeat": step.get("repeat", 1),
                 "raises": "raises" in names,
                 "snapshot": "inputs_unchanged" in names,
@@ -59,12 +59,23 @@ def child_test(index: int, test: TestSpec) -> dict[str, Any]:
 
 def build_job(exercise: Exercise, source: str, indices: Iterable[int]) -> dict[str, Any]:
     """A job that loads `source` and runs the exercise's tests with these indices, in order."""
-    return {
+    job = {
         "mode": "run",
         "source": source,
         "entry": {"name": exercise.entry.name, "kind": exercise.entry.kind},
         "tests": [child_test(i, exercise.tests[i]) for i in indices],
     }
+    if exercise.lab is not None:
+        job["lab"] = exercise.lab  # the training set-up of the exercise's `train` steps
+    return job
+
+
+def baseline_job(exercise: Exercise, source: str) -> dict[str, Any]:
+    """A job of one made-up test, index 0: the lab's training run without any piece plugged in
+    (the baseline the report shows beside the student's run)."""
+    step = {"action": "train", "body": {"baseline": True}, "repeat": 1}
+    step |= {"raises": False, "snapshot": False, "memory": False}
+    return {**build_job(exercise, source, []), "tests": [{"index": 0, "let": {}, "steps": [step]}]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,9 +44,12 @@ class GradeReport:
     # The submission's stdout/stderr (first output_kib): may contain hidden inputs it printed,
     # so it is not part of to_dict().
     output: str = ""
+    # Lab exercises only: the curves of the baseline, the student's visible run and the
+    # reference's, with the marked epochs (grader/curves.py `lab_report`; SPEC.md).
+    lab: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "status": self.status,
             "score": self.score,
             "max_score": self.max_score,
@@ -56,3 +59,6 @@ class GradeReport:
             "timings": self.timings,
             "exercise_version": self.exercise_version,
         }
+        if self.lab is not None:
+            d["lab"] = self.lab
+        return d

@@ -41,7 +41,7 @@ LIMIT_BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 VALUE_TAGS = {"$array", "$rng", "$float", "$tuple", "$ref"}
-ACTIONS = ("call", "new", "method", "get", "mutate")
+ACTIONS = ("call", "new", "method", "get", "mutate", "train")
 MAX_REPEAT = 10_000
 MAX_ELEMENTS = 10_000_000
 MAX_DELTA = 1e-9
@@ -64,6 +64,21 @@ CHECKS: dict[str, set[str]] = {
     "new_object": set(),
     "independent": {"of", "p", "axis", "delta"},
     "uniform": {"of", "low", "high", "delta"},
+    # Lab checks (on the output of a `train` step; see SPEC.md, "Lab exercises").
+    "curves": set(),
+    "best_val_loss": {"tolerance"},
+    "train_val_gap": {"tolerance", "last"},
+    "eval_matches_weights": {"tolerance"},
+    "stopping_epoch": set(),
+    "restored_weights": {"tolerance"},
+}
+LAB_CHECKS = {
+    "curves",
+    "best_val_loss",
+    "train_val_gap",
+    "eval_matches_weights",
+    "stopping_epoch",
+    "restored_weights",
 }
 STATISTICAL_CHECKS = {"mean", "frequency", "independent", "uniform"}
 MAX_UNIFORM_CASES = 10_000
@@ -151,6 +166,8 @@ class Exercise:
     equivalents: dict[str, str] = field(default_factory=dict)
     # Generated mutants (by id) the instructor declares correct, with the reason why.
     equivalent_mutants: dict[str, str] = field(default_factory=dict)
+    # A lab exercise's training set-up (grader/lab.py, defaults filled in); None otherwise.
+    lab: dict[str, Any] | None = None
 
     @property
     def max_score(self) -> float:
@@ -169,6 +186,8 @@ class Exercise:
             "tests": [t.to_dict() for t in self.tests],
             "reference": self.reference,
         }
+        if self.lab is not None:
+            graded["lab"] = self.lab
         return hashlib.sha256(canonical_json(graded).encode()).hexdigest()
 
     def spec_dict(self) -> dict[str, Any]:
@@ -182,6 +201,8 @@ class Exercise:
         }
         if self.limits:
             d["limits"] = dict(self.limits)
+        if self.lab is not None:
+            d["lab"] = self.lab
         d["tests"] = [t.to_dict() for t in self.tests]
         return d
 
@@ -329,7 +350,9 @@ def _parse_spec(
     mutants: dict[str, str],
     equivalents: dict[str, str],
 ) -> Exercise:
-    _no_unknown(spec, {"slug", "title", "tags", "points", "entry", "limits", "tests"}, "exercise")
+    _no_unknown(
+        spec, {"slug", "title", "tags", "points", "entry", "limits", "tests", "lab"}, "exercise"
+    )
     slug = spec.get("slug")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise SpecError(f"slug: {slug!r} must match {SLUG_RE.pattern}")
@@ -341,10 +364,11 @@ def _parse_spec(
         raise SpecError("tags: expected a list of lowercase strings")
     entry = _parse_entry(spec.get("entry"))
     limits = _parse_limits(spec.get("limits") or {})
+    lab = _parse_lab(spec["lab"], entry) if "lab" in spec else None
     raw_tests = spec.get("tests")
     if not isinstance(raw_tests, list) or not raw_tests:
         raise SpecError("tests: expected a non-empty list")
-    tests = [_parse_test(t, i, entry) for i, t in enumerate(raw_tests)]
+    tests = [_parse_test(t, i, entry, lab) for i, t in enumerate(raw_tests)]
     names = [t.name for t in tests]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -361,6 +385,7 @@ def _parse_spec(
         limits=limits,
         mutants=mutants,
         equivalents=equivalents,
+        lab=lab,
     )
     points = spec.get("points")
     if points is not None and (
@@ -435,7 +460,20 @@ def _parse_limits(raw: Any) -> dict[str, float]:
     return dict(raw)
 
 
-def _parse_test(raw: Any, index: int, entry: Entry) -> TestSpec:
+def _parse_lab(raw: Any, entry: Entry) -> dict[str, Any]:
+    """The `lab:` section, defaults filled in; the entry point must be one of its pieces."""
+    from grader.lab import LabConfigError, validate_config
+
+    try:
+        lab = validate_config(raw)
+    except LabConfigError as exc:
+        raise SpecError(str(exc)) from None
+    if entry.name not in lab["pieces"].values():
+        raise SpecError(f"lab.pieces: the entry point {entry.name!r} must be one of the pieces")
+    return lab
+
+
+def _parse_test(raw: Any, index: int, entry: Entry, lab: dict[str, Any] | None = None) -> TestSpec:
     where = f"tests[{index}]"
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: expected a mapping")
@@ -464,12 +502,18 @@ def _parse_test(raw: Any, index: int, entry: Entry) -> TestSpec:
         raise SpecError(f"{where}.steps: expected a non-empty list")
     has_object = False
     for i, step in enumerate(steps):
-        has_object = _check_step(step, i, f"{where}.steps[{i}]", entry, set(let), has_object)
+        has_object = _check_step(step, i, f"{where}.steps[{i}]", entry, set(let), has_object, lab)
     return TestSpec(name=name, points=points, hidden=hidden, let=let, steps=steps)
 
 
 def _check_step(
-    step: Any, index: int, where: str, entry: Entry, refs: set[str], has_object: bool
+    step: Any,
+    index: int,
+    where: str,
+    entry: Entry,
+    refs: set[str],
+    has_object: bool,
+    lab: dict[str, Any] | None = None,
 ) -> bool:
     if not isinstance(step, dict):
         raise SpecError(f"{where}: expected a mapping")
@@ -479,9 +523,20 @@ def _check_step(
         raise SpecError(f"{where}: needs exactly one of {list(ACTIONS)}, got {actions}")
     action = actions[0]
     body = step[action]
-    if action == "call" and entry.kind != "function":
+    checks = step.get("expect", [])
+    names = {c.get("check") for c in checks if isinstance(c, dict)}
+    if action == "train" or names & LAB_CHECKS:
+        return _check_train_step(step, where, lab, has_object)
+    target = body.get("target") if isinstance(body, dict) and action in ("call", "new") else None
+    if target is not None:
+        if lab is None or target not in lab["pieces"].values():
+            raise SpecError(f"{where}.{action}.target: {target!r} is not one of the lab's pieces")
+        body = {k: v for k, v in body.items() if k != "target"}
+        if action == "new":
+            has_object = True
+    elif action == "call" and entry.kind != "function":
         raise SpecError(f"{where}: 'call' needs entry.kind function; use 'new' and 'method'")
-    if action == "new" and entry.kind != "class":
+    if action == "new" and entry.kind != "class" and target is None:
         raise SpecError(f"{where}: 'new' needs entry.kind class")
     if action in ("method", "get") and not has_object:
         raise SpecError(f"{where}: '{action}' needs an earlier 'new' step")
@@ -526,6 +581,54 @@ def _check_step(
     if sum(1 for c in expect if c.get("check") == "raises") > 1:
         raise SpecError(f"{where}.expect: at most one raises check")
     return has_object or action == "new"
+
+
+def _check_train_step(
+    step: dict[str, Any], where: str, lab: dict[str, Any] | None, has_object: bool
+) -> bool:
+    """A lab step: one training run with the submission's pieces, checked by lab checks only."""
+    if lab is None:
+        raise SpecError(f"{where}: 'train' and the lab checks need a lab: section")
+    if "train" not in step:
+        raise SpecError(f"{where}: the lab checks apply to the output of a 'train' step")
+    body = step["train"]
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise SpecError(f"{where}.train: expected a mapping (or nothing)")
+    _no_unknown(body, {"dropout_seed", "baseline"}, f"{where}.train")
+    seed = body.get("dropout_seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise SpecError(f"{where}.train.dropout_seed: a non-negative integer")
+    if not isinstance(body.get("baseline", False), bool):
+        raise SpecError(f"{where}.train.baseline: true or false")
+    if "repeat" in step:
+        raise SpecError(f"{where}.repeat: not for train steps")
+    if "label" in step and not isinstance(step["label"], str):
+        raise SpecError(f"{where}.label: expected a string")
+    expect = step.get("expect", [])
+    if not isinstance(expect, list):
+        raise SpecError(f"{where}.expect: expected a list of checks")
+    for j, check in enumerate(expect):
+        w = f"{where}.expect[{j}]"
+        if not isinstance(check, dict) or check.get("check") not in LAB_CHECKS:
+            raise SpecError(f"{w}: a train step takes lab checks only: {sorted(LAB_CHECKS)}")
+        _no_unknown(check, COMMON_CHECK_KEYS | CHECKS[check["check"]], f"{w} ({check['check']})")
+        if "message" in check and not isinstance(check["message"], str):
+            raise SpecError(f"{w}.message: expected a string")
+        for key in ("tolerance",):
+            if key in check and (not _is_number(check[key]) or check[key] < 0):
+                raise SpecError(f"{w}.{key}: a non-negative number")
+        if check["check"] in ("best_val_loss", "train_val_gap") and "tolerance" not in check:
+            raise SpecError(f"{w}.tolerance: required (how far from the reference run may be)")
+        last = check.get("last", 10)
+        if not isinstance(last, int) or isinstance(last, bool) or last < 1:
+            raise SpecError(f"{w}.last: a positive number of epochs")
+        if check["check"] in ("stopping_epoch", "restored_weights") and (
+            "early_stopping" not in lab["pieces"]
+        ):
+            raise SpecError(f"{w}: needs an early_stopping piece in lab.pieces")
+    return has_object
 
 
 def _check_mutate(body: Any, where: str, refs: set[str]) -> None:
