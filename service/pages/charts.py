@@ -179,7 +179,7 @@ def line_chart(
 ) -> Markup:
     """Lines over steps 1..steps on [low, high] (values outside are drawn at the edge), with
     marked steps. A value that is None or not finite leaves a gap; a lone value is a dot."""
-    width, height, left, right, top, bottom = 360, 240, 46, 10, 28, 38
+    width, height, left, right, top, bottom = 360, 240, 46, 18, 28, 38
     plot_w, plot_h = width - left - right, height - top - bottom
     span = (high - low) or 1.0
 
