@@ -35,13 +35,9 @@ def student(deployment: Deployment, name: str) -> dict[str, str]:
 
 def graded_through_the_api(deployment: Deployment, headers: dict[str, str]) -> dict[str, Any]:
     """Submit the lab's reference code and wait (long polls) until it is graded."""
-    code = (BUNDLED_DIR / "exercises" / LAB / "reference.py").read_text()
-    made = requests.post(
-        f"{deployment.base}/api/v1/questions/{LAB}/submissions",
-        json={"answer": code},
-        headers=headers,
-        timeout=30,
-    )
+    answer = {"answer": (BUNDLED_DIR / "exercises" / LAB / "reference.py").read_text()}
+    url = f"{deployment.base}/api/v1/questions/{LAB}/submissions"
+    made = requests.post(url, json=answer, headers=headers, timeout=30)
     assert made.status_code == 202, made.text
     url = f"{deployment.base}/api/v1/submissions/{made.json()['id']}?wait=30"
     for _ in range(GRADING_SECONDS // 30):

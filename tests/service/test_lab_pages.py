@@ -167,10 +167,9 @@ def test_an_override_keeps_the_curves(
     lab_app: Flask, client: FlaskClient, student: dict[str, str], instructor: dict[str, str]
 ) -> None:
     lab_id = graded(lab_app, "alice", lab_report())
+    by_hand = {"score": 9.0, "comment": "the curves look right"}
     overridden = client.post(
-        f"/api/v1/submissions/{lab_id}/override",
-        json={"score": 9.0, "comment": "the curves look right"},
-        headers=instructor,
+        f"/api/v1/submissions/{lab_id}/override", json=by_hand, headers=instructor
     )
     assert overridden.status_code == 200, overridden.get_json()
     body = client.get(f"/api/v1/submissions/{lab_id}", headers=student).get_json()
