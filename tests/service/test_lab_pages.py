@@ -264,6 +264,29 @@ def test_the_submission_page_draws_each_run_with_its_marked_epochs_and_tables(
     assert 'class="mark stopped" data-epoch="13"' in question
 
 
+def test_a_handed_in_attempt_shows_the_curves_as_its_review_allows(
+    lab_app: Flask, client: FlaskClient, student: dict[str, str]
+) -> None:
+    with lab_app.app_context():
+        for slug, feedback in (("lab-open", "after_submit"), ("lab-sealed", "never")):
+            review = {"feedback": feedback}
+            quiz = {"slug": slug, "title": slug, "course": "c", "questions": ["dropout"]}
+            save_quiz({**quiz, "review": review})
+        db.session.commit()
+    shown = graded(lab_app, "alice", lab_report(), quiz="lab-open")
+    hidden = graded(lab_app, "alice", lab_report(), quiz="lab-sealed")
+    sign_in(client, student, "/app/")
+    pages = {}
+    for submission_id in (shown, hidden):
+        with lab_app.app_context():
+            row = db.session.get(Submission, submission_id)
+            assert row is not None
+            attempt_id = row.attempt_id
+        pages[submission_id] = client.get(f"/app/attempts/{attempt_id}").get_data(as_text=True)
+    assert 'class="mark stopped" data-epoch="13"' in pages[shown]
+    assert "Training curves" not in pages[hidden] and "mark stopped" not in pages[hidden]
+
+
 def test_a_submission_without_curves_shows_no_lab_section(
     lab_app: Flask, client: FlaskClient, student: dict[str, str]
 ) -> None:
