@@ -58,8 +58,8 @@ def clean_lab(raw: Any) -> dict[str, Any] | None:
         if not isinstance(found, dict):
             continue
         series = {name: s for name in SERIES if (s := _series(found.get(name))) is not None}
-        if series.get("train") is not None or series.get("val") is not None:
-            curves[run] = series
+        if "train" in series or "val" in series:
+            curves[run] = {"train": [], "val": [], **series}  # both always there, maybe empty
     if not curves:
         return None
     marked = _mapping(raw.get("epochs"))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -22,6 +23,7 @@ from service.grades import grade_result, write_grade
 from service.labs import clean_lab, final_validation_loss
 from service.models import Role, Submission, SubmissionStatus, db
 from service.pages import charts
+from service.pages.labs import lab_figure
 from service.pages.stats import loss_bands
 from service.questions import find_question
 from service.quizzes import save_quiz
@@ -86,6 +88,14 @@ def test_clean_lab_keeps_known_runs_and_numbers_and_turns_the_rest_into_gaps() -
         }
     )
     assert odd is not None and odd["epochs"]["yours"] == {"best": None, "stopped": None}
+    # A run that did not run (null, as the grader reports it) is left out; a run always has
+    # both series, as the OpenAPI document says.
+    partial = clean_lab({"curves": {"baseline": {"val": [0.5]}, "yours": None}, "epochs": None})
+    assert partial == {
+        "curves": {"baseline": {"train": [], "val": [0.5]}},
+        "epochs": {"baseline": {"best": None, "stopped": None}},
+        "metric": "loss",
+    }
     assert clean_lab(None) is None
     assert clean_lab({"curves": {"yours": {"train": "nope"}}}) is None
     assert clean_lab({"curves": {"mine": {"train": [1.0]}}}) is None
@@ -119,6 +129,27 @@ def test_a_line_chart_breaks_at_gaps_and_escapes_its_labels() -> None:
     assert 'class="mark best" data-epoch="4"' in chart and "best &lt;4&gt;" in chart
     assert 'data-epoch="99"' not in chart  # a mark outside the run is not drawn
     assert "nan" not in chart.lower() and "inf" not in chart.lower()
+
+
+def test_a_diverging_run_does_not_flatten_the_others() -> None:
+    """A student's run that blows up is drawn at the top edge of axes set by the baseline and
+    the reference (at most 1.5 times their highest loss), which stay readable."""
+    report = lab_report(hostile=False)
+    report["curves"]["yours"]["val"] = [0.6, 5.0, 1e6, 1e12]
+    figure = lab_figure(cast(Submission, SimpleNamespace(lab=clean_lab(report))))
+    assert figure is not None
+    trusted = max(
+        v
+        for run in ("baseline", "reference")
+        for k in ("train", "val")
+        for v in report["curves"][run][k]
+    )
+    ticks = [
+        float(t)
+        for t in re.findall(r'text-anchor="end"[^>]*>([0-9.e+]+)</text>', str(figure.charts[1]))
+    ]
+    assert ticks and max(ticks) <= 1.5 * trusted
+    assert "1e+12" not in str(figure.charts[1]) and "1000000000000.0000" in figure.rows[3][1]
 
 
 def test_loss_bands_cover_the_losses_with_round_edges() -> None:
