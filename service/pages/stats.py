@@ -194,20 +194,20 @@ LAB_BANDS = 8
 
 def lab_distributions(course: Course) -> list[LabDistribution]:
     """Per lab exercise with graded runs in the course: its students' final validation losses."""
-    latest: dict[tuple[int, int], Submission] = {}
-    for submission in db.session.scalars(
-        select(Submission)
+    latest = (
+        select(func.max(Submission.id))
         .where(
             access.course_submissions(course.id),
             Submission.status == SubmissionStatus.GRADED,
             Submission.lab.is_not(None),
         )
-        .order_by(Submission.id)
-    ):
-        latest[(submission.question_id, submission.user_id)] = submission
+        .group_by(Submission.question_id, Submission.user_id)
+    )
     by_question: dict[int, list[Submission]] = {}
-    for (question_id, _), submission in sorted(latest.items()):
-        by_question.setdefault(question_id, []).append(submission)
+    for submission in db.session.scalars(
+        select(Submission).where(Submission.id.in_(latest)).order_by(Submission.id)
+    ):
+        by_question.setdefault(submission.question_id, []).append(submission)
     found = []
     for submissions in by_question.values():
         question, newest = submissions[0].question, submissions[-1]
