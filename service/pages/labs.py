@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from service.labs import Run, runs
+from service.labs import RUN_TITLES, Run, runs
 from service.models import Submission
 from service.pages import charts
 
@@ -41,6 +41,7 @@ class LabFigure:
     summaries: list[RunSummary]
     columns: list[str]
     rows: list[tuple[int, list[str], str]]  # epoch, cells, what is marked there
+    missing: list[str]  # the runs that produced no curves (their output was malformed)
 
 
 def number(value: float | None) -> str:
@@ -142,4 +143,7 @@ def lab_figure(submission: Submission) -> LabFigure | None:
         summaries=summaries,
         columns=columns,
         rows=rows,
+        missing=[
+            title for name, title in RUN_TITLES.items() if name not in {r.name for r in found}
+        ],
     )

@@ -149,6 +149,10 @@ def test_a_diverging_run_does_not_flatten_the_others() -> None:
         for t in re.findall(r'text-anchor="end"[^>]*>([0-9.e+]+)</text>', str(figure.charts[1]))
     ]
     assert ticks and max(ticks) <= 1.5 * trusted
+    assert figure.missing == []
+    del report["curves"]["yours"]
+    without = lab_figure(cast(Submission, SimpleNamespace(lab=clean_lab(report))))
+    assert without is not None and without.missing == ["Your run"] and len(without.charts) == 2
     assert "1e+12" not in str(figure.charts[1]) and "1000000000000.0000" in figure.rows[3][1]
 
 
