@@ -140,11 +140,15 @@ def best_val_loss(yours: LabRun, ref: LabRun, check: dict[str, Any], config: Any
     diff = yours.best_val - ref.best_val
     if abs(diff) <= tol:
         return None
-    what = (
-        "the network still overfits: your regularizer does less than the reference's"
-        if diff > 0
-        else "lower than a correct regularizer gets: the run does not train like the reference"
-    )
+    if diff < 0:
+        what = "lower than a correct answer gets: the run does not train like the reference's"
+    elif yours.gap(10) > ref.gap(10):
+        what = "the network still overfits: your regularizer does less than the reference's"
+    else:
+        what = (
+            "your regularizer costs the network more than it gains (too strong, or applied where "
+            "it should not be)"
+        )
     return (
         f"your validation loss at the best epoch (epoch {yours.best_epoch}) is "
         f"{yours.best_val:.3f} vs about {ref.best_val:.3f} for the reference "
@@ -219,18 +223,40 @@ def restored_weights(
     tol = float(check.get("tolerance", 1e-6))
     if yours.restored_val is None:
         return "your EarlyStopping kept no best_weights, so the best network cannot be restored"
-    at = yours.best if yours.best is not None else yours.best_epoch
+    reg = config["regularize"]
+    _, at = expected_stop(yours.curves["val"], int(reg["patience"]), float(reg["min_delta"]))
     loss = float(yours.curves["val"][at - 1])
     if abs(yours.restored_val - loss) <= tol * max(1.0, abs(loss)):
         return None
     return (
         f"the weights your EarlyStopping kept give a validation loss of {yours.restored_val:.4f}, "
-        f"but at its best epoch ({at}) the curve shows {loss:.4f}: best_weights must be "
+        f"but at the best epoch ({at}) your curve shows {loss:.4f}: best_weights must be "
         "independent copies taken at the best epoch (the loop updates its arrays in place)"
     )
 
 
+def curves_match(yours: LabRun, ref: LabRun, check: dict[str, Any], config: Any) -> str | None:
+    """For pieces without randomness: the same curves as the reference, up to rounding."""
+    tol = float(check.get("tolerance", 1e-6))
+    n = min(yours.epochs, ref.epochs)
+    for name in ("val", "train"):
+        a, b = yours.curves[name][:n], ref.curves[name][:n]
+        off = np.flatnonzero(np.abs(a - b) > tol * np.maximum(1.0, np.abs(b)))
+        if off.size:
+            e = int(off[0])
+            end = f"; at the last epoch it is {a[-1]:.4f} vs {b[-1]:.4f}" if n > e + 1 else ""
+            return (
+                f"your {name} curve leaves the reference's at epoch {e + 1} ({a[e]:.6f} vs "
+                f"{b[e]:.6f}){end}: nothing random is involved, so a correct answer gives the "
+                f"reference's curve up to rounding (±{tol:g} relative)"
+            )
+    if yours.epochs != ref.epochs:
+        return f"your run has {yours.epochs} epochs, the reference's {ref.epochs}"
+    return None
+
+
 LAB_CHECKS = {
+    "curves_match": curves_match,
     "best_val_loss": best_val_loss,
     "train_val_gap": train_val_gap,
     "eval_matches_weights": eval_matches_weights,

@@ -71,6 +71,7 @@ CHECKS: dict[str, set[str]] = {
     "eval_matches_weights": {"tolerance"},
     "stopping_epoch": set(),
     "restored_weights": {"tolerance"},
+    "curves_match": {"tolerance"},
 }
 LAB_CHECKS = {
     "curves",
@@ -79,6 +80,7 @@ LAB_CHECKS = {
     "eval_matches_weights",
     "stopping_epoch",
     "restored_weights",
+    "curves_match",
 }
 STATISTICAL_CHECKS = {"mean", "frequency", "independent", "uniform"}
 MAX_UNIFORM_CASES = 10_000

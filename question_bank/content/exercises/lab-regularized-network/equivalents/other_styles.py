@@ -1,0 +1,58 @@
+import math
+
+import numpy as np
+
+
+def dropout(x, p, training=True, rng=None):
+    """Inverted dropout: zero each element with probability p, scale survivors by 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x.copy()
+    if p == 1:
+        return np.zeros_like(x)
+    if rng is None:
+        rng = np.random.default_rng()
+    mask = (rng.random(x.shape) >= p).astype(x.dtype)
+    return x * mask / x.dtype.type(1 - p)
+
+
+def l2_gradient(params, grads, weight_decay):
+    """Data gradients plus the gradient of (weight_decay / 2) * sum of squared weights (not biases)."""
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    out = {}
+    for name, grad in grads.items():
+        if name.startswith("W"):
+            out[name] = grad + weight_decay * params[name]
+        else:
+            out[name] = grad.copy()
+    return out
+
+
+class EarlyStopping:
+    """Stop training once the validation loss has not improved for `patience` epochs."""
+
+    def __init__(self, patience=10, min_delta=0.0):
+        if isinstance(patience, bool) or not isinstance(patience, int | np.integer) or patience < 1:
+            raise ValueError(f"patience must be a positive int, got {patience!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        self.patience = int(patience)
+        self.min_delta = min_delta
+        self.best_loss = math.inf
+        self.best_epoch = None
+        self.best_weights = None
+        self._epoch = -1
+        self._waited = 0
+
+    def step(self, val_loss, weights):
+        self._epoch += 1
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss = val_loss
+            self.best_epoch = self._epoch
+            self.best_weights = {name: w.copy() for name, w in weights.items()}
+            self._waited = 0
+        else:
+            self._waited += 1
+        return self._waited >= self.patience
