@@ -1,8 +1,9 @@
-"""A real lab submission, end to end in the service: the bundled `lab-dropout` exercise graded by
-the embedded executor through the real sandbox (the network trained with the student's dropout),
-its curves stored by the grade writer and returned by the API as `curves` and `epochs`, on SQLite
-and PostgreSQL. A dropout without the inverted scaling trains differently: its own curve is not
-the reference's, and it loses points."""
+"""A real lab submission, end to end in the service: the bundled `lab-regularized-network`
+exercise (dropout, weight decay and early stopping) graded by the embedded executor through the
+real sandbox (the network trained with the student's pieces), its curves stored by the grade
+writer and returned by the API as `curves` and `epochs`, on SQLite and PostgreSQL. Early stopping
+with its patience off by one stops at another epoch: the marked epoch says so, and it loses
+points."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from service.models import Submission, db
 from tests.jobs.conftest import load_exercise_question
 from tests.jobs.test_embedded_grading import wait_settled
 
-LAB = BUNDLED_DIR / "exercises" / "lab-dropout"
+LAB = BUNDLED_DIR / "exercises" / "lab-regularized-network"
 REFERENCE = (LAB / "reference.py").read_text()
-NO_SCALING = REFERENCE.replace("x / (1 - p)", "x")
+OFF_BY_ONE = (LAB / "mutants" / "patience_off_by_one.py").read_text()
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def lab_app(app: Flask) -> Iterator[Flask]:
 
 def submit(client: FlaskClient, headers: dict[str, str], source: str) -> int:
     made = client.post(
-        "/api/v1/questions/lab-dropout/submissions", json={"answer": source}, headers=headers
+        f"/api/v1/questions/{LAB.name}/submissions", json={"answer": source}, headers=headers
     )
     assert made.status_code == 202, made.get_json()
     return int(made.get_json()["id"])
@@ -42,8 +43,7 @@ def submit(client: FlaskClient, headers: dict[str, str], source: str) -> int:
 def test_a_graded_lab_submission_returns_its_curves_and_marked_epochs(
     lab_app: Flask, client: FlaskClient, student: dict[str, str]
 ) -> None:
-    assert NO_SCALING != REFERENCE
-    right, wrong = submit(client, student, REFERENCE), submit(client, student, NO_SCALING)
+    right, wrong = submit(client, student, REFERENCE), submit(client, student, OFF_BY_ONE)
     jobs.start_embedded_executor(lab_app)
     graded = wait_settled(client, student, right)
     assert graded["status"] == "graded" and graded["score"] == graded["max_score"], graded
@@ -56,6 +56,9 @@ def test_a_graded_lab_submission_returns_its_curves_and_marked_epochs(
         assert best is not None and 1 <= best <= len(series["val"])
         finite = [(v, i + 1) for i, v in enumerate(series["val"]) if v is not None]
         assert min(finite)[1] == best, run  # the best epoch is the lowest validation loss
+        stopped = epochs[run]["stopped"]
+        assert stopped is None or stopped == len(series["val"]), run  # it trained no further
+    assert epochs["baseline"]["stopped"] is None and epochs["yours"]["stopped"] is not None
     assert curves["yours"] == curves["reference"]  # the reference's own code, the same seeds
     assert curves["baseline"]["val"] != curves["yours"]["val"]
     with lab_app.app_context():
@@ -64,5 +67,6 @@ def test_a_graded_lab_submission_returns_its_curves_and_marked_epochs(
 
     broken = wait_settled(client, student, wrong)
     assert broken["status"] == "graded" and broken["score"] < broken["max_score"], broken
+    assert broken["epochs"]["yours"]["stopped"] != epochs["reference"]["stopped"]
     assert broken["curves"]["yours"] != broken["curves"]["reference"]
     assert broken["curves"]["reference"] == curves["reference"]

@@ -1,5 +1,5 @@
 """A lab exercise's `lab` report part (grader/SPEC.md) as the grader hands it over, for the tests
-of the service side (tests/service/test_lab_pages.py, tests/browser/test_lab_curves.py)."""
+of the service side (tests/service/test_lab_pages.py)."""
 
 from __future__ import annotations
 
