@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from hashlib import sha256
 from typing import Any
@@ -184,38 +185,21 @@ class Grader:
     def lab_baseline(self, exercise: Exercise, fingerprint: str | None = None) -> Any:
         """The output of the lab's training run without any piece (decoded, unchecked: the report
         checks it like any run), run in the sandbox once per exercise version and cached."""
-        key = "baseline|" + (fingerprint or exercise.fingerprint)
-        with self._lock:
-            lock = self._ref_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._baselines:
-                    self._baselines.move_to_end(key)
-                    return self._baselines[key]
+
+        def run() -> Any:
             job = baseline_job(exercise, exercise.reference)
-            run = self.pool.run(exercise.effective_limits, job)
-            steps = run.tests.get(0) or [{}]
-            out = steps[0].get("out")
-            with self._lock:
-                self._baselines[key] = out
-                while len(self._baselines) > REFERENCE_CACHE_SIZE:
-                    old, _ = self._baselines.popitem(last=False)
-                    self._ref_locks.pop(old, None)
-            return out
+            steps = self.pool.run(exercise.effective_limits, job).tests.get(0) or [{}]
+            return steps[0].get("out")
+
+        return self._cached(self._baselines, fingerprint or exercise.fingerprint, run)
 
     def reference_outputs(
         self, exercise: Exercise, fingerprint: str | None = None
     ) -> dict[int, list[dict[str, Any]]]:
         """The reference's decoded step outcomes per test, cached per exercise fingerprint
         (`fingerprint`, if given, must be `exercise.fingerprint`)."""
-        key = fingerprint or exercise.fingerprint
-        with self._lock:
-            lock = self._ref_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._refs:
-                    self._refs.move_to_end(key)
-                    return self._refs[key]
+
+        def run() -> dict[int, list[dict[str, Any]]]:
             outcomes, fatal, _, _ = self._run_tests(exercise, exercise.reference, split=False)
             if fatal:
                 raise ExerciseError(f"the reference implementation cannot be graded: {fatal}")
@@ -230,12 +214,12 @@ class Grader:
                 if problem:
                     raise ExerciseError(f"the reference fails test {test.name!r}: {problem}")
                 refs[i] = outcome
-            with self._lock:
-                self._refs[key] = refs
-                while len(self._refs) > REFERENCE_CACHE_SIZE:
-                    old, _ = self._refs.popitem(last=False)
-                    self._ref_locks.pop(old, None)
             return refs
+
+        result: dict[int, list[dict[str, Any]]] = self._cached(
+            self._refs, fingerprint or exercise.fingerprint, run
+        )
+        return result
 
     def mutant_profiles(self, exercise: Exercise, fingerprint: str | None = None) -> list[Profile]:
         """What each mutant with a `# misconception:` header fails and returns on the visible
@@ -250,13 +234,8 @@ class Grader:
                 "\0".join(f"{n}\0{exercise.mutants[n]}" for n in explained).encode()
             ).hexdigest()
         )
-        with self._lock:
-            lock = self._ref_locks.setdefault("mutants|" + key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._profiles:
-                    self._profiles.move_to_end(key)
-                    return self._profiles[key]
+
+        def run() -> list[Profile]:
             refs = self.reference_outputs(exercise, fingerprint)
 
             def profile(name: str) -> Profile | None:
@@ -271,13 +250,30 @@ class Grader:
 
             # One job per mutant, as many at once as there are slots.
             with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
-                profiles = [p for p in ex.map(profile, explained) if p is not None]
+                return [p for p in ex.map(profile, explained) if p is not None]
+
+        profiles: list[Profile] = self._cached(self._profiles, key, run)
+        return profiles
+
+    def _cached(self, store: OrderedDict[str, Any], key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key: one thread computes while the others wait for it; kept in
+        `store`, the least recently used first out beyond REFERENCE_CACHE_SIZE. An exception is
+        not cached."""
+        lock_key = f"{id(store)}|{key}"
+        with self._lock:
+            lock = self._ref_locks.setdefault(lock_key, threading.Lock())
+        with lock:
             with self._lock:
-                self._profiles[key] = profiles
-                while len(self._profiles) > REFERENCE_CACHE_SIZE:
-                    old, _ = self._profiles.popitem(last=False)
-                    self._ref_locks.pop("mutants|" + old, None)
-            return profiles
+                if key in store:
+                    store.move_to_end(key)
+                    return store[key]
+            value = compute()
+            with self._lock:
+                store[key] = value
+                while len(store) > REFERENCE_CACHE_SIZE:
+                    old, _ = store.popitem(last=False)
+                    self._ref_locks.pop(f"{id(store)}|{old}", None)
+            return value
 
     def sandbox_status(self) -> dict[str, Any]:
         """Which isolation layers are active, observed from inside a probe job (cached)."""

@@ -20,12 +20,13 @@ import numpy as np
 
 from grader import Exercise, Grader
 from grader.curves import read_run
-from grader.spec import TestSpec, load_exercise
+from grader.spec import TestSpec
 
 # Upper 99.9 % confidence bound on a standard deviation estimated from K samples (chi-square with
 # K - 1 degrees of freedom, lower 0.1 % quantile), times the normal quantile for a two-sided
 # false-fail probability of 1e-9 (6.11): see `tolerance`.
 Z_1E9 = 6.11
+MIN_STREAMS = 10  # below, Wilson-Hilferty's chi-square quantile is too rough
 
 
 def chi2_lower(dof: int, q: float = 0.001) -> float:
@@ -52,6 +53,8 @@ def tolerance(samples: np.ndarray, reference: float) -> float:
     K samples, plus the distance of the reference's run from that mean; never below 1.5 times
     the largest deviation from the reference seen among the K streams."""
     k = samples.size
+    if k < MIN_STREAMS:
+        raise ValueError(f"at least {MIN_STREAMS} streams (the sd bound needs them)")
     sd = float(samples.std(ddof=1))
     sd_upper = sd * math.sqrt((k - 1) / chi2_lower(k - 1))
     widest = float(np.abs(samples - reference).max())
@@ -62,7 +65,7 @@ def audit_exercise(exercise: Exercise, grader: Grader, k: int = 30) -> dict[str,
     """Measures of the reference's run with its own stream and with `k` others."""
     if exercise.lab is None:
         raise ValueError(f"{exercise.slug} is not a lab exercise")
-    steps = [{"train": {}, "expect": [{"check": "curves"}]}]
+    steps: list[dict[str, Any]] = [{"train": {}, "expect": [{"check": "curves"}]}]
     steps += [
         {"train": {"dropout_seed": 1000 + s}, "expect": [{"check": "curves"}]} for s in range(k)
     ]

@@ -66,6 +66,12 @@ def lab_tests(tolerance: float = 0.08) -> list[dict[str, Any]]:
         return {"name": name, "points": points, "steps": [{"train": {}, "expect": [check]}]}
 
     return [
+        # Before the visible runs: the report must still show a visible one.
+        {
+            "name": "hidden run",
+            "hidden": True,
+            "steps": [{"train": {"dropout_seed": 7}, "expect": [{"check": "curves"}]}],
+        },
         {
             "name": "dropout alone",
             "steps": [
@@ -114,11 +120,6 @@ def lab_tests(tolerance: float = 0.08) -> list[dict[str, Any]]:
         one("gap", {"check": "train_val_gap", "tolerance": tolerance}, 2),
         one("stopping", {"check": "stopping_epoch"}, 2),
         one("restored", {"check": "restored_weights"}, 2),
-        {
-            "name": "hidden run",
-            "hidden": True,
-            "steps": [{"train": {"dropout_seed": 7}, "expect": [{"check": "curves"}]}],
-        },
     ]
 
 
@@ -283,9 +284,10 @@ def test_decay_on_biases_changes_a_deterministic_run(grader: Grader) -> None:
         }
     )
     assert full_marks(grader.grade(ex, HEADER + L2))
-    wrong = (
-        HEADER
-        + "def l2_gradient(params, grads, weight_decay):\n    return {k: g + weight_decay * params[k] for k, g in grads.items()}\n"
+    wrong = replace(
+        HEADER + L2,
+        'g + weight_decay * params[k] if k.startswith("W") else g.copy()',
+        "g + 0.05 * params[k]",
     )
     fails = failed(grader.grade(ex, wrong))
     assert "leaves the reference's at epoch" in fails["curves match"]
@@ -401,3 +403,22 @@ def test_a_flood_of_curve_data_hits_the_channel_cap(grader: Grader, exercise: Ex
     assert set(lab_names) <= set(fails)
     assert any("MiB of results" in fails[n] or "malformed output" in fails[n] for n in lab_names)
     assert report.to_dict()["lab"]["curves"]["yours"] is None
+
+
+def test_the_pieces_run_inside_the_sandbox(grader: Grader, exercise: Exercise) -> None:
+    # The training loop calls the submission's dropout in the job process: its uid, no exec.
+    probe = replace(
+        REFERENCE,
+        "    keep = rng.random(x.shape) >= p\n",
+        "    import os\n"
+        "    try:\n"
+        "        os.execv('/bin/true', ['true'])\n"
+        "    except OSError as exc:\n"
+        "        raise ValueError(f'uid {os.getuid()} exec {exc.errno}') from None\n"
+        "    keep = rng.random(x.shape) >= p\n",
+    )
+    report = grader.grade(exercise, probe)
+    text = failed(report)["curves"]
+    uid = int(text.split("uid ", 1)[1].split()[0])
+    assert uid in grader.uids and uid != 0
+    assert "exec 1" in text  # EPERM from the seccomp filter

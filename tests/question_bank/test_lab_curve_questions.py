@@ -1,4 +1,4 @@
-"""The lab-curve questions (content/questions/lab-curves.yaml) are right for every student: for
+"""The lab-curve tables (content/questions/lab-curves-tables.yaml) are right for every student: for
 each value of the parameters, the table the student is shown has its lowest validation loss at
 the epoch the answer formula gives, and early stopping with the stated patience, run on the
 shown numbers, stops at the epoch the answer formula gives."""
@@ -91,6 +91,6 @@ def test_early_stopping_stops_where_the_answer_says(variant: dict[str, float]) -
 
 
 def test_the_lab_quiz_holds_the_lab_curve_questions() -> None:
-    quiz = next(q for q in load_bank().quizzes if q["slug"] == "reading-lab-curves")
+    quiz = next(q for q in load_bank().quizzes if q["slug"] == "lab-curves")
     assert all(slug in QUESTIONS for slug in quiz["questions"])
     assert {q for q in QUESTIONS if q.startswith("lab-curves-")} == set(quiz["questions"])

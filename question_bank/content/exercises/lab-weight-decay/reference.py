@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def l2_gradient(params, grads, weight_decay):
     """The gradients of the data loss plus (weight_decay / 2) * the sum of squared weights.
 

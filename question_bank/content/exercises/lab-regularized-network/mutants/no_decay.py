@@ -19,7 +19,7 @@ def dropout(x, p, training=True, rng=None):
 
 
 def l2_gradient(params, grads, weight_decay):
-    """Data gradients plus the gradient of (weight_decay / 2) * sum of squared weights (not biases)."""
+    """Data gradients plus the gradient of (weight_decay / 2) * sum(W**2); biases not penalized."""
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     out = {}
