@@ -375,13 +375,14 @@ def test_the_course_page_shows_the_final_validation_loss_of_its_own_students_onl
     # The other course's page is out of this instructor's scope: a problem page, not a 500.
     other = client.get("/app/courses/lab-b")
     assert other.status_code in (403, 404)
-    # A site-wide instructor sees lab-b's one run there.
+    # A site-wide instructor sees every course, each page with its own students' runs only.
     everyone = bearer(token_for("instructor", "prof-all"))
-    client.post("/app/sign-out", data={})
     fresh = lab_app.test_client()
     sign_in(fresh, everyone, "/app/courses/lab-b")
     lab_b = fresh.get("/app/courses/lab-b").get_data(as_text=True)
     assert "Labs: final validation loss" in lab_b and "7.5" in lab_b
+    lab_a = fresh.get("/app/courses/lab-a").get_data(as_text=True)
+    assert 'Students</th><td class="num">4<' in lab_a and "7.5" not in lab_a
 
 
 def test_a_course_without_lab_runs_has_no_lab_section(
