@@ -5,6 +5,10 @@ def l2_gradient(params, grads, weight_decay):
     """
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if set(params) != set(grads):
+        raise ValueError(
+            f"params and grads differ in their keys: {sorted(params)}, {sorted(grads)}"
+        )
     out = {}
     for name, grad in grads.items():
         if name.startswith("W"):
