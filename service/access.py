@@ -241,6 +241,12 @@ def scoped(model: type, need: Need = Need.VIEW) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], RULES[model](need))
 
 
+def course_submissions(course_id: int) -> ColumnElement[bool]:
+    """The submissions of one course that the caller sees as its staff (what its statistics
+    count): none outside the caller's scope, whatever course is asked for."""
+    return scoped(Submission, Need.STAFF) & _submissions_in(frozenset({course_id}))
+
+
 def query(model: type, need: Need = Need.VIEW) -> Select[Any]:
     return select(model).where(scoped(model, need))
 

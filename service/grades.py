@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.events import SubmissionGraded, publish
+from service.labs import clean_lab
 from service.models import Grade, Submission, SubmissionStatus, db, rows_changed, utcnow
 
 
@@ -26,8 +27,10 @@ def grade_result(
     feedback: str,
     exercise_version: str | None = None,
     timings: dict[str, Any] | None = None,
+    lab: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A result as every grading path hands it to `write_grade`."""
+    """A result as every grading path hands it to `write_grade` (`lab`: a lab exercise's
+    curves, as its grade report has them; see service.labs)."""
     return {
         "status": status,
         "score": score,
@@ -35,6 +38,7 @@ def grade_result(
         "feedback": feedback,
         "exercise_version": exercise_version,
         "timings": timings,
+        "lab": lab,
     }
 
 
@@ -80,6 +84,7 @@ def write_grade(
         "feedback": result["feedback"],
         "exercise_version": result["exercise_version"],
         "timings": result["timings"],
+        "lab": clean_lab(result.get("lab")),  # numbers from a sandboxed run: checked here
         "graded_at": now,
         "lease_owner": None,
         "lease_expires_at": None,

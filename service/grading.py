@@ -124,6 +124,7 @@ def grade_submission(submission_id: int, owner: str) -> bool:
             outcome.feedback,
             exercise_version=outcome.exercise_version,
             timings=outcome.timings,
+            lab=outcome.to_dict().get("lab"),  # a lab exercise's curves (service.labs)
         )
     return write_result(submission_id, owner, result)
 

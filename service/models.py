@@ -376,6 +376,8 @@ class Submission(db.Model):  # type: ignore[name-defined]
     regrade_id: Mapped[int | None] = mapped_column(ForeignKey("regrades.id"))
     # A question with parameters: the values this student got, which its grading uses.
     variant: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A lab exercise: the training curves of its runs and their marked epochs (service.labs).
+    lab: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     user: Mapped[User] = relationship()
     question: Mapped[Question] = relationship()

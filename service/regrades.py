@@ -101,5 +101,6 @@ def override_score(submission: Submission, score: float, comment: str, by: User)
         submission.feedback,
         exercise_version=submission.exercise_version,
         timings=submission.timings,
+        lab=submission.lab,  # an override changes the score, not what the run showed
     )
     write_grade(submission, result, late_penalty=False, graded_by_id=by.id, comment=comment)

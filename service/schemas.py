@@ -262,6 +262,44 @@ class TestResultSchema(Schema):
     hidden = fields.Boolean()
 
 
+class LabCurveSchema(Schema):
+    """One run's series, index 0 = epoch 1; null where the run had no finite value (NaN, inf)."""
+
+    train = fields.List(fields.Float(allow_none=True), required=True)
+    val = fields.List(fields.Float(allow_none=True), required=True)
+    train_acc = fields.List(fields.Float(allow_none=True))
+    val_acc = fields.List(fields.Float(allow_none=True))
+
+
+class LabCurvesSchema(Schema):
+    """A lab's runs: without regularization, with the student's pieces, with the reference's."""
+
+    baseline = fields.Nested(LabCurveSchema)
+    yours = fields.Nested(LabCurveSchema)
+    reference = fields.Nested(LabCurveSchema)
+
+
+class LabMarksSchema(Schema):
+    best = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Epoch (1-based) of the lowest validation loss"},
+    )
+    stopped = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Epoch (1-based) early stopping ended the run; null: it ran to the end"
+        },
+    )
+
+
+class LabEpochsSchema(Schema):
+    baseline = fields.Nested(LabMarksSchema)
+    yours = fields.Nested(LabMarksSchema)
+    reference = fields.Nested(LabMarksSchema)
+
+
 class SubmissionSchema(Schema):
     """Scores, feedback and the explanation stay hidden while the quiz attempt is open."""
 
@@ -289,19 +327,44 @@ class SubmissionSchema(Schema):
         allow_none=True,
         metadata={"description": "This student's parameter values (a question with variants)"},
     )
+    curves = fields.Method(
+        "_curves",
+        metadata={
+            "allOf": [{"$ref": "#/components/schemas/LabCurves"}],
+            "description": "A lab exercise only, once graded and while its feedback is shown: "
+            "training and validation loss per epoch of each run",
+        },
+    )
+    epochs = fields.Method(
+        "_epochs",
+        metadata={
+            "allOf": [{"$ref": "#/components/schemas/LabEpochs"}],
+            "description": "A lab exercise only, with `curves`: each run's best and stopping epoch",
+        },
+    )
 
     def _score(self, s: Submission) -> float | None:
         return s.score if viewer_is_staff(Submission, s) or results_visible(s) else None
 
     def _tests(self, s: Submission) -> list[Any]:
-        return s.tests if viewer_is_staff(Submission, s) or feedback_visible(s) else []
+        return s.tests if self._feedback_shown(s) else []
 
     def _feedback(self, s: Submission) -> str:
-        return s.feedback if viewer_is_staff(Submission, s) or feedback_visible(s) else ""
+        return s.feedback if self._feedback_shown(s) else ""
 
     def _explanation(self, s: Submission) -> str | None:
         shown = viewer_is_staff(Submission, s) or explanation_visible(s)
         return s.question.explanation if shown and s.graded_at else None
+
+    def _curves(self, s: Submission) -> Any:
+        return s.lab["curves"] if s.lab and self._feedback_shown(s) else missing
+
+    def _epochs(self, s: Submission) -> Any:
+        return s.lab["epochs"] if s.lab and self._feedback_shown(s) else missing
+
+    def _feedback_shown(self, s: Submission) -> bool:
+        """A lab's curves are feedback: shown with the per-test results, absent while hidden."""
+        return viewer_is_staff(Submission, s) or feedback_visible(s)
 
 
 class WaitArgs(StrictSchema):

@@ -10,7 +10,13 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from service.errors import PROBLEM_TYPE
-from service.schemas import AttemptAnswerSchema, ProblemSchema, TestResultSchema
+from service.schemas import (
+    AttemptAnswerSchema,
+    LabCurvesSchema,
+    LabEpochsSchema,
+    ProblemSchema,
+    TestResultSchema,
+)
 
 
 class HoldoutApi(Api):
@@ -58,6 +64,8 @@ def init_api(app: Flask) -> HoldoutApi:
     # Schemas that responses reference from computed (Method) fields, which apispec can't follow.
     api.spec.components.schema("AttemptAnswer", schema=AttemptAnswerSchema)
     api.spec.components.schema("TestResult", schema=TestResultSchema)
+    api.spec.components.schema("LabCurves", schema=LabCurvesSchema)
+    api.spec.components.schema("LabEpochs", schema=LabEpochsSchema)
 
     from service.api import courses, health, questions, quizzes, regrades, tokens, webhooks
 

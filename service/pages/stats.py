@@ -1,7 +1,10 @@
 """What an instructor's course page shows: the course's gradebook (service.gradebook: its quizzes
 and the items linked from its LMS course), the distribution of totals, and per-question item
 statistics over what counts (a quiz question's answer in the credited attempt; a linked
-question's credited standalone work), never practice answers or open attempts.
+question's credited standalone work), never practice answers or open attempts. For each lab
+exercise (service.labs), the distribution of the final validation loss of the students' runs:
+each student's latest graded submission of it among the course's submissions the caller sees as
+staff (service.access.course_submissions).
 
 - difficulty: the mean score fraction (score / points) of the students who answered;
 - discrimination: the upper-lower index. Students are ranked by their total fraction over the
@@ -13,14 +16,19 @@ question's credited standalone work), never practice answers or open attempts.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from service import access
 from service.gradebook import GradebookRow, Item, course_gradebook, course_items
+from service.labs import final_validation_loss
 from service.lti.models import LtiContext, LtiResourceLink, LtiScoreDelivery
-from service.models import Course, Question, Submission, db
+from service.models import Course, Question, Submission, SubmissionStatus, db
+from service.pages.charts import DASH, nice_step
 
 UPPER_LOWER_FRACTION = 0.27
 BINS = 10
@@ -38,6 +46,28 @@ class QuestionStat:
 
 
 @dataclass
+class LabDistribution:
+    """A lab's final validation losses in the class: one per student (their latest graded run)."""
+
+    slug: str
+    title: str
+    losses: list[float]
+    diverged: int  # students whose run ended without a finite validation loss
+    bands: list[tuple[float, float]]
+    counts: list[int]
+    reference: float | None
+    baseline: float | None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.losses) if self.losses else None
+
+    @property
+    def labels(self) -> list[str]:
+        return [f"{low:.3g}{DASH}{high:.3g}" for low, high in self.bands]
+
+
+@dataclass
 class CourseReport:
     course: Course
     items: list[Item]
@@ -45,6 +75,7 @@ class CourseReport:
     histogram: list[int]
     questions: list[QuestionStat]
     deliveries: list[LtiScoreDelivery]
+    labs: list[LabDistribution]
 
 
 def course_report(course: Course) -> CourseReport:
@@ -79,6 +110,7 @@ def course_report(course: Course) -> CourseReport:
         histogram=histogram([r.percent for r in book.students]),
         questions=question_stats(questions, [r.user.id for r in book.students], per_pair),
         deliveries=deliveries,
+        labs=lab_distributions(course),
     )
 
 
@@ -155,3 +187,61 @@ def question_stats(
 def _mean(values: Iterable[float]) -> float:
     items = list(values)
     return sum(items) / len(items) if items else 0.0
+
+
+LAB_BANDS = 8
+
+
+def lab_distributions(course: Course) -> list[LabDistribution]:
+    """Per lab exercise with graded runs in the course: its students' final validation losses."""
+    latest = (
+        select(func.max(Submission.id))
+        .where(
+            access.course_submissions(course.id),
+            Submission.status == SubmissionStatus.GRADED,
+            Submission.lab.is_not(None),
+        )
+        .group_by(Submission.question_id, Submission.user_id)
+    )
+    by_question: dict[int, list[Submission]] = {}
+    for submission in db.session.scalars(
+        select(Submission).where(Submission.id.in_(latest)).order_by(Submission.id)
+    ):
+        by_question.setdefault(submission.question_id, []).append(submission)
+    found = []
+    for submissions in by_question.values():
+        question, newest = submissions[0].question, submissions[-1]
+        finals = [final_validation_loss(s.lab) for s in submissions]
+        losses = sorted(v for v in finals if v is not None)
+        bands = loss_bands(losses)
+        counts = [0] * len(bands)
+        for loss in losses:
+            index = next(
+                i for i, (_, high) in enumerate(bands) if loss <= high or i == len(bands) - 1
+            )
+            counts[index] += 1
+        found.append(
+            LabDistribution(
+                slug=question.slug,
+                title=question.title,
+                losses=losses,
+                diverged=len(finals) - len(losses),
+                bands=bands,
+                counts=counts,
+                reference=final_validation_loss(newest.lab, "reference"),
+                baseline=final_validation_loss(newest.lab, "baseline"),
+            )
+        )
+    return sorted(found, key=lambda d: d.title)
+
+
+def loss_bands(losses: list[float], count: int = LAB_BANDS) -> list[tuple[float, float]]:
+    """About `count` equal bands with round edges covering the losses (a value on an edge
+    belongs to the band below it, the lowest value to the first band)."""
+    if not losses:
+        return []
+    low, high = min(losses), max(losses)
+    step = nice_step(high - low, count) if high > low else nice_step(abs(low) or 1.0, 10)
+    start = math.floor(low / step) * step
+    bands = max(1, math.ceil((high - start) / step - 1e-9))
+    return [(start + i * step, start + (i + 1) * step) for i in range(bands)]

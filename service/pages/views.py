@@ -59,6 +59,7 @@ from service.models import (
     db,
 )
 from service.pages import charts
+from service.pages.labs import lab_figure
 from service.pages.render import markdown
 from service.pages.sessions import (
     ENTER_COOKIE,
@@ -113,6 +114,7 @@ HISTORY_LIMIT = 20
 bp.add_app_template_global(markdown, "markdown")
 bp.add_app_template_global(template, "qtype_template")
 bp.add_app_template_global(page_prompt, "page_prompt")
+bp.add_app_template_global(lab_figure, "lab_figure")
 
 
 @bp.errorhandler(Problem)
@@ -501,7 +503,22 @@ def course(slug: str) -> str:
         "course.html",
         report=report,
         charts=_course_charts(report),
+        lab_charts=_lab_charts(report),
     )
+
+
+def _lab_charts(report: Any) -> list[Markup]:
+    return [
+        charts.histogram(
+            lab.counts,
+            f"{lab.title}: final validation loss of the class",
+            bands=lab.labels,
+            axis="final validation loss (your run)",
+            measure="final validation loss",
+            unit="",
+        )
+        for lab in report.labs
+    ]
 
 
 def _course_charts(report: Any) -> dict[str, Markup]:
