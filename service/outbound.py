@@ -149,6 +149,29 @@ def request(
     """One exchange with a checked URL: (status, body). A redirect is answered as it is (3xx),
     never followed; `timeout` bounds the whole answer (a server dribbling bytes cannot hold a
     thread); more than max_bytes raises TooLarge. Raises OutboundRefused or OSError."""
+    answer = exchange(
+        url, method=method, body=body, headers=headers, timeout=timeout, max_bytes=max_bytes
+    )
+    return answer.status, answer.body
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def exchange(
+    url: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> Answer:
+    """`request`, with the answer's headers too (a Link header for paging, say)."""
     target = check_url(url)
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = cls(target, timeout)
@@ -168,7 +191,7 @@ def request(
             if size > max_bytes:
                 raise TooLarge(f"{url} answered more than {max_bytes} bytes")
             chunks.append(chunk)
-        return response.status, b"".join(chunks)
+        return Answer(response.status, response.headers, b"".join(chunks))
     except http.client.HTTPException as exc:
         raise OSError(f"{type(exc).__name__}: {exc}") from exc
     finally:
