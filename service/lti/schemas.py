@@ -24,29 +24,30 @@ def url_field(description: str, required: bool = True) -> fields.Url:
     )
 
 
-class PlatformCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    issuer = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    client_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    deployment_ids = fields.List(
-        fields.String(validate=validate.Length(min=1, max=255)),
-        required=True,
-        validate=validate.Length(min=1, max=100),
-    )
-    auth_login_url = url_field("The platform's OIDC authorization endpoint")
-    auth_token_url = url_field("The platform's OAuth 2 token endpoint")
-    jwks_url = url_field("The platform's public keys (JWKS)")
-    token_audience = fields.String(
-        validate=validate.Length(max=2000),
-        metadata={"description": "`aud` of the client assertion; default: the token URL"},
-    )
+def _platform_fields(required: bool) -> dict[str, fields.Field]:
+    return {
+        "name": fields.String(required=required, validate=validate.Length(min=1, max=200)),
+        "issuer": fields.String(required=required, validate=validate.Length(min=1, max=500)),
+        "client_id": fields.String(required=required, validate=validate.Length(min=1, max=255)),
+        "deployment_ids": fields.List(
+            fields.String(validate=validate.Length(min=1, max=255)),
+            required=required,
+            validate=validate.Length(min=1, max=100),
+            metadata={"description": "On an update: replaces the platform's deployments"},
+        ),
+        "auth_login_url": url_field("The platform's OIDC authorization endpoint", required),
+        "auth_token_url": url_field("The platform's OAuth 2 token endpoint", required),
+        "jwks_url": url_field("The platform's public keys (JWKS)", required),
+        "token_audience": fields.String(
+            validate=validate.Length(max=2000),
+            metadata={"description": "`aud` of the client assertion; default: the token URL"},
+        ),
+    }
 
 
-class PlatformUpdateSchema(PlatformCreateSchema):
-    """Any of the fields; `deployment_ids` replaces the platform's deployments."""
-
-    class Meta(PlatformCreateSchema.Meta):
-        partial = True
+# One set of fields: every one to register a platform, any of them to change one.
+PlatformCreateSchema = StrictSchema.from_dict(_platform_fields(True), name="PlatformCreate")
+PlatformUpdateSchema = StrictSchema.from_dict(_platform_fields(False), name="PlatformUpdate")
 
 
 def checked_platform(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
