@@ -539,27 +539,22 @@ def _url_or_none(value: Any) -> str | None:
 
 def _take_ags_claim(link: LtiResourceLink, endpoint: Any) -> None:
     """The latest launch's AGS endpoints and scopes win (none when its claim is missing), and a
-    change is logged. A line item holdout created stays while the platform names none."""
+    change is logged. A line item holdout created stays while the platform names no line item
+    but the same line items URL."""
     if not isinstance(endpoint, dict):
         endpoint = {}
+    scopes = endpoint.get("scope")
+    lineitems = _url_or_none(endpoint.get("lineitems"))
+    lineitem = _url_or_none(endpoint.get("lineitem"))
+    if lineitem is None and lineitems is not None and lineitems == link.lineitems_url:
+        lineitem = link.lineitem_url
+    scope = [s for s in scopes if isinstance(s, str)][:20] if isinstance(scopes, list) else []
     before = {
         "lineitems": link.lineitems_url,
         "lineitem": link.lineitem_url,
         "scope": list(link.ags_scopes or []),
     }
-    scopes = endpoint.get("scope")
-    lineitem = _url_or_none(endpoint.get("lineitem"))
-    after = {
-        "lineitems": _url_or_none(endpoint.get("lineitems")),
-        # Without a lineitem in the claim, one holdout made under the same lineitems URL stays.
-        "lineitem": lineitem
-        or (
-            link.lineitem_url
-            if link.lineitems_url and _url_or_none(endpoint.get("lineitems")) == link.lineitems_url
-            else None
-        ),
-        "scope": [s for s in scopes if isinstance(s, str)][:20] if isinstance(scopes, list) else [],
-    }
+    after = {"lineitems": lineitems, "lineitem": lineitem, "scope": scope}
     if after == before:
         return
     if link.id is not None:
@@ -573,11 +568,7 @@ def _take_ags_claim(link: LtiResourceLink, endpoint: Any) -> None:
                 "after": after,
             },
         )
-    link.lineitems_url, link.lineitem_url, link.ags_scopes = (
-        after["lineitems"],
-        after["lineitem"],
-        after["scope"],
-    )
+    link.lineitems_url, link.lineitem_url, link.ags_scopes = lineitems, lineitem, scope
 
 
 def remember_link_user(link: LtiResourceLink, platform: LtiPlatform, sub: str, role: Role) -> None:

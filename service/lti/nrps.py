@@ -111,7 +111,7 @@ def fetch_members(context: LtiContext) -> tuple[list[dict[str, Any]], int]:
         if len(members) > MAX_MEMBERS:
             raise RosterError(f"the roster has more than {MAX_MEMBERS} members")
         pages += 1
-        next_url = next_link(headers.get("Link"))
+        next_url = next_link(headers.get("link"))
     return members, pages
 
 

@@ -117,7 +117,7 @@ def login() -> Response:
             )
         )
     else:
-        response = redirect(started.url, code=302)
+        response = make_response(redirect(started.url, code=302))
     response.set_cookie(
         state_cookie_name(started.state),
         started.state,

@@ -224,7 +224,9 @@ class FakePlatform:
             params["lti_storage_target"] = storage_target
         return params
 
-    def enrol(self, context: str, person: str, roles: list[str] | None = None, **extra: Any) -> None:
+    def enrol(
+        self, context: str, person: str, roles: list[str] | None = None, **extra: Any
+    ) -> None:
         """Put someone on a course's roster (NRPS member)."""
         who = PEOPLE.get(person, {"sub": person, "name": person.title(), "roles": [LEARNER]})
         member = {
@@ -446,6 +448,8 @@ class FakePlatform:
                 return jsonify({"error": "invalid_client_metadata"}), 400
             body = json.loads(request.get_data())
             tool = body.get(TOOL_CONFIGURATION) or {}
+            login, jwks = str(body.get("initiate_login_uri", "")), str(body.get("jwks_uri", ""))
+            auth_method = body.get("token_endpoint_auth_method")
             problems = [
                 name
                 for name, ok in (
@@ -455,10 +459,10 @@ class FakePlatform:
                         "grant_types",
                         set(body.get("grant_types") or []) >= {"implicit", "client_credentials"},
                     ),
-                    ("initiate_login_uri", str(body.get("initiate_login_uri", "")).startswith("http")),
+                    ("initiate_login_uri", login.startswith("http")),
                     ("redirect_uris", bool(body.get("redirect_uris"))),
-                    ("jwks_uri", str(body.get("jwks_uri", "")).startswith("http")),
-                    ("token_endpoint_auth_method", body.get("token_endpoint_auth_method") == "private_key_jwt"),
+                    ("jwks_uri", jwks.startswith("http")),
+                    ("token_endpoint_auth_method", auth_method == "private_key_jwt"),
                     ("domain", bool(tool.get("domain"))),
                     ("target_link_uri", bool(tool.get("target_link_uri"))),
                     ("claims", "sub" in (tool.get("claims") or [])),

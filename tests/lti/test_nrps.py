@@ -205,9 +205,7 @@ def test_a_roster_of_too_many_pages_is_refused(
     assert f"more than {MAX_PAGES} pages" in answer.get_json()["detail"]
 
 
-def test_the_daily_task_syncs_each_roster_once_a_day(
-    app: Flask, launched: FakePlatform
-) -> None:
+def test_the_daily_task_syncs_each_roster_once_a_day(app: Flask, launched: FakePlatform) -> None:
     tasks = background(app)
     assert tasks.run_once("lti-rosters") == 1
     assert len(launched.recorded.roster_requests) == 3

@@ -162,7 +162,9 @@ def test_the_platform_refusing_or_answering_junk_is_a_page_not_a_500(
 ) -> None:
     path = mint(client, admin)
     lms.registration_token = "another"  # holdout's token is no longer accepted
-    start = lms.registration_start(path).replace("registration_token=another", "registration_token=x")
+    start = lms.registration_start(path).replace(
+        "registration_token=another", "registration_token=x"
+    )
     refused = client.get(start)
     assert refused.status_code == 502
     assert "refused the registration (HTTP 401" in page_text(refused)

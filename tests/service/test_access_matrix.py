@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.auth import get_or_create_user, issue_token, make_member
+from service.lti.models import LtiPlatform
 from service.models import (
     CourseRole,
     Enrollment,
@@ -30,7 +31,6 @@ from service.models import (
     Webhook,
     db,
 )
-from service.lti.models import LtiPlatform
 from service.questions import save_question
 from service.quizzes import get_or_create_course, save_quiz
 from service.revisions import record
