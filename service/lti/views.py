@@ -3,6 +3,7 @@ the tool's JWKS, and the deep linking picker. Refusals are pages a person can re
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -271,20 +272,32 @@ def register(token: str) -> Response:
         )
     if len(token) > 100:
         raise LaunchError(403, registration.TITLE, "This registration link is unknown.")
-    link = registration.claim_link(token)
-    urls = registration.ToolUrls(
-        login=tool_url("lti.login"), launch=tool_url("lti.launch"), jwks=tool_url("lti.jwks")
-    )
-    try:
-        platform = registration.register(
-            link, config_url, request.args.get("registration_token") or None, urls
-        )
-    except LaunchError:
-        registration.release_link(link.id)
-        raise
-    response = make_response(render_template("lti_registered.html", platform=platform))
-    # The LMS shows this page in its own frame: it may (it is registered now).
     from service.pages import CONTENT_SECURITY_POLICY, frame_ancestors
 
+    try:
+        link = registration.claim_link(token)
+        urls = registration.ToolUrls(
+            login=tool_url("lti.login"), launch=tool_url("lti.launch"), jwks=tool_url("lti.jwks")
+        )
+        try:
+            platform = registration.register(
+                link, config_url, request.args.get("registration_token") or None, urls
+            )
+        except LaunchError:
+            registration.release_link(link.id)
+            raise
+    except LaunchError as exc:
+        # The LMS shows the registration in its own frame: it may show why it was refused.
+        refused = make_response(
+            render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+        )
+        lms = origin_of(config_url)
+        ancestors = frame_ancestors()
+        if lms.startswith(("https://", "http://")) and re.fullmatch(r"[\w.:/\[\]-]+", lms):
+            ancestors += " " + lms
+        refused.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; {ancestors}"
+        return refused
+    response = make_response(render_template("lti_registered.html", platform=platform))
+    # The LMS shows this page in its own frame: it may (it is registered now).
     response.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; {frame_ancestors()}"
     return response

@@ -332,7 +332,41 @@ class FakePlatform:
         @app.get("/start/<hint>")
         def start(hint: str) -> str:
             """Where a browser test begins: the LMS sends the browser to the tool's login."""
-            return autopost(self.tool_base + "/lti/login", self.login_params(hint))
+            target = request.args.get("storage_target")
+            return autopost(self.tool_base + "/lti/login", self.login_params(hint, target))
+
+        @app.get("/course/<hint>")
+        def course_page(hint: str) -> str:
+            """The LMS's course page, the tool in an iframe, and the LMS's client-side storage
+            (LTI postMessage storage): answers lti.put_data and lti.get_data from the tool's
+            origin only, to the frame that asked."""
+            tool_origin = json.dumps(origin(self.tool_base))
+            start_url = html.escape(f"/start/{hint}?storage_target=_parent")
+            return (
+                "<!doctype html><html><head><title>Course</title></head><body>"
+                "<h1>Machine Learning 101</h1>"
+                "<script>"
+                "var stored = {};"
+                "window.addEventListener('message', function (event) {"
+                f"  if (event.origin !== {tool_origin}) {{ return; }}"
+                "  var m = event.data || {};"
+                "  var answer = {subject: m.subject + '.response', message_id: m.message_id,"
+                "                key: m.key};"
+                "  if (m.subject === 'lti.put_data') { stored[m.key] = m.value;"
+                "    answer.value = m.value; }"
+                "  else if (m.subject === 'lti.get_data') {"
+                "    if (m.key in stored) { answer.value = stored[m.key]; }"
+                "    else { answer.error = {code: 'not_found', message: 'no such key'}; } }"
+                "  else { return; }"
+                "  document.body.dataset.storageCalls = (document.body.dataset.storageCalls || '')"
+                "    + m.subject + ' ';"
+                "  event.source.postMessage(answer, event.origin);"
+                "});"
+                "</script>"
+                f'<iframe name="tool" title="holdout" src="{start_url}"'
+                ' style="width:100%;height:600px"></iframe>'
+                "</body></html>"
+            )
 
         @app.post("/token")
         def token() -> tuple[Response, int] | Response:
@@ -506,6 +540,11 @@ class FakePlatform:
                     return list(self.recorded.scores)
             time.sleep(0.1)
         raise AssertionError(f"expected {count} score(s), got {self.recorded.scores}")
+
+
+def origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def verify(token: str, jwks: dict[str, Any], audience: str) -> dict[str, Any]:

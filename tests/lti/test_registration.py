@@ -152,6 +152,7 @@ def test_a_bad_configuration_is_refused_and_the_link_stays_usable(
     refused = client.get(lms.registration_start(path))
     assert 400 <= refused.status_code < 500, page_text(refused)
     assert says in page_text(refused)
+    assert lms.base in refused.headers["Content-Security-Policy"]  # shown in the LMS's frame
     assert lms.recorded.registrations == [] and platforms(app) == []
     lms.configuration_overrides = {}
     assert client.get(lms.registration_start(path)).status_code == 200
