@@ -75,7 +75,7 @@ def http_exchange(
     except outbound.TooLarge as exc:
         raise AnswerTooLarge(str(exc)) from exc
     # Header names in lower case; a header sent several times, its values joined (RFC 9110).
-    names = {name.lower() for name in answer.headers.keys()}
+    names = {name.lower() for name in answer.headers}
     headers = {name: ", ".join(answer.headers.get_all(name) or []) for name in names}
     return HttpAnswer(answer.status, answer.body, headers)
 
