@@ -18,7 +18,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 def test_a_launch_without_the_state_cookie_works_through_the_lms_storage(
     deployment: Deployment, browser: Browser
 ) -> None:
-    platform = deployment.platform
     # A page whose answer the test rewrote has no address space, so Chromium's local network
     # checks would stop it from going on to the LMS on 127.0.0.1: this browser does not check.
     own = browser.browser_type.launch(
