@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import has_app_context
@@ -137,21 +138,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def request(
-    url: str,
-    *,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_bytes: int = MAX_RESPONSE_BYTES,
-) -> tuple[int, bytes]:
-    """One exchange with a checked URL: (status, body). A redirect is answered as it is (3xx),
-    never followed; `timeout` bounds the whole answer (a server dribbling bytes cannot hold a
-    thread); more than max_bytes raises TooLarge. Raises OutboundRefused or OSError."""
-    answer = exchange(
-        url, method=method, body=body, headers=headers, timeout=timeout, max_bytes=max_bytes
-    )
+def request(url: str, **options: Any) -> tuple[int, bytes]:
+    """One exchange with a checked URL: (status, body); the options and rules of `exchange`."""
+    answer = exchange(url, **options)
     return answer.status, answer.body
 
 
@@ -171,7 +160,10 @@ def exchange(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> Answer:
-    """`request`, with the answer's headers too (a Link header for paging, say)."""
+    """One exchange with a checked URL: its status, headers and body. A redirect is answered as
+    it is (3xx), never followed; `timeout` bounds the whole answer (a server dribbling bytes
+    cannot hold a thread); more than max_bytes raises TooLarge. Raises OutboundRefused or
+    OSError."""
     target = check_url(url)
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = cls(target, timeout)

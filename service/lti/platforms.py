@@ -147,19 +147,10 @@ def has_deployment(platform: LtiPlatform, deployment_id: str) -> bool:
     return any(d.deployment_id == deployment_id for d in platform.deployments)
 
 
-def http_json(
-    url: str,
-    *,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float | None = None,
-) -> tuple[int, Any]:
+def http_json(url: str, **options: Any) -> tuple[int, Any]:
     """One HTTP exchange, bounded in time and size; returns (status, parsed JSON or None).
-    Raises PlatformError when there was no usable HTTP answer."""
-    status, parsed, _ = http_json_answer(
-        url, method=method, body=body, headers=headers, timeout=timeout
-    )
+    Raises PlatformError when there was no usable HTTP answer. Options: http_json_answer's."""
+    status, parsed, _ = http_json_answer(url, **options)
     return status, parsed
 
 
@@ -172,7 +163,8 @@ def http_json_answer(
     timeout: float | None = None,
     max_bytes: int = MAX_ANSWER_BYTES,
 ) -> tuple[int, Any, Mapping[str, str]]:
-    """`http_json` with the answer's headers, and a size cap of the caller's choosing."""
+    """One HTTP exchange, bounded in time and size (max_bytes): (status, parsed JSON or None,
+    headers). Raises PlatformError when there was no usable HTTP answer."""
     try:
         answer = http_exchange(
             url,
