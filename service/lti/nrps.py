@@ -133,7 +133,10 @@ def sync_roster(context: LtiContext) -> RosterSync:
             result.skipped += 1
             continue
         sub = str(sub)[:255]
-        roles = [r for r in member.get("roles") or [] if isinstance(r, str)][:MAX_ROLES]
+        given = member.get("roles")
+        roles = (
+            [r for r in given if isinstance(r, str)][:MAX_ROLES] if isinstance(given, list) else []
+        )
         claims: dict[str, Any] = {
             "sub": sub,
             ROLES: roles,

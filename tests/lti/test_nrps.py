@@ -221,6 +221,24 @@ def test_the_daily_task_syncs_each_roster_once_a_day(app: Flask, launched: FakeP
         assert len(gone.all()) == 1
 
 
+def test_odd_members_are_skipped_or_taken_as_learners_never_a_crash(
+    app: Flask, client: FlaskClient, launched: FakePlatform, instructor: dict[str, str]
+) -> None:
+    with launched.lock:
+        launched.roster[CONTEXT] = [
+            {"name": "no id"},
+            {"user_id": True},
+            {"user_id": 42, "roles": 7, "status": ["x"], "name": {"first": "x"}},
+            {"user_id": "u-" + "x" * 400, "roles": "Instructor", "email": "e@example.com"},
+        ]
+    answer = client.post(f"/api/v1/courses/{course_slug(app)}/roster/sync", headers=instructor)
+    assert answer.status_code == 200, answer.get_json()
+    (synced,) = answer.get_json()["synced"]
+    assert (synced["members"], synced["skipped"]) == (2, 2)
+    roster = client.get(f"/api/v1/courses/{course_slug(app)}/roster", headers=instructor)
+    assert {m["course_role"] for m in roster.get_json()["items"]} == {"student"}
+
+
 def test_the_cli_syncs_rosters(app: Flask, launched: FakePlatform) -> None:
     from service.lti.cli import lti_group
 
