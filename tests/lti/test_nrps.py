@@ -148,7 +148,7 @@ def test_a_student_may_not_sync_and_a_course_without_roster_says_why(
 
 @pytest.mark.parametrize(
     "breakage",
-    ["status", "not-json", "loop", "other-context", "no-members"],
+    ["status", "not-json", "loop", "other-context", "no-members", "huge"],
 )
 def test_a_bad_roster_is_a_502_problem_and_changes_nothing(
     app: Flask,
@@ -169,6 +169,8 @@ def test_a_bad_roster_is_a_502_problem_and_changes_nothing(
             return "<html>", 200
         if breakage == "no-members":
             return jsonify({"id": "x", "members": "everyone"})
+        if breakage == "huge":  # past the cap on a page (4 MiB)
+            return jsonify({"id": "x", "members": [{"user_id": "u", "name": "n" * 5_000_000}]})
         if breakage == "other-context":
             return jsonify({"id": "x", "context": {"id": "another"}, "members": []})
         answer: Response = view(context)
