@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import has_app_context
@@ -137,7 +138,20 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def request(
+def request(url: str, **options: Any) -> tuple[int, bytes]:
+    """One exchange with a checked URL: (status, body); the options and rules of `exchange`."""
+    answer = exchange(url, **options)
+    return answer.status, answer.body
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def exchange(
     url: str,
     *,
     method: str = "GET",
@@ -145,10 +159,11 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = MAX_RESPONSE_BYTES,
-) -> tuple[int, bytes]:
-    """One exchange with a checked URL: (status, body). A redirect is answered as it is (3xx),
-    never followed; `timeout` bounds the whole answer (a server dribbling bytes cannot hold a
-    thread); more than max_bytes raises TooLarge. Raises OutboundRefused or OSError."""
+) -> Answer:
+    """One exchange with a checked URL: its status, headers and body. A redirect is answered as
+    it is (3xx), never followed; `timeout` bounds the whole answer (a server dribbling bytes
+    cannot hold a thread); more than max_bytes raises TooLarge. Raises OutboundRefused or
+    OSError."""
     target = check_url(url)
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = cls(target, timeout)
@@ -168,7 +183,7 @@ def request(
             if size > max_bytes:
                 raise TooLarge(f"{url} answered more than {max_bytes} bytes")
             chunks.append(chunk)
-        return response.status, b"".join(chunks)
+        return Answer(response.status, response.headers, b"".join(chunks))
     except http.client.HTTPException as exc:
         raise OSError(f"{type(exc).__name__}: {exc}") from exc
     finally:

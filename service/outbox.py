@@ -20,9 +20,9 @@ import logging
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +51,7 @@ class AnswerTooLarge(Exception):
 class HttpAnswer:
     status: int
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def http_exchange(
@@ -68,12 +69,15 @@ def http_exchange(
     (also for a refused URL, TimeoutError) when there was no usable answer, AnswerTooLarge past
     the cap."""
     try:
-        status, data = outbound.request(
+        answer = outbound.exchange(
             url, method=method, body=body, headers=headers, timeout=timeout, max_bytes=max_bytes
         )
     except outbound.TooLarge as exc:
         raise AnswerTooLarge(str(exc)) from exc
-    return HttpAnswer(status, data)
+    # Header names in lower case; a header sent several times, its values joined (RFC 9110).
+    names = {name.lower() for name in answer.headers}
+    headers = {name: ", ".join(answer.headers.get_all(name) or []) for name in names}
+    return HttpAnswer(answer.status, answer.body, headers)
 
 
 # --- kinds of rows ---------------------------------------------------------------------------

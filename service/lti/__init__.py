@@ -27,7 +27,7 @@ def init_lti(app: Flask, api: Any) -> None:
     create_app)."""
     from service import access
     from service.gradebook import register_linked_items
-    from service.lti import ags, views
+    from service.lti import ags, nrps, views
     from service.lti import api as lti_api
     from service.lti import models as _lti_models  # noqa: F401 - tables for Alembic
 
@@ -36,4 +36,5 @@ def init_lti(app: Flask, api: Any) -> None:
     app.register_blueprint(views.bp)
     api.register_blueprint(lti_api.blp)
     ags.listen(app)
+    nrps.listen(app)  # the daily roster sync
     register_linked_items(ags.course_links)  # the LMS's links: items of the course's gradebook

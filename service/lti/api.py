@@ -7,64 +7,36 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from service import access, outbound
+from service import access
 from service.access import Need
-from service.api.common import BEARER, Blueprint, paginate
+from service.api.common import BEARER, Blueprint, course_or_404, paginate
 from service.auth import require
-from service.lti.models import LtiPlatform, LtiScoreDelivery
-from service.lti.platforms import register_platform
-from service.lti.views import tool_urls
-from service.models import JobStatus, Role, db
+from service.errors import Problem
+from service.lti import nrps, registration
+from service.lti.launch import ROLES, course_role_of
+from service.lti.models import (
+    LtiContext,
+    LtiMembership,
+    LtiPlatform,
+    LtiScoreDelivery,
+    LtiUser,
+)
+from service.lti.platforms import (
+    PlatformConflict,
+    delete_platform,
+    register_platform,
+    update_platform,
+)
+from service.lti.schemas import (
+    PlatformCreateSchema,
+    PlatformSchema,
+    PlatformUpdateSchema,
+    checked_platform,
+)
+from service.models import CourseRole, JobStatus, Role, db
 from service.schemas import PageArgs, StrictSchema, page_of
 
 blp = Blueprint("lti_admin", __name__, url_prefix="/api/v1", description="LTI 1.3")
-
-
-def url_field(description: str) -> fields.Url:
-    return fields.Url(
-        required=True,
-        schemes={"http", "https"},
-        require_tld=False,
-        validate=validate.Length(max=2000),
-        metadata={"description": description},
-    )
-
-
-class PlatformCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    issuer = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    client_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    deployment_ids = fields.List(
-        fields.String(validate=validate.Length(min=1, max=255)),
-        required=True,
-        validate=validate.Length(min=1),
-    )
-    auth_login_url = url_field("The platform's OIDC authorization endpoint")
-    auth_token_url = url_field("The platform's OAuth 2 token endpoint")
-    jwks_url = url_field("The platform's public keys (JWKS)")
-    token_audience = fields.String(
-        validate=validate.Length(max=2000),
-        metadata={"description": "`aud` of the client assertion; default: the token URL"},
-    )
-
-
-class PlatformSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    issuer = fields.String(required=True)
-    client_id = fields.String(required=True)
-    deployment_ids = fields.Function(
-        lambda p: [d.deployment_id for d in p.deployments], required=True
-    )
-    auth_login_url = fields.String(required=True)
-    auth_token_url = fields.String(required=True)
-    jwks_url = fields.String(required=True)
-    token_audience = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    tool = fields.Function(
-        lambda _: tool_urls(),
-        metadata={"description": "The URLs to enter in the platform"},
-    )
 
 
 class DeliveryListArgs(PageArgs):
@@ -111,12 +83,172 @@ def create_platform(body: dict[str, Any]) -> tuple[LtiPlatform, int]:
     """Register an LMS (or update it, keyed by issuer and client id; deployment ids are added;
     site administrators). Its endpoints must be public https URLs (service.outbound)."""
     access.require_site(Need.ADMIN)
-    outbound.require_allowed(
-        {name: body[name] for name in ("auth_login_url", "auth_token_url", "jwks_url")}
-    )
-    platform, created = register_platform(**body)
+    platform, created = register_platform(**checked_platform(body))
     db.session.commit()
     return platform, 201 if created else 200
+
+
+def platform_or_404(platform_id: int) -> LtiPlatform:
+    access.require_site(Need.ADMIN)
+    platform = db.session.get(LtiPlatform, platform_id) if 0 < platform_id < 2**31 else None
+    if platform is None:
+        raise Problem(404, f"No LTI platform {platform_id}.")
+    return platform
+
+
+@blp.route("/lti/platforms/<int:platform_id>")
+@require(Role.ADMIN)
+@blp.doc(security=BEARER)
+@blp.response(200, PlatformSchema)
+def get_platform(platform_id: int) -> LtiPlatform:
+    """One registered platform (site administrators)."""
+    return platform_or_404(platform_id)
+
+
+@blp.route("/lti/platforms/<int:platform_id>", methods=["PATCH"])
+@require(Role.ADMIN)
+@blp.doc(security=BEARER)
+@blp.arguments(PlatformUpdateSchema)
+@blp.response(200, PlatformSchema)
+def patch_platform(body: dict[str, Any], platform_id: int) -> LtiPlatform:
+    """Change a platform's fields (the same as for registering); `deployment_ids` replaces its
+    deployments (site administrators)."""
+    platform = platform_or_404(platform_id)
+    try:
+        update_platform(platform, checked_platform(body, partial=True))
+    except PlatformConflict as exc:
+        db.session.rollback()
+        raise Problem(409, f"Refused: {exc}.") from exc
+    db.session.commit()
+    return platform
+
+
+@blp.route("/lti/platforms/<int:platform_id>", methods=["DELETE"])
+@require(Role.ADMIN)
+@blp.doc(security=BEARER)
+@blp.response(204)
+def remove_platform(platform_id: int) -> None:
+    """Forget a platform: its deployments, courses' links, roster and score log. holdout's
+    users, courses and their work stay (site administrators)."""
+    delete_platform(platform_or_404(platform_id))
+    db.session.commit()
+
+
+class RegistrationLinkArgs(StrictSchema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The name the platform gets once it registered"},
+    )
+    hours = fields.Float(
+        load_default=registration.DEFAULT_HOURS,
+        validate=validate.Range(min=0.1, max=registration.MAX_HOURS),
+        metadata={"description": "How long the link stays valid"},
+    )
+
+
+class RegistrationLinkSchema(Schema):
+    url = fields.String(
+        required=True,
+        metadata={
+            "description": "Paste it into the LMS (Moodle: Tool URL; Canvas: LTI Registration URL)"
+        },
+    )
+    name = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+@blp.route("/lti/registration-links", methods=["POST"])
+@require(Role.ADMIN)
+@blp.doc(security=BEARER)
+@blp.arguments(RegistrationLinkArgs)
+@blp.response(201, RegistrationLinkSchema)
+def create_registration_link(body: dict[str, Any]) -> dict[str, Any]:
+    """A one-time LTI Dynamic Registration URL (site administrators): the only way a platform
+    registers itself with holdout."""
+    access.require_site(Need.ADMIN)
+    made = registration.mint_link(body["name"], body["hours"])
+    db.session.commit()
+    return made
+
+
+class RosterMemberSchema(Schema):
+    user = fields.Function(lambda m: m.lti_user.user_id, required=True)
+    name = fields.Function(lambda m: m.lti_user.user.name, required=True)
+    lms_user_id = fields.Function(lambda m: m.lti_user.sub, required=True)
+    lms_roles = fields.List(fields.String(), attribute="roles", required=True)
+    course_role = fields.Function(
+        lambda m: str(course_role_of({ROLES: m.roles})),
+        required=True,
+        metadata={"enum": [r.value for r in CourseRole]},
+    )
+    status = fields.String(required=True, metadata={"description": "Active, Inactive or Deleted"})
+    gone_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When they left the LMS roster (kept, marked)"}
+    )
+    synced_at = fields.DateTime(required=True)
+
+
+class RosterSyncSchema(Schema):
+    context = fields.String(required=True, metadata={"description": "The LMS's context id"})
+    members = fields.Integer(required=True)
+    enrolled = fields.Integer(required=True, metadata={"description": "New to the roster"})
+    gone = fields.Integer(required=True, metadata={"description": "Marked gone by this sync"})
+    skipped = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class RosterSyncsSchema(Schema):
+    synced = fields.List(fields.Nested(RosterSyncSchema), required=True)
+
+
+def _roster_course(slug: str) -> Any:
+    course = course_or_404(slug, Need.STAFF)
+    contexts = nrps.course_contexts(course.id)
+    if not any(c.memberships_url for c in contexts):
+        raise Problem(
+            409,
+            f"The LMS has offered no roster for course '{slug}' yet: it is sent with a launch "
+            "(enable Names and Role Provisioning Services for the tool in the LMS).",
+        )
+    return course, contexts
+
+
+@blp.route("/courses/<slug>/roster")
+@require()
+@blp.doc(security=BEARER)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(RosterMemberSchema))
+def roster(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """The course's LMS roster (NRPS), as last synced: members who left are marked `gone_at`
+    (the course's staff)."""
+    course, _ = _roster_course(slug)
+    query = (
+        select(LtiMembership)
+        .join(LtiContext, LtiContext.id == LtiMembership.context_id)
+        .join(LtiUser, LtiUser.id == LtiMembership.lti_user_id)
+        .where(LtiContext.course_id == course.id)
+        .order_by(LtiMembership.id)
+    )
+    return paginate(query, args)
+
+
+@blp.route("/courses/<slug>/roster/sync", methods=["POST"])
+@require()
+@blp.doc(security=BEARER)
+@blp.response(200, RosterSyncsSchema)
+def sync_roster(slug: str) -> dict[str, Any]:
+    """Pull the course's roster from the LMS now (the course's staff); also done daily."""
+    _, contexts = _roster_course(slug)
+    synced = []
+    for context in contexts:
+        if not context.memberships_url:
+            continue
+        try:
+            synced.append(nrps.sync_and_commit(context).as_dict())
+        except nrps.RosterError as exc:
+            raise Problem(502, f"The LMS's roster could not be read: {exc}.") from exc
+    return {"synced": synced}
 
 
 @blp.route("/lti/score-deliveries")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
+from flask import current_app
 from sqlalchemy import delete, select, update
 
 from service import config
@@ -43,10 +45,13 @@ ROLES = LTI + "roles"
 CONTEXT = LTI + "context"
 CUSTOM = LTI + "custom"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+MAX_URL = 2000
 DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 
+log = logging.getLogger("holdout.lti")
 LOGIN_TTL = timedelta(seconds=config.current().lti_login_ttl)
 LEEWAY_SECONDS = 60
 STATE_COOKIE_PREFIX = "holdout-lti-state-"
@@ -98,6 +103,30 @@ def state_cookie_name(state: str) -> str:
 class LoginRedirect:
     url: str
     state: str
+    # Client-side storage (LTI postMessage storage): the platform's frame and its origin.
+    storage_target: str | None = None
+    storage_origin: str | None = None
+
+
+STORAGE_TARGET = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
+STORAGE_PROOF_FIELD = "lti_storage_proof"
+
+
+def storage_key(state: str) -> str:
+    """The key the state is kept under in the platform's storage."""
+    return "state_" + state
+
+
+def storage_proof(state: str) -> str:
+    """What the tool's own check page posts back once the platform's storage held the state:
+    only holdout can compute it, and it is taken only from holdout's own origin."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"lti-storage:" + state.encode(), hashlib.sha256).hexdigest()
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def begin_login(params: dict[str, str], redirect_uri: str) -> LoginRedirect:
@@ -124,7 +153,17 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> LoginRedirect:
     if deployment and not has_deployment(platform, deployment):
         raise unknown_deployment(platform, deployment)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    db.session.add(LtiLogin(state_hash=state_hash(state), nonce=nonce, platform_id=platform.id))
+    target = params.get("lti_storage_target") or None
+    if target is not None and not STORAGE_TARGET.fullmatch(target):
+        target = None  # not a frame name: the cookie alone keeps the state
+    db.session.add(
+        LtiLogin(
+            state_hash=state_hash(state),
+            nonce=nonce,
+            platform_id=platform.id,
+            storage_target=target,
+        )
+    )
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -138,8 +177,15 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> LoginRedirect:
     }
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
+    if target is not None:
+        query["lti_storage_target"] = target
     separator = "&" if "?" in platform.auth_login_url else "?"
-    return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state)
+    return LoginRedirect(
+        url=platform.auth_login_url + separator + urlencode(query),
+        state=state,
+        storage_target=target,
+        storage_origin=origin_of(platform.auth_login_url) if target else None,
+    )
 
 
 def unknown_deployment(platform: LtiPlatform, deployment_id: str) -> LaunchError:
@@ -168,8 +214,22 @@ class Launch:
         return str(self.claims.get(DEPLOYMENT_ID, ""))
 
 
-def validate_launch(form: dict[str, str], cookies: dict[str, str]) -> Launch:
-    """Check everything about a launch (see the module doc), consuming its login state."""
+class NeedsStorageCheck(Exception):
+    """No state cookie came back, but the platform keeps the state in its client-side storage:
+    the browser must show that it holds it (a page of holdout's asks the platform's frame)."""
+
+    def __init__(self, target: str, origin: str) -> None:
+        super().__init__(target)
+        self.target = target
+        self.origin = origin
+
+
+def validate_launch(
+    form: dict[str, str], cookies: dict[str, str], same_origin: bool = False
+) -> Launch:
+    """Check everything about a launch (see the module doc), consuming its login state. The
+    state is bound to the browser by its cookie or, when the platform offered client-side
+    storage, by the storage check (`same_origin`: the request came from holdout's own page)."""
     if form.get("error"):
         raise LaunchError(
             400,
@@ -197,15 +257,38 @@ def validate_launch(form: dict[str, str], cookies: dict[str, str]) -> Launch:
         raise replayed()
     cookie = cookies.get(state_cookie_name(state), "")
     if not hmac.compare_digest(cookie.encode(), state.encode()):
+        _check_storage(login, form, state, same_origin)
+    platform = db.session.get(LtiPlatform, login.platform_id)
+    assert platform is not None
+    return _checked_launch(platform, login, form["id_token"])
+
+
+def _check_storage(login: LtiLogin, form: dict[str, str], state: str, same_origin: bool) -> None:
+    """Without the state cookie: the storage check, when the platform offered the storage."""
+    if login.storage_target is not None:
+        proof = form.get(STORAGE_PROOF_FIELD, "")
+        if not proof:
+            platform = db.session.get(LtiPlatform, login.platform_id)
+            assert platform is not None
+            raise NeedsStorageCheck(login.storage_target, origin_of(platform.auth_login_url))
+        if same_origin and hmac.compare_digest(proof.encode(), storage_proof(state).encode()):
+            return
         raise LaunchError(
             403,
             "Launch from another browser",
-            "This launch did not come back to the browser that started it (the state cookie "
-            "is missing). If your browser blocks third-party cookies, set the LMS to open "
-            "holdout in a new window.",
+            "This launch could not be tied to the browser that started it (neither the state "
+            "cookie nor the LMS's storage confirmed it). Open holdout again from your course.",
         )
-    platform = db.session.get(LtiPlatform, login.platform_id)
-    assert platform is not None
+    raise LaunchError(
+        403,
+        "Launch from another browser",
+        "This launch did not come back to the browser that started it (the state cookie "
+        "is missing). If your browser blocks third-party cookies, set the LMS to open "
+        "holdout in a new window.",
+    )
+
+
+def _checked_launch(platform: LtiPlatform, login: LtiLogin, id_token: str) -> Launch:
     claims = _verified_claims(platform, id_token)
     if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), login.nonce.encode()):
         raise LaunchError(
@@ -375,6 +458,7 @@ def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
     if row is not None:
         if title and row.course.title != title:
             row.course.title = title
+        _remember_roster(row, claims)
         return row.course
     digest = hashlib.sha256(f"{platform.id}:{context_id}".encode()).hexdigest()[:8]
     label = _slug_part(str(context.get("label") or context.get("title") or ""))
@@ -384,11 +468,26 @@ def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
         course = Course(slug=slug, title=title)
         db.session.add(course)
         db.session.flush()
-    db.session.add(
-        LtiContext(platform_id=platform.id, context_id=context_id, course_id=course.id, title=title)
+    row = LtiContext(
+        platform_id=platform.id, context_id=context_id, course_id=course.id, title=title
     )
+    db.session.add(row)
+    _remember_roster(row, claims)
     db.session.flush()
     return course
+
+
+def _remember_roster(row: LtiContext, claims: dict[str, Any]) -> None:
+    """The roster URL (NRPS 2.0) of the latest launch that offers one."""
+    service = claims.get(NRPS_CLAIM)
+    if not isinstance(service, dict):
+        return
+    url, versions = service.get("context_memberships_url"), service.get("service_versions")
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        return
+    if isinstance(versions, list) and "2.0" not in versions:
+        return
+    row.memberships_url = url
 
 
 def launch_target(claims: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -429,14 +528,47 @@ def resource_link(
                 LtiContext.platform_id == platform.id, LtiContext.context_id == context_id
             )
         )
-    endpoint = claims.get(AGS_ENDPOINT)
-    if isinstance(endpoint, dict):
-        link.lineitems_url = endpoint.get("lineitems") or link.lineitems_url
-        if endpoint.get("lineitem"):
-            link.lineitem_url = endpoint["lineitem"]
-        link.ags_scopes = [s for s in endpoint.get("scope") or [] if isinstance(s, str)]
+    _take_ags_claim(link, claims.get(AGS_ENDPOINT))
     db.session.flush()
     return link
+
+
+def _url_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value and len(value) <= MAX_URL else None
+
+
+def _take_ags_claim(link: LtiResourceLink, endpoint: Any) -> None:
+    """The latest launch's AGS endpoints and scopes win (none when its claim is missing), and a
+    change is logged. A line item holdout created stays while the platform names no line item
+    but the same line items URL."""
+    if not isinstance(endpoint, dict):
+        endpoint = {}
+    scopes = endpoint.get("scope")
+    lineitems = _url_or_none(endpoint.get("lineitems"))
+    lineitem = _url_or_none(endpoint.get("lineitem"))
+    if lineitem is None and lineitems is not None and lineitems == link.lineitems_url:
+        lineitem = link.lineitem_url
+    scope = [s for s in scopes if isinstance(s, str)][:20] if isinstance(scopes, list) else []
+    before = {
+        "lineitems": link.lineitems_url,
+        "lineitem": link.lineitem_url,
+        "scope": list(link.ags_scopes or []),
+    }
+    after = {"lineitems": lineitems, "lineitem": lineitem, "scope": scope}
+    if after == before:
+        return
+    if link.id is not None:
+        log.info(
+            "lti ags claim changed",
+            extra={
+                "event": "lti.ags_claim_changed",
+                "platform": link.platform_id,
+                "resource_link": link.resource_link_id,
+                "before": before,
+                "after": after,
+            },
+        )
+    link.lineitems_url, link.lineitem_url, link.ags_scopes = lineitems, lineitem, scope
 
 
 def remember_link_user(link: LtiResourceLink, platform: LtiPlatform, sub: str, role: Role) -> None:

@@ -76,6 +76,9 @@ class LtiLogin(db.Model):  # type: ignore[name-defined]
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     used_at: Mapped[datetime | None]
+    # The platform's frame for client-side storage (lti_storage_target), when it offered one:
+    # the state is then also kept there, for browsers that drop the state cookie.
+    storage_target: Mapped[str | None] = mapped_column(String(200))
 
 
 class LtiContext(db.Model):  # type: ignore[name-defined]
@@ -88,9 +91,54 @@ class LtiContext(db.Model):  # type: ignore[name-defined]
     context_id: Mapped[str] = mapped_column(String(255))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200), default="")
+    # Names and Role Provisioning Services: the roster URL of the latest launch, and its sync.
+    memberships_url: Mapped[str | None] = mapped_column(String(2000))
+    roster_synced_at: Mapped[datetime | None]
+    roster_error: Mapped[str | None] = mapped_column(String(500))
+    # Claimed by the process that syncs it next (daily), so two never sync it at once.
+    roster_due_at: Mapped[datetime | None]
 
     course: Mapped[Course] = relationship()
+    platform: Mapped[LtiPlatform] = relationship()
     __table_args__ = (UniqueConstraint("platform_id", "context_id", name="uq_lti_contexts_pair"),)
+
+
+class LtiMembership(db.Model):  # type: ignore[name-defined]
+    """A platform user in a context's roster (NRPS), with the LMS's roles and status. Someone who
+    leaves the roster is marked (`gone_at`), never deleted: their work and grades stay."""
+
+    __tablename__ = "lti_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    lti_user_id: Mapped[int] = mapped_column(ForeignKey("lti_users.id", ondelete="CASCADE"))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20), default="Active")
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    gone_at: Mapped[datetime | None]
+
+    lti_user: Mapped[LtiUser] = relationship()
+    __table_args__ = (
+        UniqueConstraint("context_id", "lti_user_id", name="uq_lti_memberships_pair"),
+    )
+
+
+class LtiRegistrationLink(db.Model):  # type: ignore[name-defined]
+    """A one-time link for LTI Dynamic Registration, minted by a site administrator: the only
+    way a platform can register itself (the initiation URL is otherwise open to anyone)."""
+
+    __tablename__ = "lti_registration_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Set while a registration runs (released if it fails) and for good once it succeeded.
+    used_at: Mapped[datetime | None]
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="SET NULL")
+    )
 
 
 class LtiUser(db.Model):  # type: ignore[name-defined]

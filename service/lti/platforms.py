@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,66 @@ def register_platform(
     return platform, created
 
 
+PLATFORM_FIELDS = (
+    "name",
+    "issuer",
+    "client_id",
+    "auth_login_url",
+    "auth_token_url",
+    "jwks_url",
+    "token_audience",
+)
+
+
+def update_platform(platform: LtiPlatform, changes: dict[str, Any]) -> None:
+    """Change a platform's fields; `deployment_ids` replaces its deployments. Raises
+    PlatformConflict when the issuer and client id become another platform's. The caller commits."""
+    issuer = changes.get("issuer", platform.issuer)
+    client_id = changes.get("client_id", platform.client_id)
+    other = db.session.scalar(
+        select(LtiPlatform.id).where(
+            LtiPlatform.issuer == issuer,
+            LtiPlatform.client_id == client_id,
+            LtiPlatform.id != platform.id,
+        )
+    )
+    if other is not None:
+        raise PlatformConflict(
+            f"platform {other} already has issuer {issuer!r} and client id {client_id!r}"
+        )
+    forget_caches(platform)
+    for name in PLATFORM_FIELDS:
+        if name in changes:
+            setattr(platform, name, changes[name])
+    if "deployment_ids" in changes:
+        wanted = list(dict.fromkeys(changes["deployment_ids"]))
+        for deployment in list(platform.deployments):
+            if deployment.deployment_id not in wanted:
+                platform.deployments.remove(deployment)
+        known = {d.deployment_id for d in platform.deployments}
+        for deployment_id in wanted:
+            if deployment_id not in known:
+                platform.deployments.append(LtiDeployment(deployment_id=deployment_id))
+    db.session.flush()
+
+
+def delete_platform(platform: LtiPlatform) -> None:
+    """Forget a platform, its deployments, contexts, links and deliveries (holdout's users,
+    courses and their work stay). The caller commits."""
+    forget_caches(platform)
+    db.session.delete(platform)
+    db.session.flush()
+
+
+def forget_caches(platform: LtiPlatform) -> None:
+    token_cache.forget(platform)
+    jwks_cache.forget(platform.jwks_url)
+
+
+class PlatformConflict(Exception):
+    """Another platform has this issuer and client id."""
+
+
 def find_platform(issuer: str, client_id: str | None) -> LtiPlatform | None:
     """The platform with this issuer (and client id; without one, the only one of the issuer)."""
     query = select(LtiPlatform).where(LtiPlatform.issuer == issuer)
@@ -86,16 +147,24 @@ def has_deployment(platform: LtiPlatform, deployment_id: str) -> bool:
     return any(d.deployment_id == deployment_id for d in platform.deployments)
 
 
-def http_json(
+def http_json(url: str, **options: Any) -> tuple[int, Any]:
+    """One HTTP exchange, bounded in time and size; returns (status, parsed JSON or None).
+    Raises PlatformError when there was no usable HTTP answer. Options: http_json_answer's."""
+    status, parsed, _ = http_json_answer(url, **options)
+    return status, parsed
+
+
+def http_json_answer(
     url: str,
     *,
     method: str = "GET",
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float | None = None,
-) -> tuple[int, Any]:
-    """One HTTP exchange, bounded in time and size; returns (status, parsed JSON or None).
-    Raises PlatformError when there was no usable HTTP answer."""
+    max_bytes: int = MAX_ANSWER_BYTES,
+) -> tuple[int, Any, Mapping[str, str]]:
+    """One HTTP exchange, bounded in time and size (max_bytes): (status, parsed JSON or None,
+    headers). Raises PlatformError when there was no usable HTTP answer."""
     try:
         answer = http_exchange(
             url,
@@ -103,14 +172,15 @@ def http_json(
             body=body,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             timeout=timeout or TIMEOUT_SECONDS,
-            max_bytes=MAX_ANSWER_BYTES,
+            max_bytes=max_bytes,
         )
     except (OSError, AnswerTooLarge) as exc:
         raise PlatformError(f"{url}: {type(exc).__name__}: {exc}") from exc
     try:
-        return answer.status, json.loads(answer.body) if answer.body else None
+        parsed = json.loads(answer.body) if answer.body else None
     except ValueError:
-        return answer.status, None
+        parsed = None
+    return answer.status, parsed, answer.headers
 
 
 # --- the platform's JWKS ----------------------------------------------------------------------
@@ -183,6 +253,11 @@ class JwksCache:
         with self._lock:
             self._by_url.clear()
             self._failed.clear()
+
+    def forget(self, jwks_url: str) -> None:
+        with self._lock:
+            self._by_url.pop(jwks_url, None)
+            self._failed.pop(jwks_url, None)
 
     def _fetch(self, jwks_url: str, forced_at: float | None) -> _Jwks:
         status, body = http_json(

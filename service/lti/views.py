@@ -3,12 +3,14 @@ the tool's JWKS, and the deep linking picker. Refusals are pages a person can re
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,10 +32,15 @@ from service.lti.deep_linking import (
 from service.lti.launch import (
     DEEP_LINKING_REQUEST,
     LOGIN_TTL,
+    STORAGE_PROOF_FIELD,
     LaunchError,
+    NeedsStorageCheck,
     begin_login,
+    origin_of,
     provision,
     state_cookie_name,
+    storage_key,
+    storage_proof,
     target_exists,
     validate_launch,
 )
@@ -54,6 +61,19 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 def tool_url(endpoint: str) -> str:
     """An absolute URL of this tool, on HOLDOUT_PUBLIC_URL (or a trusted request host)."""
     return external_url(url_for(endpoint))
+
+
+def tool_url_for(endpoint: str, **values: Any) -> str:
+    return external_url(url_for(endpoint, **values))
+
+
+def _same_origin() -> bool:
+    """Whether this POST came from one of holdout's own pages (the browser says so: Origin,
+    else Sec-Fetch-Site), not from a page elsewhere."""
+    origin = request.headers.get("Origin")
+    if origin:
+        return origin.rstrip("/") == origin_of(tool_url("lti.launch"))
+    return request.headers.get("Sec-Fetch-Site") == "same-origin"
 
 
 def tool_urls() -> dict[str, str]:
@@ -83,7 +103,22 @@ def login() -> Response:
     params: dict[str, str] = {**request.args.to_dict(), **request.form.to_dict()}
     started = begin_login(params, redirect_uri=tool_url("lti.launch"))
     db.session.commit()
-    response = redirect(started.url, code=302)
+    if started.storage_target:
+        # The platform offers client-side storage: keep the state there too (the page then
+        # goes on to the platform), for browsers that drop the cookie in an iframe.
+        response = make_response(
+            render_template(
+                "lti_storage.html",
+                mode="put",
+                target=started.storage_target,
+                origin=started.storage_origin,
+                key=storage_key(started.state),
+                value=started.state,
+                next_url=started.url,
+            )
+        )
+    else:
+        response = make_response(redirect(started.url, code=302))
     response.set_cookie(
         state_cookie_name(started.state),
         started.state,
@@ -98,7 +133,25 @@ def login() -> Response:
 def launch() -> Response:
     """The platform posts the signed id_token here (the redirect URI)."""
     form = request.form.to_dict()
-    checked = validate_launch(form, request.cookies)
+    try:
+        checked = validate_launch(form, request.cookies, same_origin=_same_origin())
+    except NeedsStorageCheck as needed:
+        return make_response(
+            render_template(
+                "lti_storage.html",
+                mode="get",
+                target=needed.target,
+                origin=needed.origin,
+                key=storage_key(form["state"]),
+                value=form["state"],
+                action=url_for("lti.launch"),
+                fields={
+                    "id_token": form["id_token"],
+                    "state": form["state"],
+                    STORAGE_PROOF_FIELD: storage_proof(form["state"]),
+                },
+            )
+        )
     granted = provision(checked)
     # The session is limited to the launch's course; without one, it is only a learner's.
     staff = granted.course is not None and granted.course_role != CourseRole.STUDENT
@@ -200,3 +253,51 @@ def deep_link() -> str | tuple[str, int]:
         fields={"JWT": token},
         message=f"Adding “{choice.title}” to your course…",
     )
+
+
+@bp.route("/register/<token>")
+def register(token: str) -> Response:
+    """LTI Dynamic Registration: the LMS opens this (a one-time link an administrator minted)
+    with `openid_configuration` and `registration_token`; see service.lti.registration."""
+    from service.lti import registration
+
+    config_url = request.args.get("openid_configuration", "")
+    if not config_url:
+        raise LaunchError(
+            400,
+            registration.TITLE,
+            "The LMS did not send 'openid_configuration': paste this URL where the LMS asks "
+            "for a tool's dynamic registration URL (Moodle: Tool URL; Canvas: LTI Registration "
+            "URL).",
+        )
+    if len(token) > 100:
+        raise LaunchError(403, registration.TITLE, "This registration link is unknown.")
+    from service.pages import CONTENT_SECURITY_POLICY, frame_ancestors
+
+    try:
+        link = registration.claim_link(token)
+        urls = registration.ToolUrls(
+            login=tool_url("lti.login"), launch=tool_url("lti.launch"), jwks=tool_url("lti.jwks")
+        )
+        try:
+            platform = registration.register(
+                link, config_url, request.args.get("registration_token") or None, urls
+            )
+        except LaunchError:
+            registration.release_link(link.id)
+            raise
+    except LaunchError as exc:
+        # The LMS shows the registration in its own frame: it may show why it was refused.
+        refused = make_response(
+            render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+        )
+        lms = origin_of(config_url)
+        ancestors = frame_ancestors()
+        if lms.startswith(("https://", "http://")) and re.fullmatch(r"[\w.:/\[\]-]+", lms):
+            ancestors += " " + lms
+        refused.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; {ancestors}"
+        return refused
+    response = make_response(render_template("lti_registered.html", platform=platform))
+    # The LMS shows this page in its own frame: it may (it is registered now).
+    response.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; {frame_ancestors()}"
+    return response

@@ -38,6 +38,12 @@ SCOPES = [
     "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
     "https://purl.imsglobal.org/spec/lti-ags/scope/score",
 ]
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+TA = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 PEOPLE = {
     "alice": {"sub": "user-alice-1", "name": "Alice Learner", "roles": [LEARNER]},
     "bob": {"sub": "user-bob-2", "name": "Bob Learner", "roles": [LEARNER]},
@@ -84,6 +90,9 @@ class Recorded:
     scores: list[dict[str, Any]] = field(default_factory=list)
     deep_links: list[dict[str, Any]] = field(default_factory=list)
     auth_requests: list[dict[str, str]] = field(default_factory=list)
+    roster_requests: list[dict[str, str]] = field(default_factory=list)
+    registrations: list[dict[str, Any]] = field(default_factory=list)
+    configuration_requests: list[dict[str, str]] = field(default_factory=list)
 
 
 class FakePlatform:
@@ -98,6 +107,12 @@ class FakePlatform:
         self.lineitems: dict[int, dict[str, Any]] = {}
         self.tokens: dict[str, list[str]] = {}
         self.fail_next_scores = 0
+        # The course roster (NRPS), served in pages of this size (Link rel="next").
+        self.roster: dict[str, list[dict[str, Any]]] = {}
+        self.roster_page_size = 2
+        # Dynamic registration: the token the LMS hands out, and what a new registration gets.
+        self.registration_token = "reg-" + secrets.token_urlsafe(12)
+        self.configuration_overrides: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.app = self._make_app()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
@@ -142,6 +157,7 @@ class FakePlatform:
         context: str = "course-101",
         lineitem: str | None = None,
         return_url: str | None = None,
+        roster: bool = True,
     ) -> dict[str, Any]:
         who = PEOPLE[person]
         now = int(time.time())
@@ -159,6 +175,11 @@ class FakePlatform:
             LTI + "roles": who["roles"],
             LTI + "context": {"id": context, "label": "ML 101", "title": "Machine Learning 101"},
         }
+        if roster:
+            claims[NRPS] = {
+                "context_memberships_url": f"{self.base}/contexts/{context}/memberships",
+                "service_versions": ["2.0"],
+            }
         if message_type == "LtiResourceLinkRequest":
             claims[LTI + "resource_link"] = {"id": resource_link, "title": "Regularization"}
             claims[AGS] = {"scope": SCOPES, "lineitems": self.base + "/lineitems"}
@@ -188,9 +209,10 @@ class FakePlatform:
             self.pending[hint] = PendingLaunch(claims, tamper, sign_with)
         return hint
 
-    def login_params(self, hint: str) -> dict[str, str]:
-        """What the platform sends to the tool's login initiation URL."""
-        return {
+    def login_params(self, hint: str, storage_target: str | None = None) -> dict[str, str]:
+        """What the platform sends to the tool's login initiation URL (with the frame of its
+        client-side storage, when it offers it)."""
+        params = {
             "iss": self.issuer,
             "login_hint": hint,
             "target_link_uri": self.tool_base + "/lti/launch",
@@ -198,6 +220,68 @@ class FakePlatform:
             "client_id": self.client_id,
             "lti_deployment_id": self.deployment_id,
         }
+        if storage_target:
+            params["lti_storage_target"] = storage_target
+        return params
+
+    def enrol(
+        self, context: str, person: str, roles: list[str] | None = None, **extra: Any
+    ) -> None:
+        """Put someone on a course's roster (NRPS member)."""
+        who = PEOPLE.get(person, {"sub": person, "name": person.title(), "roles": [LEARNER]})
+        member = {
+            "user_id": who["sub"],
+            "name": who["name"],
+            "roles": roles or who["roles"],
+            "status": "Active",
+            **extra,
+        }
+        with self.lock:
+            members = self.roster.setdefault(context, [])
+            members[:] = [m for m in members if m["user_id"] != member["user_id"]] + [member]
+
+    def unenrol(self, context: str, person: str) -> None:
+        sub = PEOPLE.get(person, {"sub": person})["sub"]
+        with self.lock:
+            self.roster[context] = [m for m in self.roster.get(context, []) if m["user_id"] != sub]
+
+    def openid_configuration(self) -> dict[str, Any]:
+        """The platform's OpenID configuration (LTI Dynamic Registration 1.0, section 3.5)."""
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.base + "/auth",
+            "token_endpoint": self.base + "/token",
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+            "jwks_uri": self.base + "/jwks",
+            "registration_endpoint": self.base + "/register",
+            "scopes_supported": ["openid", *SCOPES, NRPS_SCOPE],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
+            PLATFORM_CONFIGURATION: {
+                "product_family_code": "fake-lms",
+                "version": "1.0",
+                "messages_supported": [
+                    {"type": "LtiResourceLinkRequest"},
+                    {"type": "LtiDeepLinkingRequest", "placements": ["ContentArea"]},
+                ],
+                "variables": [],
+            },
+            **self.configuration_overrides,
+        }
+
+    def registration_start(self, tool_url: str) -> str:
+        """Where the LMS sends the administrator's browser: the tool's registration URL with
+        `openid_configuration` and `registration_token` (section 3.3)."""
+        query = urllib.parse.urlencode(
+            {
+                "openid_configuration": self.base + "/.well-known/openid-configuration",
+                "registration_token": self.registration_token,
+            }
+        )
+        return tool_url + ("&" if "?" in tool_url else "?") + query
 
     def sign(self, claims: dict[str, Any], key: SigningKey | None = None) -> str:
         key = key or self.key
@@ -240,12 +324,49 @@ class FakePlatform:
             if pending.tamper:
                 pending.tamper(claims)
             token = self.sign(claims, pending.sign_with)
-            return autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+            answer = {"id_token": token, "state": args["state"]}
+            if args.get("lti_storage_target"):  # passed back with the launch, as Canvas does
+                answer["lti_storage_target"] = args["lti_storage_target"]
+            return autopost(args["redirect_uri"], answer)
 
         @app.get("/start/<hint>")
         def start(hint: str) -> str:
             """Where a browser test begins: the LMS sends the browser to the tool's login."""
-            return autopost(self.tool_base + "/lti/login", self.login_params(hint))
+            target = request.args.get("storage_target")
+            return autopost(self.tool_base + "/lti/login", self.login_params(hint, target))
+
+        @app.get("/course/<hint>")
+        def course_page(hint: str) -> str:
+            """The LMS's course page, the tool in an iframe, and the LMS's client-side storage
+            (LTI postMessage storage): answers lti.put_data and lti.get_data from the tool's
+            origin only, to the frame that asked."""
+            tool_origin = json.dumps(origin(self.tool_base))
+            start_url = html.escape(f"/start/{hint}?storage_target=_parent")
+            return (
+                "<!doctype html><html><head><title>Course</title></head><body>"
+                "<h1>Machine Learning 101</h1>"
+                "<script>"
+                "var stored = {};"
+                "window.addEventListener('message', function (event) {"
+                f"  if (event.origin !== {tool_origin}) {{ return; }}"
+                "  var m = event.data || {};"
+                "  var answer = {subject: m.subject + '.response', message_id: m.message_id,"
+                "                key: m.key};"
+                "  if (m.subject === 'lti.put_data') { stored[m.key] = m.value;"
+                "    answer.value = m.value; }"
+                "  else if (m.subject === 'lti.get_data') {"
+                "    if (m.key in stored) { answer.value = stored[m.key]; }"
+                "    else { answer.error = {code: 'not_found', message: 'no such key'}; } }"
+                "  else { return; }"
+                "  document.body.dataset.storageCalls = (document.body.dataset.storageCalls || '')"
+                "    + m.subject + ' ';"
+                "  event.source.postMessage(answer, event.origin);"
+                "});"
+                "</script>"
+                f'<iframe name="tool" title="holdout" src="{start_url}"'
+                ' style="width:100%;height:600px"></iframe>'
+                "</body></html>"
+            )
 
         @app.post("/token")
         def token() -> tuple[Response, int] | Response:
@@ -266,7 +387,7 @@ class FakePlatform:
             if assertion["iss"] != self.client_id or assertion["sub"] != self.client_id:
                 return jsonify({"error": "invalid_client"}), 401
             scopes = form.get("scope", "").split()
-            if not scopes or any(s not in SCOPES for s in scopes):
+            if not scopes or any(s not in [*SCOPES, NRPS_SCOPE] for s in scopes):
                 return jsonify({"error": "invalid_scope"}), 400
             access = secrets.token_urlsafe(16)
             self.tokens[access] = scopes
@@ -323,6 +444,80 @@ class FakePlatform:
                 )
             return "", 204
 
+        @app.get("/contexts/<context>/memberships")
+        def memberships(context: str) -> Response:
+            """NRPS 2.0: the context's members, a page at a time (Link: rel="next")."""
+            require_scope("contextmembership.readonly")
+            if NRPS_TYPE not in request.headers.get("Accept", ""):
+                abort(406)
+            self.recorded.roster_requests.append(request.args.to_dict())
+            with self.lock:
+                members = list(self.roster.get(context, []))
+            page = int(request.args.get("page", "1"))
+            size = self.roster_page_size
+            body = {
+                "id": request.url,
+                "context": {"id": context, "label": "ML 101", "title": "Machine Learning 101"},
+                "members": members[(page - 1) * size : page * size],
+            }
+            response = jsonify(body)
+            response.mimetype = NRPS_TYPE
+            if page * size < len(members):
+                next_url = f"{self.base}/contexts/{context}/memberships?page={page + 1}"
+                response.headers["Link"] = f'<{next_url}>; rel="next"'
+            return response
+
+        @app.get("/.well-known/openid-configuration")
+        def openid_configuration() -> tuple[Response, int] | Response:
+            self.recorded.configuration_requests.append(dict(request.headers))
+            return jsonify(self.openid_configuration())
+
+        @app.post("/register")
+        def register() -> tuple[Response, int]:
+            """Client registration (section 3.6): checks what a platform needs, assigns a client
+            id and a deployment (as Moodle does)."""
+            if request.headers.get("Authorization") != "Bearer " + self.registration_token:
+                return jsonify({"error": "invalid_token"}), 401
+            if request.mimetype != "application/json":
+                return jsonify({"error": "invalid_client_metadata"}), 400
+            body = json.loads(request.get_data())
+            tool = body.get(TOOL_CONFIGURATION) or {}
+            login, jwks = str(body.get("initiate_login_uri", "")), str(body.get("jwks_uri", ""))
+            auth_method = body.get("token_endpoint_auth_method")
+            problems = [
+                name
+                for name, ok in (
+                    ("application_type", body.get("application_type") == "web"),
+                    ("response_types", body.get("response_types") == ["id_token"]),
+                    (
+                        "grant_types",
+                        set(body.get("grant_types") or []) >= {"implicit", "client_credentials"},
+                    ),
+                    ("initiate_login_uri", login.startswith("http")),
+                    ("redirect_uris", bool(body.get("redirect_uris"))),
+                    ("jwks_uri", jwks.startswith("http")),
+                    ("token_endpoint_auth_method", auth_method == "private_key_jwt"),
+                    ("domain", bool(tool.get("domain"))),
+                    ("target_link_uri", bool(tool.get("target_link_uri"))),
+                    ("claims", "sub" in (tool.get("claims") or [])),
+                    ("messages", {m.get("type") for m in tool.get("messages") or []}
+                     >= {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}),
+                )
+                if not ok
+            ]  # fmt: skip
+            if problems:
+                return jsonify({"error": "invalid_client_metadata", "fields": problems}), 400
+            with self.lock:
+                self.recorded.registrations.append(body)
+                self.client_id = "dyn-" + secrets.token_hex(4)
+                self.deployment_id = "deployment-" + secrets.token_hex(2)
+            answer = {
+                **body,
+                "client_id": self.client_id,
+                TOOL_CONFIGURATION: {**tool, "deployment_id": self.deployment_id},
+            }
+            return jsonify(answer), 200
+
         @app.post("/deep-link-return")
         def deep_link_return() -> tuple[str, int] | str:
             try:
@@ -345,6 +540,11 @@ class FakePlatform:
                     return list(self.recorded.scores)
             time.sleep(0.1)
         raise AssertionError(f"expected {count} score(s), got {self.recorded.scores}")
+
+
+def origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def verify(token: str, jwks: dict[str, Any], audience: str) -> dict[str, Any]:

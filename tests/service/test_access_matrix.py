@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.auth import get_or_create_user, issue_token, make_member
+from service.lti.models import LtiPlatform
 from service.models import (
     CourseRole,
     Enrollment,
@@ -94,6 +95,14 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/api/v1/lti/platforms"): ({ADMIN}, {ADMIN}),
     ("POST", "/api/v1/lti/platforms"): ({ADMIN}, {ADMIN}),
     ("GET", "/api/v1/lti/score-deliveries"): ({ADMIN}, {ADMIN}),
+    # LTI Advantage (issue 14): platforms and registration links are the site administrator's;
+    # a course's LMS roster is its staff's (a course without one answers 409).
+    ("GET", "/api/v1/lti/platforms/{platform_id}"): ({ADMIN}, {ADMIN}),
+    ("PATCH", "/api/v1/lti/platforms/{platform_id}"): ({ADMIN}, {ADMIN}),
+    ("DELETE", "/api/v1/lti/platforms/{platform_id}"): ({ADMIN}, {ADMIN}),
+    ("POST", "/api/v1/lti/registration-links"): ({ADMIN}, {ADMIN}),
+    ("GET", "/api/v1/courses/{slug}/roster"): (STAFF_B, STAFF_A),
+    ("POST", "/api/v1/courses/{slug}/roster/sync"): (STAFF_B, STAFF_A),
     ("POST", "/api/v1/sign-in-links"): (EVERYONE, EVERYONE),
     # Assessments (issue 12): revisions hold answer keys (those who see them read them; the
     # authors restore); extensions and overrides are the course instructors', read by its staff.
@@ -139,7 +148,7 @@ PAGES_ELSEWHERE = {
     "/app/sign-out",
     "/app/static/<path:filename>",
 }
-ORDER = {"GET": 0, "POST": 1, "PUT": 2, "DELETE": 3}
+ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 
 
 @dataclass
@@ -214,6 +223,16 @@ def build_world(app: Flask) -> World:
             db.session.flush()
             record(own, "api")  # revision 1 of the course's question and quiz
             record(quiz, "api")
+            platform = LtiPlatform(
+                name=f"LMS {key}",
+                issuer=f"https://lms-{key.lower()}.example.com",
+                client_id="holdout",
+                auth_login_url="https://lms.example.com/auth",
+                auth_token_url="https://lms.example.com/token",
+                jwks_url="https://lms.example.com/jwks",
+            )
+            db.session.add(platform)
+            db.session.flush()
             ids[key] = {
                 "course": course.slug,
                 "quiz": quiz_slug,
@@ -224,6 +243,7 @@ def build_world(app: Flask) -> World:
                 "regrade": regrade.id,
                 "token": token.id,
                 "student": user.id,
+                "platform": platform.id,
             }
         db.session.commit()
         return World(ids=ids, credentials=credentials)
@@ -244,6 +264,7 @@ def fill(path: str, objects: dict[str, Any]) -> str:
         "webhook_id": objects["webhook"],
         "question": "q-shared",
         "user_id": objects["student"],
+        "platform_id": objects["platform"],
         "number": 1,
     }
     return re.sub(r"[{<](?:\w+:)?(\w+)[}>]", lambda m: str(values[m.group(1)]), path)
@@ -278,6 +299,10 @@ def body_for(method: str, path: str, objects: dict[str, Any]) -> Any:
         return {"url": "https://hooks.example.com/y"}
     if path == "/api/v1/lti/platforms":
         return {"name": "x"}  # refused as invalid (422) by whoever may register platforms
+    if path == "/api/v1/lti/platforms/{platform_id}":
+        return {"name": f"Renamed {fresh}"}
+    if path == "/api/v1/lti/registration-links":
+        return {"name": "An LMS"}
     if path.endswith("/regrades") or path.endswith("/submit") or path == "/api/v1/sign-in-links":
         return {}
     return {}
