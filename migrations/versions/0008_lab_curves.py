@@ -1,7 +1,7 @@
 """Lab exercises: a submission keeps the training curves of its runs and their marked epochs.
 
-Revision ID: 0007_lab_curves
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0007_lab_curves"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
