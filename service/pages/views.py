@@ -513,7 +513,7 @@ def _lab_charts(report: Any) -> list[Markup]:
             lab.counts,
             f"{lab.title}: final validation loss of the class",
             bands=lab.labels,
-            axis="final validation loss (your run)",
+            axis="final validation loss of each student's own run",
             measure="final validation loss",
             unit="",
         )

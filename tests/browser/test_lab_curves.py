@@ -1,12 +1,15 @@
-"""End to end in headless Chromium against gunicorn (embedded grading, the real sandbox): a
-student submits the bundled `lab-regularized-network` lab (dropout, weight decay, early stopping)
-through the API, it is graded by training the network with their code, and the submission page
-shows both loss curves of each run (baseline, theirs, the reference) as SVG, the best and the
-stopping epochs marked, and the numbers in tables, all as the API's `curves` and `epochs` say; a
-screenshot is saved (docs/lab-curves.png in the README is one)."""
+"""End to end in headless Chromium against gunicorn (embedded grading, the real sandbox): an
+instructor puts the bundled `lab-regularized-network` lab (dropout, weight decay, early stopping)
+in a course's quiz; a student answers it in an attempt through the API, it is graded by training
+the network with their code, and the submission page shows both loss curves of each run
+(baseline, theirs, the reference) as SVG, the best and the stopping epochs marked, and the
+numbers in tables, all as the API's `curves` and `epochs` say; the instructor's course page
+shows the class's final validation loss. Screenshots are saved (docs/lab-curves.png in the README
+is one)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -19,24 +22,43 @@ from tests.jobs.processes import holdout
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 LAB = "lab-regularized-network"
+COURSE = "lab-course"
 GRADING_SECONDS = 180
 TITLES = {"baseline": "Baseline", "yours": "Your run", "reference": "Reference"}
 
 
-def student(deployment: Deployment, name: str) -> dict[str, str]:
-    token = holdout(deployment.env, "token", "create", "--role", "student", "--name", name)
+def person(deployment: Deployment, role: str, name: str) -> dict[str, str]:
+    token = holdout(deployment.env, "token", "create", "--role", role, "--name", name)
     return {"Authorization": f"Bearer {token.splitlines()[-1]}"}
 
 
-def graded_through_the_api(deployment: Deployment, headers: dict[str, str]) -> dict[str, Any]:
-    """Submit the lab's reference code and wait (long polls) until it is graded."""
-    answer = {"answer": (BUNDLED_DIR / "exercises" / LAB / "reference.py").read_text()}
-    url = f"{deployment.base}/api/v1/questions/{LAB}/submissions"
-    made = requests.post(url, json=answer, headers=headers, timeout=30)
-    assert made.status_code == 202, made.text
-    url = f"{deployment.base}/api/v1/submissions/{made.json()['id']}?wait=30"
+def call(
+    deployment: Deployment, method: str, path: str, headers: dict[str, str], **body: Any
+) -> Any:
+    answer = requests.request(
+        method, f"{deployment.base}/api/v1{path}", json=body or None, headers=headers, timeout=30
+    )
+    assert answer.status_code in (200, 201, 202), answer.text
+    return answer.json()
+
+
+def graded_in_a_quiz(
+    deployment: Deployment, teacher: dict[str, str], headers: dict[str, str]
+) -> dict[str, Any]:
+    """The instructor puts the lab in a quiz of a course; the student answers it with the lab's
+    reference code in an attempt, hands the attempt in, and waits (long polls) for the grade."""
+    quiz = {"slug": "lab-quiz", "title": "The lab", "course": COURSE, "questions": [LAB]}
+    call(deployment, "POST", "/quizzes", teacher, **quiz)
+    attempt = call(deployment, "POST", "/quizzes/lab-quiz/attempts", headers)
+    code = (BUNDLED_DIR / "exercises" / LAB / "reference.py").read_text()
+    answered = call(
+        deployment, "PUT", f"/attempts/{attempt['id']}/answers/{LAB}", headers, answer=code
+    )
+    call(deployment, "POST", f"/attempts/{attempt['id']}/submit", headers)
     for _ in range(GRADING_SECONDS // 30):
-        body: dict[str, Any] = requests.get(url, headers=headers, timeout=60).json()
+        body: dict[str, Any] = call(
+            deployment, "GET", f"/submissions/{answered['id']}?wait=30", headers
+        )
         if body["status"] in ("graded", "failed"):
             return body
     raise AssertionError(f"not graded in {GRADING_SECONDS} s: {body}")
@@ -97,8 +119,11 @@ def check_curves(page: Page, submission: dict[str, Any]) -> None:
 def test_a_graded_lab_submission_shows_its_curves_and_marked_epochs(
     deployment: Deployment, browser: Browser
 ) -> None:
-    headers = student(deployment, "alice")
-    submission = graded_through_the_api(deployment, headers)
+    teacher, headers = (
+        person(deployment, "instructor", "prof"),
+        person(deployment, "student", "alice"),
+    )
+    submission = graded_in_a_quiz(deployment, teacher, headers)
     assert submission["status"] == "graded", submission["feedback"]
     assert submission["score"] == submission["max_score"], submission["feedback"]
     assert set(submission["curves"]) == {"baseline", "yours", "reference"}
@@ -113,4 +138,23 @@ def test_a_graded_lab_submission_shows_its_curves_and_marked_epochs(
         "data-epoch", str(epochs["yours"]["stopped"])
     )
     page.screenshot(path=str(deployment.shots / "lab-curves-page.png"), full_page=True)
+    page.context.close()
+
+    # The instructor's course page: the class's final validation loss, as a chart and a table.
+    page = open_page(browser, deployment, teacher, f"/app/courses/{COURSE}", "prof")
+    labs = page.locator(
+        "section", has=page.get_by_role("heading", name="Labs: final validation loss")
+    )
+    chart = labs.get_by_role("img", name=re.compile("final validation loss of the class"))
+    expect(chart).to_be_visible()
+    expect(chart.locator("rect.bar")).to_have_count(1)
+    table = labs.locator("table.lab-losses")
+    final = f"{submission['curves']['yours']['val'][-1]:.4f}"
+    expect(table.locator("tfoot tr", has_text="Students").locator("td")).to_have_text("1")
+    expect(table.locator("tfoot tr", has_text="Median").locator("td")).to_have_text(final)
+    reference = f"{submission['curves']['reference']['val'][-1]:.4f}"
+    expect(table.locator("tfoot tr", has_text="Reference run").locator("td")).to_have_text(
+        reference
+    )
+    labs.screenshot(path=str(deployment.shots / "lab-class-distribution.png"))
     page.context.close()
