@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, Response, request
+from markupsafe import Markup
 
 from service import background
 
@@ -57,6 +59,18 @@ def _revoke_expired_sessions() -> int:
     return 0
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: Any) -> Any:
+    """What a template prints, with any lone UTF-16 surrogate as U+FFFD: the API refuses them now,
+    but text saved by an older version may hold one, and a page must never fail to encode."""
+    if isinstance(value, str) and not value.isascii() and LONE_SURROGATE.search(value):
+        fixed = LONE_SURROGATE.sub("\ufffd", value)
+        return Markup(fixed) if isinstance(value, Markup) else fixed
+    return value
+
+
 def init_pages(app: Flask, api: Any) -> None:
     """Register the pages, their REST endpoints and their periodic work (called by create_app)."""
     from service.auth import OTHER_CREDENTIALS
@@ -68,6 +82,7 @@ def init_pages(app: Flask, api: Any) -> None:
     if session_principal not in OTHER_CREDENTIALS:
         OTHER_CREDENTIALS.append(session_principal)
     configure_cookies(app)
+    app.jinja_env.finalize = _encodable
     app.register_blueprint(views.bp)
     api.register_blueprint(pages_api.blp)
     app.after_request(_page_headers)

@@ -264,3 +264,32 @@ def test_page_answers_share_the_submit_limit(
         f"/api/v1/questions/{QUESTION['slug']}/submissions", json={"answer": "a"}, headers=student
     )
     assert api.status_code == 429
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_text_stored_before_surrogates_were_refused_still_renders(
+    app: Flask, client: FlaskClient, student: dict[str, str], instructor: dict[str, str]
+) -> None:
+    # The API now refuses lone surrogates; an answer saved by an older version may hold one (a
+    # JSON column keeps the escape). The attempt page shows it again: it must render, with
+    # U+FFFD in its place.
+    from service.models import Submission
+    from tests.service.samples import SHORT_TEXT
+
+    assert client.post("/api/v1/questions", json=SHORT_TEXT, headers=instructor).status_code == 201
+    quiz = {"slug": "old-text", "title": "Old", "course": "c-1", "questions": ["t-short-text"]}
+    assert client.post("/api/v1/quizzes", json=quiz, headers=instructor).status_code == 201
+    attempt = client.post("/api/v1/quizzes/old-text/attempts", headers=student).get_json()
+    saved = client.put(
+        f"/api/v1/attempts/{attempt['id']}/answers/t-short-text",
+        json={"answer": "dropout"},
+        headers=student,
+    )
+    assert saved.status_code == 200, saved.get_json()
+    with app.app_context():
+        db.session.execute(update(Submission).values(answer="\ud800 kept from before"))
+        db.session.commit()
+    sign_in(client, student, "/app/")
+    page = client.get("/app/quizzes/old-text")
+    assert page.status_code == 200, page_text(page)[:300]
+    assert "\ufffd kept from before" in page.get_data(as_text=True)
