@@ -193,6 +193,124 @@ def bank_load(directory: Path, force: bool, dry_run: bool) -> None:
     )
 
 
+def _write_into(directory: Path, results: list[Any]) -> None:
+    """Each file's questions as DIRECTORY/questions/<file name>.yaml (`holdout bank check`
+    reads them)."""
+    import yaml
+
+    from question_bank.interop.base import file_form, slugify
+
+    folder = directory / "questions"
+    folder.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    for result in results:
+        if not result.questions:
+            continue
+        stem = slugify(Path(result.path).stem) or "imported"
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name)
+        doc = {"questions": [file_form(q) for q in result.questions]}
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+def _slugs_in(directory: Path | None) -> set[str]:
+    if directory is None or not (directory / "questions").is_dir():
+        return set()
+    return {q["slug"] for q in load_bank(directory).questions}
+
+
+@bank.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "moodle-xml", "gift", "qti"]),
+    default="auto",
+    show_default=True,
+    help="The files' format; auto tells Moodle XML, QTI (1.2, 2.1, 3.0, zip packages) and GIFT apart.",
+)
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the questions as bank files under DIR/questions/ (one YAML file per input).",
+)
+@click.option("--load", is_flag=True, help="Upsert the questions into the database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def bank_import(paths: tuple[Path, ...], fmt: str, into: Path | None, load: bool, as_json: bool) -> None:
+    """Read questions from Moodle XML, GIFT or QTI files. Each question is imported whole (with
+    its answer key) or refused with the reason; exit 0 once every file was read, 2 if one could
+    not be read. With --load, one transaction per file (see service/imports.py)."""
+    from question_bank.interop.formats import import_paths
+
+    if into is not None and load:
+        raise click.UsageError("give --into DIR or --load, not both")
+    taken = _slugs_in(into) if into is not None else set()
+    if into is not None:
+        # Files written again replace their own questions: their slugs are free to reuse.
+        taken = set()
+    results = import_paths(list(paths), fmt, taken)
+    if load:
+        from flask.cli import ScriptInfo
+
+        from service.imports import load_result
+
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            for result in results:
+                if result.error is None:
+                    load_result(result, None, None)
+    if into is not None:
+        _write_into(into, results)
+    failed = any(r.error is not None for r in results)
+    if as_json:
+        click.echo(json.dumps({"files": [r.to_dict() for r in results]}, indent=2))
+        sys.exit(2 if failed else 0)
+    for result in results:
+        if result.error is not None:
+            click.echo(f"ERROR {result.path}: {result.error}", err=True)
+            continue
+        click.echo(
+            f"{result.path} ({result.format}): {len(result.questions)} imported, "
+            f"{len(result.refused)} refused"
+        )
+        for q in result.questions:
+            click.echo(f"  imported {q['slug']} ({q['type']}): {q['title']}")
+        for refused in result.refused:
+            click.echo(f"  refused {refused.name}: {refused.reason}")
+    sys.exit(2 if failed else 0)
+
+
+@bank.command("export")
+@click.argument("directory", type=BANK_DIR, default=BUNDLED_DIR)
+@click.option("--format", "fmt", type=click.Choice(["moodle-xml", "qti"]), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: standard output). QTI is a zip content package.",
+)
+def bank_export(directory: Path, fmt: str, out: Path | None) -> None:
+    """Write the quick questions under DIRECTORY as Moodle XML or a QTI 2.1 package, so that
+    `holdout bank import` reads them back as they are."""
+    from question_bank.interop.formats import export_questions
+
+    bank_files = load_bank(directory)
+    if bank_files.problems:
+        for problem in bank_files.problems:
+            click.echo(f"PROBLEM {problem}", err=True)
+        sys.exit(1)
+    data = export_questions(bank_files.questions, fmt)
+    if out is None:
+        click.get_binary_stream("stdout").write(data)
+        return
+    out.write_bytes(data)
+    click.echo(f"Wrote {len(bank_files.questions)} questions to {out} ({fmt}).", err=True)
+
+
 @main.group()
 def token() -> None:
     """Manage API tokens."""

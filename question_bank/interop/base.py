@@ -114,7 +114,7 @@ def merge_tags(*groups: list[str]) -> list[str]:
 
 def title_from(text: str, limit: int = 80) -> str:
     """A title from the first words of a prompt (Markdown marks and math delimiters dropped)."""
-    plain = re.sub(r"[*_`#>$\\]|\[|\]|\(http[^)]*\)", "", text)
+    plain = re.sub(r"\\(.)", r"\1", re.sub(r"\*\*|[*`#>$]|\(http[^)]*\)", "", text))
     plain = " ".join(plain.split())
     if len(plain) <= limit:
         return plain or "Untitled question"

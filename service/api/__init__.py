@@ -59,8 +59,17 @@ def init_api(app: Flask) -> HoldoutApi:
     api.spec.components.schema("AttemptAnswer", schema=AttemptAnswerSchema)
     api.spec.components.schema("TestResult", schema=TestResultSchema)
 
-    from service.api import courses, health, questions, quizzes, regrades, tokens, webhooks
+    from service.api import (
+        courses,
+        health,
+        interop,
+        questions,
+        quizzes,
+        regrades,
+        tokens,
+        webhooks,
+    )
 
-    for module in (health, tokens, courses, questions, quizzes, regrades, webhooks):
+    for module in (health, tokens, courses, interop, questions, quizzes, regrades, webhooks):
         api.register_blueprint(module.blp)
     return api
