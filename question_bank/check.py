@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from question_bank.loader import Bank, load_bank
-from question_bank.types import draw_variant, grade_quick, resolve
+from question_bank.types import (
+    check_answer_shape,
+    draw_variant,
+    full_marks_answers,
+    grade_quick,
+    resolve,
+)
 
 
 @dataclass
@@ -38,19 +44,10 @@ def _check_answer_key(question: dict[str, Any]) -> list[str]:
     or short-text accept entries that normalization can never produce."""
     qtype = question["type"]
     data = resolve(qtype, question["data"], draw_variant(question["data"], "bank check"))
-    keys: list[Any] = []
-    if qtype == "single_choice":
-        keys = [next(c["id"] for c in data["choices"] if c["correct"])]
-    elif qtype == "multiple_choice":
-        keys = [sorted(c["id"] for c in data["choices"] if c["correct"])]
-    elif qtype in ("true_false", "numeric"):
-        keys = [data["answer"]]
-    elif qtype == "short_text":
-        keys = list(data["accept"])
     return [
         f"{question['slug']}: its own answer {key!r} does not get full marks"
-        for key in keys
-        if grade_quick(qtype, data, key).fraction != 1.0
+        for key in full_marks_answers(qtype, data)
+        if grade_quick(qtype, data, check_answer_shape(qtype, data, key)).fraction != 1.0
     ]
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from question_bank.types import QUESTION_TYPES, SLUG_PATTERN, TAG_PATTERN, validate_data
+from question_bank.types import (
+    QUESTION_TYPES,
+    SLUG_PATTERN,
+    TAG_PATTERN,
+    consistency_problems,
+    validate_data,
+)
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "content"
 COMMON_FIELDS = ("slug", "type", "title", "prompt", "explanation", "points", "tags")
@@ -128,6 +134,11 @@ def parse_question(raw: Any) -> dict[str, Any]:
     rest = {k: v for k, v in raw.items() if k not in COMMON_FIELDS}
     question: dict[str, Any] = QuestionCommon().load(common)
     question["data"] = validate_data(question["type"], rest)
+    problems = consistency_problems(
+        question["slug"], question["type"], question["points"], question["data"], question["prompt"]
+    )
+    if problems:
+        raise ValidationError({"data": problems})
     return question
 
 

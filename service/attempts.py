@@ -14,7 +14,14 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, or_, select, update
 
-from question_bank.types import correct_answer, draw_variant, render_prompt, resolve, student_view
+from question_bank.types import (
+    correct_answer,
+    draw_variant,
+    render_prompt,
+    resolve,
+    shuffled,
+    student_view,
+)
 from service.errors import Problem
 from service.events import AttemptHandedIn, AttemptRescored, EventBus, SubmissionGraded, publish
 from service.models import (
@@ -91,10 +98,9 @@ def draw_layout(quiz: Quiz, user: User, number: int) -> dict[str, Any]:
     choices: dict[str, list[str]] = {}
     params: dict[str, dict[str, float]] = {}
     for question in questions:
-        if question.data.get("shuffle") and "choices" in question.data:
-            ids = [c["id"] for c in question.data["choices"]]
-            random.Random(_seed(seed, "choices", question.slug)).shuffle(ids)
-            choices[question.slug] = ids
+        order = shuffled(question.type, question.data, _seed(seed, "choices", question.slug))
+        if order is not None:
+            choices[question.slug] = order
         variant = draw_variant(question.data, _seed(seed, "params", question.slug))
         if variant is not None:
             params[question.slug] = variant

@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_loa
 
 from question_bank.loader import QuestionCommon, QuizFile
 from question_bank.types import (
+    ANSWER_HELP,
     QUESTION_TYPES,
     SLUG_PATTERN,
     TAG_PATTERN,
@@ -248,10 +249,7 @@ class AnswerSchema(StrictSchema):
     answer = fields.Raw(
         required=True,
         allow_none=False,
-        metadata={
-            "description": "A choice id (single_choice), a list of ids (multiple_choice), a "
-            "boolean (true_false), a number (numeric), text (short_text) or source code (code)"
-        },
+        metadata={"description": "By the question's type: " + ANSWER_HELP},
     )
 
 

@@ -9,7 +9,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from question_bank.types import AnswerError, check_answer_shape, draw_variant, grade_quick, resolve
+from question_bank.types import (
+    AnswerError,
+    check_answer_shape,
+    draw_variant,
+    grade_quick,
+    graded_at_once,
+    resolve,
+)
 from service import config
 from service.errors import Problem
 from service.grades import apply_penalty as apply_penalty  # re-exported: its old home
@@ -129,8 +136,8 @@ def create_submission(
         variant=variant,
     )
     db.session.add(submission)
-    if question.type == "code":
-        return submission
+    if not graded_at_once(question.type):
+        return submission  # queued for the sandbox
     verdict = grade_quick(question.type, resolve(question.type, question.data, variant), answer)
     write_grade(
         submission,

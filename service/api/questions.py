@@ -12,7 +12,7 @@ from sqlalchemy.orm import load_only
 from grader import Exercise, SandboxUnavailable
 from question_bank.exercise_check import check_exercise
 from question_bank.mutation import run_mutation
-from question_bank.types import consistency_problems, validate_data
+from question_bank.types import consistency_problems, graded_at_once, validate_data
 from service import access
 from service.access import Need
 from service.api.common import BEARER, Blueprint, paginate
@@ -65,11 +65,13 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
             f"Invalid data for a {body['type']} question: {exc.messages}",
             errors={"data": exc.messages},
         ) from exc
-    problems = consistency_problems(body["slug"], body["type"], body["points"], body["data"])
+    problems = consistency_problems(
+        body["slug"], body["type"], body["points"], body["data"], body["prompt"]
+    )
     if problems:
         raise Problem(
             422,
-            "The question contradicts its exercise: " + "; ".join(problems) + ".",
+            "The question contradicts itself: " + "; ".join(problems) + ".",
             errors={"data": problems},
         )
     if body["type"] == "code":
@@ -249,7 +251,7 @@ def submit_answer(body: dict[str, Any], slug: str) -> tuple[Submission, int, dic
     db.session.commit()
     dispatch([submission.id] if submission.status == SubmissionStatus.QUEUED else [])
     location = url_for("questions.get_submission", submission_id=submission.id)
-    status = 202 if question.type == "code" else 201
+    status = 201 if graded_at_once(question.type) else 202
     return submission, status, {"Location": location}
 
 

@@ -6,14 +6,27 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from question_bank.types import SLUG_PATTERN, render_prompt, resolve, student_view
+from question_bank.qtypes import TEMPLATES as QTYPE_TEMPLATES
+from question_bank.types import (
+    SLUG_PATTERN,
+    AnswerError,
+    render_prompt,
+    resolve,
+    student_view,
+    template,
+)
+from question_bank.types import (
+    form_answer as type_form_answer,
+)
 from service import access
 from service.access import Need
 from service.attempts import (
@@ -85,10 +98,19 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+# Each question type's template lives beside its module (question_bank/qtypes/NAME.html) and is
+# found here as "qtypes/NAME.html".
+bp.jinja_loader = ChoiceLoader(
+    [
+        FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+        PrefixLoader({"qtypes": FileSystemLoader(str(QTYPE_TEMPLATES))}),
+    ]
+)
 HISTORY_LIMIT = 20
 
 
 bp.add_app_template_global(markdown, "markdown")
+bp.add_app_template_global(template, "qtype_template")
 
 
 @bp.errorhandler(Problem)
@@ -184,20 +206,10 @@ def home() -> str:
 
 def form_answer(question: Question, form: Any) -> Any:
     """The answer a question's form fields hold, in the shape the API takes (checked later)."""
-    name = f"answer-{question.slug}"
-    if question.type == "multiple_choice":
-        return form.getlist(name)
-    raw = form.get(name)
-    if raw is None or raw == "":
-        return None
-    if question.type == "true_false":
-        return raw == "true"
-    if question.type == "numeric":
-        try:
-            return float(raw.strip().replace(",", "."))
-        except ValueError as exc:
-            raise Problem(422, f"'{raw}' is not a number.") from exc
-    return raw
+    try:
+        return type_form_answer(question.type, question.data, form, f"answer-{question.slug}")
+    except AnswerError as exc:
+        raise Problem(422, f"{question.title}: {exc}") from exc
 
 
 def _starter(item: Question) -> str:
