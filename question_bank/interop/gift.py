@@ -223,7 +223,7 @@ def _matching(body: str, fmt: str, fields: dict[str, Any]) -> None:
             distractors.append(right_text)
     if len(pairs) < 2:
         raise Refusal(f"a matching question needs at least two pairs, found {len(pairs)}")
-    fields.update(type="matching", pairs=pairs, distractors=distractors, shuffle=True)
+    fields.update(type="matching", pairs=pairs, distractors=distractors)
 
 
 def _true_false(body: str, fields: dict[str, Any], feedback: list[str]) -> None:
@@ -298,8 +298,9 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
             name, fields = _question(lines)
             label = name
         except Refusal as exc:
-            first = to_plain(_literal(_escape(lines[0])))[:60]
-            items.append(Refused(f"{label}: {first}", str(exc)))
+            titled = re.match(r"::(.*?)::", _escape(lines[0]))
+            first = to_plain(_literal(titled.group(1) if titled else _escape(lines[0])))[:60]
+            items.append(Refused(first if titled else f"{label}: {first}", str(exc)))
             continue
         fields["tags"] = list(tags)
         items.append(Candidate(name=name, fields=fields, slug_hint=fields.get("title") or name))

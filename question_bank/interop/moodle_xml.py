@@ -196,8 +196,6 @@ def _matching(question: Element, fields: dict[str, Any]) -> None:
     if len(pairs) < 2:
         raise Refusal(f"a matching question needs at least two pairs, found {len(pairs)}")
     fields.update(type="matching", pairs=pairs, distractors=distractors)
-    if _flag(question, "shuffleanswers", True):
-        fields["shuffle"] = True
 
 
 def _ordering(question: Element, fields: dict[str, Any]) -> None:
@@ -228,6 +226,7 @@ READERS = {
     "truefalse": _true_false,
     "shortanswer": _short_text,
     "numerical": _numeric,
+    "matching": _matching,
     "match": _matching,
     "ordering": _ordering,
     "multianswer": _cloze,

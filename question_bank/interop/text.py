@@ -111,6 +111,7 @@ def html_to_markdown(markup: str, where: str = "the text") -> str:
         strip_document="strip",
     )
     text = text.replace("\xa0", " ").replace("$", "\\$")
+    text = re.sub(r"\\&(?![A-Za-z0-9#]+;)", "&", text)  # `&` only before a name
     text = _TAG_LIKE.sub(r"\\<", text)
     for i, span in enumerate(spans):  # after the escapes: the TeX stays as it was written
         text = text.replace(_PLACEHOLDER.format(i), span)

@@ -1,0 +1,122 @@
+"""`POST /api/v1/questions/import`, `GET /api/v1/questions/export` and `holdout bank import` /
+`export` (real subprocesses), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from question_bank.loader import BUNDLED_DIR, load_bank
+from tests.service.test_cli import HOLDOUT, Cli
+
+GIFT = """$CATEGORY: $course$/top/Imported
+
+::Import one:: Is dropout a regularizer? {T}
+
+::Import two:: Which is a norm penalty? {=L2 ~dropout ~batch size}
+
+::Import essay:: Discuss. {}
+"""
+
+
+def upload(client: FlaskClient, headers: dict[str, str], data: bytes, name: str = "quiz.gift", **form: str) -> Any:
+    body: dict[str, Any] = {"file": (io.BytesIO(data), name), **form}
+    return client.post("/api/v1/questions/import", data=body, headers=headers, content_type="multipart/form-data")
+
+
+def test_import_through_the_api_loads_and_reports(client: FlaskClient, instructor: dict[str, str], student: dict[str, str]) -> None:
+    response = upload(client, instructor, GIFT.encode())
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert list(report) == ["files"]
+    (entry,) = report["files"]
+    assert entry["format"] == "gift"
+    assert [i["slug"] for i in entry["imported"]] == ["import-one", "import-two"]
+    assert entry["refused"][0]["name"] == "Import essay"
+    got = client.get("/api/v1/questions/import-two", headers=instructor).get_json()
+    assert got["tags"] == ["imported"] and got["type"] == "single_choice"
+    # Importing the same file again updates (an upsert), it does not duplicate.
+    again = upload(client, instructor, GIFT.encode()).get_json()
+    assert [i["slug"] for i in again["files"][0]["imported"]] == ["import-one", "import-two"]
+    # Students may not import.
+    assert upload(client, student, GIFT.encode()).status_code == 403
+
+
+def test_import_never_overwrites_a_question_no_import_made(client: FlaskClient, instructor: dict[str, str], bank: Any) -> None:
+    slug = bank.questions[0]["slug"]
+    text = f"::{slug}:: Overwrite? {{T}}\n"
+    report = upload(client, instructor, text.encode()).get_json()
+    assert report["files"][0]["imported"] == []
+    assert "no import made" in report["files"][0]["refused"][0]["reason"]
+    assert client.get(f"/api/v1/questions/{slug}", headers=instructor).get_json()["title"] == bank.questions[0]["title"]
+
+
+def test_unreadable_or_missing_files_are_problems(client: FlaskClient, instructor: dict[str, str]) -> None:
+    bad = upload(client, instructor, b"<quiz><question", "bad.xml")
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert "well-formed" in bad.get_json()["detail"]
+    unknown = upload(client, instructor, b"\x00\x01binary", "x.bin")
+    assert unknown.status_code == 422
+    missing = client.post("/api/v1/questions/import", data={}, headers=instructor, content_type="multipart/form-data")
+    assert missing.status_code == 422 and missing.mimetype == "application/problem+json"
+    wrong_format = upload(client, instructor, GIFT.encode(), format="docx")
+    assert wrong_format.status_code == 422
+
+
+def test_export_through_the_api_imports_back(client: FlaskClient, instructor: dict[str, str], student: dict[str, str], bank: Any) -> None:
+    for fmt in ("moodle-xml", "qti"):
+        response = client.get(f"/api/v1/questions/export?format={fmt}", headers=instructor)
+        assert response.status_code == 200
+        assert response.mimetype == ("application/xml" if fmt == "moodle-xml" else "application/zip")
+        from question_bank.interop.formats import import_data
+
+        result = import_data(response.data, "export", fmt)
+        assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in bank.questions}
+    assert client.get("/api/v1/questions/export?format=moodle-xml", headers=student).status_code == 403
+    assert client.get("/api/v1/questions/export?format=pdf", headers=instructor).status_code == 422
+
+
+def test_cli_import_into_a_folder_that_bank_check_accepts(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    source = tmp_path / "quiz.gift"
+    source.write_text(GIFT)
+    done = cli("bank", "import", str(source), "--into", str(tmp_path / "bank"), "--json")
+    report = json.loads(done.stdout)
+    assert [i["slug"] for i in report["files"][0]["imported"]] == ["import-one", "import-two"]
+    cli("bank", "check", str(tmp_path / "bank"), "--quick")
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<quiz><question")
+    done = cli("bank", "import", str(bad), str(tmp_path / "missing.gift"), "--json", ok=False)
+    assert done.returncode == 2, done.stderr
+    report = json.loads(done.stdout)
+    assert [f["error"] is not None for f in report["files"]] == [True, True]
+    assert "Traceback" not in done.stderr
+    unknown = cli("bank", "import", str(bad), "--format", "docx", ok=False)
+    assert unknown.returncode == 2
+
+
+def test_cli_load_and_export_round_trip(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli("db", "upgrade")
+    out = tmp_path / "bank.xml"
+    cli("bank", "export", "--format", "moodle-xml", "--out", str(out))
+    done = cli("bank", "import", str(out), "--load", "--json")
+    report = json.loads(done.stdout)
+    assert len(report["files"][0]["imported"]) == len(load_bank(BUNDLED_DIR).questions)
+    assert HOLDOUT
+
+
+def test_one_transaction_per_file_with_savepoints(app: Flask, client: FlaskClient, instructor: dict[str, str]) -> None:
+    """A question the database refuses leaves the rest of its file imported."""
+    text = "::Savepoint a:: one {T}\n\n::Savepoint b:: two {F}\n"
+    first = upload(client, instructor, text.encode()).get_json()["files"][0]
+    assert len(first["imported"]) == 2
