@@ -231,7 +231,7 @@ def _slugs_in(directory: Path | None) -> set[str]:
     type=click.Choice(["auto", "moodle-xml", "gift", "qti"]),
     default="auto",
     show_default=True,
-    help="The files' format; auto tells Moodle XML, QTI (1.2, 2.1, 3.0, zip packages) and GIFT apart.",
+    help="The files' format; auto tells Moodle XML, QTI (1.2, 2.1, 3.0, zip) and GIFT apart.",
 )
 @click.option(
     "--into",
@@ -241,7 +241,9 @@ def _slugs_in(directory: Path | None) -> set[str]:
 )
 @click.option("--load", is_flag=True, help="Upsert the questions into the database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def bank_import(paths: tuple[Path, ...], fmt: str, into: Path | None, load: bool, as_json: bool) -> None:
+def bank_import(
+    paths: tuple[Path, ...], fmt: str, into: Path | None, load: bool, as_json: bool
+) -> None:
     """Read questions from Moodle XML, GIFT or QTI files. Each question is imported whole (with
     its answer key) or refused with the reason; exit 0 once every file was read, 2 if one could
     not be read. With --load, one transaction per file (see service/imports.py)."""
@@ -305,7 +307,7 @@ def bank_export(directory: Path, fmt: str, out: Path | None) -> None:
         sys.exit(1)
     data = export_questions(bank_files.questions, fmt)
     if out is None:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
         return
     out.write_bytes(data)
     click.echo(f"Wrote {len(bank_files.questions)} questions to {out} ({fmt}).", err=True)

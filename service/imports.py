@@ -59,7 +59,9 @@ def load_result(result: FileResult, course_id: int | None, author: User | None) 
             savepoint.commit()
         except Exception as exc:  # the database refused this one question: keep the others
             savepoint.rollback()
-            result.refused.append(Refused(fields["title"], f"the database refused it: {type(exc).__name__}"))
+            result.refused.append(
+                Refused(fields["title"], f"the database refused it: {type(exc).__name__}")
+            )
             continue
         written.append(fields)
     db.session.commit()

@@ -173,7 +173,9 @@ def choices_with_fractions(
         raise Refusal("no answer earns any marks")
     total = sum(positive)
     if abs(total - 1) > 1e-4:
-        raise Refusal(f"the fractions of the correct answers add up to {total * 100:g} %, not 100 %")
+        raise Refusal(
+            f"the fractions of the correct answers add up to {total * 100:g} %, not 100 %"
+        )
     wrong = [f for f in fractions if f <= 1e-9]
     if not wrong:
         raise Refusal("every answer is correct: a multiple-choice question needs a wrong one")
@@ -193,7 +195,9 @@ def own_rule_fractions(choices: list[dict[str, Any]]) -> list[float]:
     """Each choice's fraction as holdout grades it (its own, or 1/C and -1/W): for export."""
     if any(c.get("fraction") is not None for c in choices):
         return [
-            float(c["fraction"]) if c.get("fraction") is not None else (1.0 if c["correct"] else 0.0)
+            float(c["fraction"])
+            if c.get("fraction") is not None
+            else (1.0 if c["correct"] else 0.0)
             for c in choices
         ]
     right = sum(1 for c in choices if c["correct"])

@@ -80,7 +80,11 @@ def _blank(kind: str, body: str, points: float, ident: str) -> dict[str, Any]:
                 full.append(entry)
             else:
                 partial.append(
-                    {"answer": entry[0], "tolerance": {"abs": entry[1], "rel": 0.0}, "fraction": fraction}
+                    {
+                        "answer": entry[0],
+                        "tolerance": {"abs": entry[1], "rel": 0.0},
+                        "fraction": fraction,
+                    }
                 )
         if len(set(full)) != 1:
             raise Refusal(f"blank {ident} has {len(set(full))} full-marks answers, not one")
@@ -91,7 +95,9 @@ def _blank(kind: str, body: str, points: float, ident: str) -> dict[str, Any]:
     if kind in ("short_text", "short_text_c"):
         accept = [_unescape(to_plain(a)) for f, a in answers if f >= 1 - 1e-6]
         partial_text = [
-            {"accept": _unescape(to_plain(a)), "fraction": f} for f, a in answers if 0 < f < 1 - 1e-6
+            {"accept": _unescape(to_plain(a)), "fraction": f}
+            for f, a in answers
+            if 0 < f < 1 - 1e-6
         ]
         if not accept:
             raise Refusal(f"blank {ident} has no answer that earns full marks")

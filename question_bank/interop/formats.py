@@ -38,7 +38,9 @@ def register(fmt: Format) -> None:
 
 
 # Sniffing order: the XML formats look at their root element; GIFT is what is left of text.
-register(Format(moodle_xml.NAME, moodle_xml.sniff, moodle_xml.read, moodle_xml.export, "questions.xml"))
+register(
+    Format(moodle_xml.NAME, moodle_xml.sniff, moodle_xml.read, moodle_xml.export, "questions.xml")
+)
 register(Format(qti.NAME, qti.sniff, qti.read, qti.export, "questions-qti.zip"))
 register(Format(gift.NAME, gift.sniff, gift.read))
 
@@ -53,7 +55,9 @@ def detect(data: bytes, filename: str) -> Format:
     raise FileError(f"{filename}: not a Moodle XML, GIFT or QTI file")
 
 
-def import_data(data: bytes, filename: str, fmt: str = "auto", slugs: Slugs | None = None) -> FileResult:
+def import_data(
+    data: bytes, filename: str, fmt: str = "auto", slugs: Slugs | None = None
+) -> FileResult:
     """Every question of one file: imported (validated, slugged) or refused with a reason. A
     file that cannot be read at all has `error` set and nothing imported."""
     slugs = slugs if slugs is not None else Slugs()
@@ -76,14 +80,20 @@ def import_data(data: bytes, filename: str, fmt: str = "auto", slugs: Slugs | No
     return result
 
 
-def import_paths(paths: list[Path], fmt: str = "auto", taken: set[str] | None = None) -> list[FileResult]:
+def import_paths(
+    paths: list[Path], fmt: str = "auto", taken: set[str] | None = None
+) -> list[FileResult]:
     slugs = Slugs(taken)
     results = []
     for path in paths:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            results.append(FileResult(path=str(path), format=None, error=f"cannot read {path}: {exc.strerror or exc}"))
+            results.append(
+                FileResult(
+                    path=str(path), format=None, error=f"cannot read {path}: {exc.strerror or exc}"
+                )
+            )
             continue
         results.append(import_data(data, str(path), fmt, slugs))
     return results

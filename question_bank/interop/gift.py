@@ -68,7 +68,7 @@ def sniff(data: bytes, filename: str) -> bool:
         sample = head.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         return False
-    return "{" in sample and "}" in sample or sample.lstrip().startswith(("::", "$CATEGORY:"))
+    return ("{" in sample and "}" in sample) or sample.lstrip().startswith(("::", "$CATEGORY:"))
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -170,7 +170,11 @@ def _numeric(body: str, fields: dict[str, Any], feedback: list[str]) -> None:
             full.append((answer, tolerance))
         elif fraction > 1e-9:
             partial.append(
-                {"answer": answer, "tolerance": {"abs": tolerance, "rel": 0.0}, "fraction": fraction}
+                {
+                    "answer": answer,
+                    "tolerance": {"abs": tolerance, "rel": 0.0},
+                    "fraction": fraction,
+                }
             )
     if not full:
         raise Refusal("no answer earns full marks")
@@ -206,7 +210,8 @@ def _short_text(body: str, fields: dict[str, Any], feedback: list[str]) -> None:
 
 
 def _matching(body: str, fmt: str, fields: dict[str, Any]) -> None:
-    pairs, distractors = [], []
+    pairs: list[dict[str, Any]] = []
+    distractors: list[str] = []
     for raw in body.split("="):
         if not raw.strip():
             continue
@@ -273,9 +278,13 @@ def _question(lines: list[str]) -> tuple[str, dict[str, Any]]:
         _true_false(body, fields, feedback)
     else:
         _short_text(body, fields, feedback)
-    explanation = _Text(general, prompt_text.format).markdown("the general feedback") if general else ""
+    explanation = (
+        _Text(general, prompt_text.format).markdown("the general feedback") if general else ""
+    )
     if feedback:
-        explanation = (explanation + "\n\nFeedback on the answers:\n\n" + "\n".join(feedback)).strip()
+        explanation = (
+            explanation + "\n\nFeedback on the answers:\n\n" + "\n".join(feedback)
+        ).strip()
     fields["explanation"] = explanation
     return name, fields
 

@@ -164,12 +164,18 @@ def _numeric(question: Element, fields: dict[str, Any]) -> None:
             full.append((value, tolerance))
         else:
             partial.append(
-                {"answer": value, "tolerance": {"abs": tolerance, "rel": 0.0}, "fraction": round(fraction, 7)}
+                {
+                    "answer": value,
+                    "tolerance": {"abs": tolerance, "rel": 0.0},
+                    "fraction": round(fraction, 7),
+                }
             )
     if not full:
         raise Refusal("no answer earns full marks")
     if len(set(full)) > 1:
-        raise Refusal(f"{len(full)} different answers earn full marks; holdout keeps one per question")
+        raise Refusal(
+            f"{len(full)} different answers earn full marks; holdout keeps one per question"
+        )
     value, tolerance = full[0]
     fields.update(type="numeric", answer=value, tolerance={"abs": tolerance, "rel": 0.0})
     for unit in _listed(question, "units", "unit"):
@@ -182,7 +188,7 @@ def _numeric(question: Element, fields: dict[str, Any]) -> None:
 
 
 def _matching(question: Element, fields: dict[str, Any]) -> None:
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     distractors = []
     for sub in children(question, "subquestion"):
         left = _formatted(sub, "a matching item")
@@ -201,7 +207,8 @@ def _matching(question: Element, fields: dict[str, Any]) -> None:
 def _ordering(question: Element, fields: dict[str, Any]) -> None:
     answers = _answers(question)
     ranked = sorted(
-        enumerate(answers), key=lambda ia: (number(ia[1].get("fraction", ia[0] + 1), "a position"), ia[0])
+        enumerate(answers),
+        key=lambda ia: (number(ia[1].get("fraction", ia[0] + 1), "a position"), ia[0]),
     )
     items = []
     for i, (_, answer) in enumerate(ranked):
@@ -218,7 +225,9 @@ def _cloze(question: Element, fields: dict[str, Any]) -> None:
     element = child(question, "questiontext")
     raw = text(element, "text")
     fmt = element.get("format", HTML) if element is not None else HTML
-    prompt, blanks = cloze_text.parse_moodle_cloze(raw, lambda t: to_markdown(t, fmt if fmt in FORMATS else HTML, "the prompt"))
+    prompt, blanks = cloze_text.parse_moodle_cloze(
+        raw, lambda t: to_markdown(t, fmt if fmt in FORMATS else HTML, "the prompt")
+    )
     fields.update(type="cloze", prompt=prompt, blanks=blanks)
 
 
@@ -240,7 +249,12 @@ def _question(question: Element, qtype: str, tags: list[str]) -> dict[str, Any]:
         "prompt": _formatted(child(question, "questiontext"), "the prompt"),
         "explanation": _formatted(child(question, "generalfeedback"), "the general feedback"),
         "tags": merge_tags(
-            tags, [t for t in (tag_of(text(tag, "text")) for tag in _listed(question, "tags", "tag")) if t]
+            tags,
+            [
+                t
+                for t in (tag_of(text(tag, "text")) for tag in _listed(question, "tags", "tag"))
+                if t
+            ],
         ),
     }
     grade = text(question, "defaultgrade").strip()
@@ -255,7 +269,11 @@ def _question(question: Element, qtype: str, tags: list[str]) -> dict[str, Any]:
         labels = [to_plain(text(a, "text")) for a in _answers(question)]
     if not fields.get("prompt"):
         raise Refusal("the question has no text")
-    feedback = _feedback_lines(question, labels) if qtype in ("multichoice", "truefalse", "shortanswer", "numerical") else []
+    feedback = (
+        _feedback_lines(question, labels)
+        if qtype in ("multichoice", "truefalse", "shortanswer", "numerical")
+        else []
+    )
     if feedback:
         extra = "Feedback on the answers:\n\n" + "\n".join(feedback)
         fields["explanation"] = f"{fields['explanation']}\n\n{extra}".strip()
@@ -265,7 +283,9 @@ def _question(question: Element, qtype: str, tags: list[str]) -> dict[str, Any]:
 def read(data: bytes, filename: str) -> list[Candidate | Refused]:
     root = parse_xml(data, filename)
     if local(root.tag) != "quiz":
-        raise FileError(f"{filename}: a Moodle XML file has <quiz> at its root, not <{local(root.tag)}>")
+        raise FileError(
+            f"{filename}: a Moodle XML file has <quiz> at its root, not <{local(root.tag)}>"
+        )
     items: list[Candidate | Refused] = []
     tags: list[str] = []
     for position, question in enumerate(children(root, "question"), start=1):
@@ -279,7 +299,9 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
             items.append(Refused(label, UNGRADABLE[qtype]))
             continue
         if qtype != "multichoice" and qtype not in READERS:
-            items.append(Refused(label, f"the Moodle question type {qtype!r} is not one holdout reads"))
+            items.append(
+                Refused(label, f"the Moodle question type {qtype!r} is not one holdout reads")
+            )
             continue
         try:
             fields = _question(question, qtype, tags)
@@ -363,7 +385,9 @@ def _export_one(quiz: Element, question: dict[str, Any]) -> None:
         for accepted in data["accept"]:
             _answer(element, 1.0, accepted.replace("*", "\\*"), "moodle_auto_format")
         for part in data.get("partial") or []:
-            _answer(element, part["fraction"], part["accept"].replace("*", "\\*"), "moodle_auto_format")
+            _answer(
+                element, part["fraction"], part["accept"].replace("*", "\\*"), "moodle_auto_format"
+            )
         if data["patterns"]:
             holder = SubElement(element, "holdout_patterns")
             for pattern in data["patterns"]:

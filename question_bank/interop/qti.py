@@ -178,7 +178,9 @@ class _Item:
                 return decl
         raise Refusal(f"the interaction's response {ident!r} is not declared")
 
-    def mapping(self, decl: Element) -> tuple[dict[str, float], dict[str, bool], float | None, float]:
+    def mapping(
+        self, decl: Element
+    ) -> tuple[dict[str, float], dict[str, bool], float | None, float]:
         """(mapped values, case sensitivity per key, upper bound, default value)."""
         found = self.first(decl, "mapping")
         if found is None:
@@ -248,7 +250,9 @@ def _choice(item: _Item, interaction: Element, fields: dict[str, Any]) -> dict[s
     multiple = cardinality == "multiple"
     if use_map:
         raw = [mapped.get(i, default) for i in ids]
-        best = upper if upper is not None else (sum(v for v in raw if v > 0) if multiple else max(raw))
+        best = (
+            upper if upper is not None else (sum(v for v in raw if v > 0) if multiple else max(raw))
+        )
         if best <= 0:
             raise Refusal("no choice earns any marks")
         fractions = [max(-1.0, min(1.0, v / best)) for v in raw]
@@ -260,18 +264,24 @@ def _choice(item: _Item, interaction: Element, fields: dict[str, Any]) -> dict[s
             raise Refusal(f"the correct response names unknown choices {sorted(unknown)}")
         if multiple:
             wrong = len(ids) - len(correct)
-            fractions = [1 / len(correct) if i in correct else (-1 / wrong if wrong else 0.0) for i in ids]
+            fractions = [
+                1 / len(correct) if i in correct else (-1 / wrong if wrong else 0.0) for i in ids
+            ]
         else:
             fractions = [1.0 if i in correct else 0.0 for i in ids]
     plain = [to_plain(t, "plain_text").lower().rstrip(".") for t in texts]
     if not multiple and sorted(plain) == ["false", "true"]:
-        key = next(p for p, f in zip(plain, fractions, strict=True) if f >= 1 - 1e-6) if max(fractions) >= 1 - 1e-6 else None
+        key = (
+            next(p for p, f in zip(plain, fractions, strict=True) if f >= 1 - 1e-6)
+            if max(fractions) >= 1 - 1e-6
+            else None
+        )
         if key is None:
             raise Refusal("neither true nor false earns full marks")
         fields.update(type="true_false", answer=key == "true")
         return {}
     qtype, converted = choices_with_fractions(texts, fractions, multiple)
-    renamed = {}
+    renamed: dict[str, str] = {}
     for choice, ident in zip(converted, ids, strict=True):
         if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident) and ident not in renamed.values():
             renamed[choice["id"]] = ident
@@ -290,7 +300,11 @@ def _text_entry(item: _Item, interaction: Element, fields: dict[str, Any]) -> No
             raise Refusal("the numeric response has no correct value")
         if len(set(correct)) > 1:
             raise Refusal(f"{len(set(correct))} different correct values; holdout keeps one")
-        fields.update(type="numeric", answer=number(correct[0], "the correct value"), tolerance=item.tolerance())
+        fields.update(
+            type="numeric",
+            answer=number(correct[0], "the correct value"),
+            tolerance=item.tolerance(),
+        )
         return
     if base != "string":
         raise Refusal(f"a text entry with a {base} response is not one holdout grades")
@@ -323,7 +337,7 @@ def _inline_choice_blank(item: _Item, interaction: Element, ident: str) -> dict[
 
 
 def _cloze(item: _Item, body: Element, interactions: list[Element], fields: dict[str, Any]) -> None:
-    blanks = []
+    blanks: list[dict[str, Any]] = []
     markers: dict[int, str] = {}
     for interaction in interactions:
         ident = f"b{len(blanks) + 1}"
@@ -361,27 +375,43 @@ def _matching(item: _Item, interaction: Element, fields: dict[str, Any]) -> None
     sets = item.find(interaction, "simpleMatchSet")
     if len(sets) != 2:
         raise Refusal("a match interaction needs two sets of choices")
-    lefts = {item.get(c, "identifier"): to_markdown(item.html(c), HTML, "an item") for c in item.find(sets[0], "simpleAssociableChoice")}
-    rights = {item.get(c, "identifier"): to_plain(item.html(c)) for c in item.find(sets[1], "simpleAssociableChoice")}
-    pairs, used = [], set()
+    lefts = {
+        item.get(c, "identifier"): to_markdown(item.html(c), HTML, "an item")
+        for c in item.find(sets[0], "simpleAssociableChoice")
+    }
+    rights = {
+        item.get(c, "identifier"): to_plain(item.html(c))
+        for c in item.find(sets[1], "simpleAssociableChoice")
+    }
+    pairs: list[dict[str, Any]] = []
+    used: set[str] = set()
     for value in item.values(item.first(decl, "correctResponse")):
         left, _, right = value.partition(" ")
         if left not in lefts or right.strip() not in rights:
             raise Refusal(f"the correct pair {value!r} names unknown choices")
-        pairs.append({"id": f"p{len(pairs) + 1}", "left": lefts[left], "right": rights[right.strip()]})
+        pairs.append(
+            {"id": f"p{len(pairs) + 1}", "left": lefts[left], "right": rights[right.strip()]}
+        )
         used.add(right.strip())
     if len(pairs) < 2:
         raise Refusal("a matching question needs at least two correct pairs")
-    fields.update(type="matching", pairs=pairs, distractors=[t for i, t in rights.items() if i not in used])
+    fields.update(
+        type="matching", pairs=pairs, distractors=[t for i, t in rights.items() if i not in used]
+    )
 
 
 def _ordering(item: _Item, interaction: Element, fields: dict[str, Any]) -> None:
     decl = item.declaration(item.get(interaction, "responseIdentifier"))
-    texts = {item.get(c, "identifier"): to_markdown(item.html(c), HTML, "an item") for c in item.find(interaction, "simpleChoice")}
+    texts = {
+        item.get(c, "identifier"): to_markdown(item.html(c), HTML, "an item")
+        for c in item.find(interaction, "simpleChoice")
+    }
     order = item.values(item.first(decl, "correctResponse"))
     if sorted(order) != sorted(texts):
         raise Refusal("the correct order does not list every item once")
-    fields.update(type="ordering", items=[{"id": f"i{n + 1}", "text": texts[i]} for n, i in enumerate(order)])
+    fields.update(
+        type="ordering", items=[{"id": f"i{n + 1}", "text": texts[i]} for n, i in enumerate(order)]
+    )
 
 
 def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -418,7 +448,9 @@ def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[st
             renamed = _choice(item, interaction, fields)
         elif kind == "textEntryInteraction":
             _text_entry(item, interaction, fields)
-            prompt_html = _html_with_markers(item, body, {id(interaction): "x"}).replace("HOLDOUTBLANKxZ", "_____")
+            prompt_html = _html_with_markers(item, body, {id(interaction): "x"}).replace(
+                "HOLDOUTBLANKxZ", "_____"
+            )
         elif kind == "inlineChoiceInteraction":
             _cloze(item, body, interactions, fields)
         elif kind == "matchInteraction":
@@ -429,7 +461,9 @@ def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[st
             raise Refusal(f"the interaction {local(interaction.tag)} is not one holdout grades")
         if "prompt" not in fields:
             fields["prompt"] = to_markdown(prompt_html, HTML, "the prompt")
-    feedback = [to_markdown(item.html(m), HTML, "the feedback") for m in item.find(root, "modalFeedback")]
+    feedback = [
+        to_markdown(item.html(m), HTML, "the feedback") for m in item.find(root, "modalFeedback")
+    ]
     fields["explanation"] = "\n\n".join(f for f in feedback if f)
     name = fields["title"] or item.get(root, "identifier") or "item"
     return name, fields, renamed
@@ -481,7 +515,9 @@ def _read_item(root: Element, label: str, overrides: dict[str, Any] | None) -> C
     return Candidate(name=name, fields=fields, slug_hint=ident or name)
 
 
-def _apply_overrides(fields: dict[str, Any], overrides: dict[str, Any], renamed: dict[str, str]) -> None:
+def _apply_overrides(
+    fields: dict[str, Any], overrides: dict[str, Any], renamed: dict[str, str]
+) -> None:
     """holdout's own export: the Markdown texts and what QTI cannot say, as they were written."""
     for key in ("title", "prompt", "explanation", "unit"):
         if isinstance(overrides.get(key), str):
@@ -503,12 +539,19 @@ def _root_kind(root: Element) -> str:
         return "qti12"
     if name in ("assessmentItem", "qti-assessment-item"):
         return "item"
-    if name in ("assessmentTest", "qti-assessment-test", "assessmentSection", "qti-assessment-section"):
+    if name in (
+        "assessmentTest",
+        "qti-assessment-test",
+        "assessmentSection",
+        "qti-assessment-section",
+    ):
         return "test"
     return ""
 
 
-def _read_xml(data: bytes, filename: str, overrides: dict[str, Any] | None = None) -> list[Candidate | Refused]:
+def _read_xml(
+    data: bytes, filename: str, overrides: dict[str, Any] | None = None
+) -> list[Candidate | Refused]:
     root = parse_xml(data, filename)
     kind = _root_kind(root)
     if kind == "qti12":
@@ -523,7 +566,9 @@ def _read_xml(data: bytes, filename: str, overrides: dict[str, Any] | None = Non
 def _zip_member(archive: zipfile.ZipFile, name: str) -> bytes:
     info = archive.getinfo(name)
     if info.file_size > MAX_XML_BYTES:
-        raise FileError(f"{name} in the package is larger than {MAX_XML_BYTES // (1024 * 1024)} MiB")
+        raise FileError(
+            f"{name} in the package is larger than {MAX_XML_BYTES // (1024 * 1024)} MiB"
+        )
     with archive.open(info) as handle:
         data = handle.read(MAX_XML_BYTES + 1)
     if len(data) > MAX_XML_BYTES:
@@ -553,7 +598,9 @@ def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
     if len(infos) > MAX_ZIP_ENTRIES:
         raise FileError(f"{filename}: more than {MAX_ZIP_ENTRIES} files in the package")
     if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-        raise FileError(f"{filename}: the package unpacks to more than {MAX_ZIP_BYTES // (1024 * 1024)} MiB")
+        raise FileError(
+            f"{filename}: the package unpacks to more than {MAX_ZIP_BYTES // (1024 * 1024)} MiB"
+        )
     names = {i.filename for i in infos}
     manifest_name = next((n for n in names if n.rsplit("/", 1)[-1] == "imsmanifest.xml"), None)
     if manifest_name is None:
@@ -572,11 +619,15 @@ def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
                 continue
             seen.add(path)
             if path not in names:
-                items.append(Refused(href, "the manifest lists this file, but the package lacks it"))
+                items.append(
+                    Refused(href, "the manifest lists this file, but the package lacks it")
+                )
                 continue
             overrides = _holdout_metadata(resource)
             try:
-                items.extend(_read_xml(_zip_member(archive, path), f"{filename}: {path}", overrides))
+                items.extend(
+                    _read_xml(_zip_member(archive, path), f"{filename}: {path}", overrides)
+                )
             except FileError as exc:
                 items.append(Refused(href, str(exc)))
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
@@ -599,7 +650,9 @@ def sniff(data: bytes, filename: str) -> bool:
     if data[:4] == b"PK\x03\x04":
         return True
     head = data[:65536]
-    return re.search(rb"<(questestinterop|assessmentItem|qti-assessment-item)[\s>]", head) is not None
+    return (
+        re.search(rb"<(questestinterop|assessmentItem|qti-assessment-item)[\s>]", head) is not None
+    )
 
 
 def read(data: bytes, filename: str) -> list[Candidate | Refused]:
@@ -641,7 +694,9 @@ def _q(parent: Element, tag: str, **attrs: str) -> Element:
 
 
 def _declaration(item: Element, cardinality: str, base: str, correct: list[str]) -> Element:
-    decl = _q(item, "responseDeclaration", identifier="RESPONSE", cardinality=cardinality, baseType=base)
+    decl = _q(
+        item, "responseDeclaration", identifier="RESPONSE", cardinality=cardinality, baseType=base
+    )
     values = _q(decl, "correctResponse")
     for value in correct:
         _q(values, "value").text = value
@@ -649,10 +704,14 @@ def _declaration(item: Element, cardinality: str, base: str, correct: list[str])
 
 
 def _outcomes(item: Element, points: float) -> None:
-    score = _q(item, "outcomeDeclaration", identifier="SCORE", cardinality="single", baseType="float")
+    score = _q(
+        item, "outcomeDeclaration", identifier="SCORE", cardinality="single", baseType="float"
+    )
     score.set("normalMaximum", repr(float(points)))
     _q(_q(score, "defaultValue"), "value").text = "0"
-    maxscore = _q(item, "outcomeDeclaration", identifier="MAXSCORE", cardinality="single", baseType="float")
+    maxscore = _q(
+        item, "outcomeDeclaration", identifier="MAXSCORE", cardinality="single", baseType="float"
+    )
     _q(_q(maxscore, "defaultValue"), "value").text = repr(float(points))
 
 
@@ -660,7 +719,9 @@ def _tolerance_processing(item: Element, tolerance: dict[str, float], answer: fl
     rp = _q(item, "responseProcessing")
     condition = _q(_q(rp, "responseCondition"), "responseIf")
     if tolerance["rel"] and not tolerance["abs"]:
-        equal = _q(condition, "equal", toleranceMode="relative", tolerance=repr(tolerance["rel"] * 100))
+        equal = _q(
+            condition, "equal", toleranceMode="relative", tolerance=repr(tolerance["rel"] * 100)
+        )
     else:
         allowed = max(tolerance["abs"], tolerance["rel"] * abs(answer))
         equal = _q(condition, "equal", toleranceMode="absolute", tolerance=repr(allowed))
@@ -672,7 +733,9 @@ def _tolerance_processing(item: Element, tolerance: dict[str, float], answer: fl
 
 def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     qtype, data = question["type"], question["data"]
-    item = Element(f"{{{QTI21}}}assessmentItem", identifier=question["slug"], title=question["title"])
+    item = Element(
+        f"{{{QTI21}}}assessmentItem", identifier=question["slug"], title=question["title"]
+    )
     item.set("adaptive", "false")
     item.set("timeDependent", "false")
     overrides: dict[str, Any] = {
@@ -689,7 +752,9 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
             fractions = (
                 own_rule_fractions(data["choices"])
                 if multiple
-                else [1.0 if c["correct"] else float(c.get("fraction") or 0) for c in data["choices"]]
+                else [
+                    1.0 if c["correct"] else float(c.get("fraction") or 0) for c in data["choices"]
+                ]
             )
             mapping = _q(decl, "mapping", lowerBound="0", upperBound="1", defaultValue="0")
             for choice, fraction in zip(data["choices"], fractions, strict=True):
@@ -710,7 +775,13 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
         for accepted in data["accept"]:
             _q(mapping, "mapEntry", mapKey=accepted, mappedValue="1", caseSensitive=case)
         for part in data.get("partial") or []:
-            _q(mapping, "mapEntry", mapKey=part["accept"], mappedValue=repr(part["fraction"]), caseSensitive=case)
+            _q(
+                mapping,
+                "mapEntry",
+                mapKey=part["accept"],
+                mappedValue=repr(part["fraction"]),
+                caseSensitive=case,
+            )
         overrides["patterns"] = data["patterns"]
     _outcomes(item, question["points"])
     body = _q(item, "itemBody")
@@ -734,11 +805,15 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
         _q(item, "responseProcessing", template=TEMPLATES + template)
     else:
         _tolerance_processing(item, data["tolerance"], data["answer"])
-    feedback = _q(item, "modalFeedback", outcomeIdentifier="completionStatus", identifier="completed")
+    feedback = _q(
+        item, "modalFeedback", outcomeIdentifier="completionStatus", identifier="completed"
+    )
     feedback.set("showHide", "show")
     _xhtml(feedback, question["explanation"])
     indent(item)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(item, encoding="utf-8") + b"\n", overrides
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(
+        item, encoding="utf-8"
+    ) + b"\n", overrides
 
 
 EXPORTED_TYPES = ("single_choice", "multiple_choice", "true_false", "numeric", "short_text")
@@ -761,11 +836,20 @@ def export(questions: list[dict[str, Any]]) -> bytes:
             href = f"items/{question['slug']}.xml"
             archive.writestr(href, content)
             resource = SubElement(
-                resources, f"{{{cp}}}resource", identifier=f"R-{question['slug']}", type="imsqti_item_xmlv2p1", href=href
+                resources,
+                f"{{{cp}}}resource",
+                identifier=f"R-{question['slug']}",
+                type="imsqti_item_xmlv2p1",
+                href=href,
             )
             metadata = SubElement(resource, f"{{{cp}}}metadata")
-            SubElement(metadata, f"{{{HOLDOUT_NS}}}question").text = json.dumps(overrides, ensure_ascii=False, sort_keys=True)
+            SubElement(metadata, f"{{{HOLDOUT_NS}}}question").text = json.dumps(
+                overrides, ensure_ascii=False, sort_keys=True
+            )
             SubElement(resource, f"{{{cp}}}file", href=href)
         indent(manifest)
-        archive.writestr("imsmanifest.xml", b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(manifest, encoding="utf-8"))
+        archive.writestr(
+            "imsmanifest.xml",
+            b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(manifest, encoding="utf-8"),
+        )
     return buffer.getvalue()

@@ -35,8 +35,8 @@ CANVAS_REFUSED = {
     "file_upload_question": "a file upload is graded by a person, not by holdout",
     "text_only_question": "a text-only item has no answer to grade",
     "calculated_question": "calculated questions (formula answers) are not imported",
-    "fill_in_multiple_blanks_question": "fill in multiple blanks is imported only as a cloze question",
-    "multiple_dropdowns_question": "multiple dropdowns are imported only as a cloze question",
+    "fill_in_multiple_blanks_question": "fill in multiple blanks is not read yet (a cloze)",
+    "multiple_dropdowns_question": "multiple dropdowns are not read yet (a cloze)",
 }
 
 
@@ -65,7 +65,9 @@ def _material(element: Element | None, where: str) -> str:
 def _material_plain(element: Element | None) -> str:
     if element is None:
         return ""
-    return " ".join(to_plain("".join(m.itertext())) for m in descendants(element, "mattext")).strip()
+    return " ".join(
+        to_plain("".join(m.itertext())) for m in descendants(element, "mattext")
+    ).strip()
 
 
 def _scoring(item: Element) -> list[tuple[Element, float]]:
@@ -81,7 +83,9 @@ def _scoring(item: Element) -> list[tuple[Element, float]]:
 
 def _max_score(item: Element) -> float:
     for decvar in descendants(item, "decvar"):
-        if decvar.get("varname", "SCORE").upper() in ("SCORE", "QUE_SCORE") and decvar.get("maxvalue"):
+        if decvar.get("varname", "SCORE").upper() in ("SCORE", "QUE_SCORE") and decvar.get(
+            "maxvalue"
+        ):
             return number(decvar.get("maxvalue"), "the maximum score") or 100.0
     return 100.0
 
@@ -137,12 +141,15 @@ def _choice(item: Element, fields: dict[str, Any], multiple: bool) -> None:
         return
     if multiple:
         wrong = [i for i, f in enumerate(fractions) if f <= 0]
-        right = [i for i, f in enumerate(fractions) if f > 0]
-        if not right:
+        ticks = [i for i, f in enumerate(fractions) if f > 0]
+        if not ticks:
             raise Refusal("no choice is marked correct")
         # Canvas scores multiple answers as holdout's own rule does (each right tick 1/C, each
         # wrong tick -1/W); the respcondition only names which are right.
-        fractions = [1 / len(right) if i in right else (-1 / len(wrong) if wrong else 0.0) for i in range(len(ids))]
+        fractions = [
+            1 / len(ticks) if i in ticks else (-1 / len(wrong) if wrong else 0.0)
+            for i in range(len(ids))
+        ]
     qtype, choices = choices_with_fractions(texts, fractions, multiple)
     fields.update(type=qtype, choices=choices)
 
@@ -198,7 +205,7 @@ def _numeric(item: Element, fields: dict[str, Any]) -> None:
 
 
 def _matching(item: Element, fields: dict[str, Any]) -> None:
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     rights: dict[str, str] = {}
     for response in descendants(item, "response_lid"):
         for label in descendants(response, "response_label"):
@@ -217,7 +224,11 @@ def _matching(item: Element, fields: dict[str, Any]) -> None:
     if len(pairs) < 2:
         raise Refusal("a matching question needs at least two pairs")
     used = {p["right"] for p in pairs}
-    fields.update(type="matching", pairs=pairs, distractors=sorted({r for r in rights.values() if r not in used}))
+    fields.update(
+        type="matching",
+        pairs=pairs,
+        distractors=sorted({r for r in rights.values() if r not in used}),
+    )
 
 
 def _kind(item: Element, meta: dict[str, str]) -> str:

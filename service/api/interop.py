@@ -7,8 +7,8 @@ from typing import Any
 from flask import Response
 from sqlalchemy import select
 
-from question_bank.interop.formats import export_questions, import_data
 from question_bank.interop.base import Slugs
+from question_bank.interop.formats import export_questions, import_data
 from question_bank.types import QUICK_TYPES
 from service import access
 from service.api.common import BEARER, Blueprint

@@ -37,7 +37,12 @@ def _accepts(qtype: str, data: dict[str, Any]) -> bool:
 
 FRACTIONS = _accepts(
     "single_choice",
-    {"choices": [{"id": "a", "text": "x", "correct": True}, {"id": "b", "text": "y", "correct": False, "fraction": 0.5}]},
+    {
+        "choices": [
+            {"id": "a", "text": "x", "correct": True},
+            {"id": "b", "text": "y", "correct": False, "fraction": 0.5},
+        ]
+    },
 )
 PARTIAL = _accepts("short_text", {"accept": ["x"], "partial": [{"accept": "y", "fraction": 0.5}]})
 MATCHING = _accepts(
@@ -48,7 +53,9 @@ CLOZE = _accepts(
     "cloze", {"blanks": [{"id": "b1", "kind": "short_text", "accept": ["x"], "points": 1}]}
 )
 
-needs_fractions = pytest.mark.skipif(not FRACTIONS, reason="choice fractions come with the types branch")
+needs_fractions = pytest.mark.skipif(
+    not FRACTIONS, reason="choice fractions come with the types branch"
+)
 needs_partial = pytest.mark.skipif(not PARTIAL, reason="partial credit comes with the types branch")
 needs_matching = pytest.mark.skipif(not MATCHING, reason="matching comes with the types branch")
 needs_cloze = pytest.mark.skipif(not CLOZE, reason="cloze comes with the types branch")

@@ -167,7 +167,7 @@ def test_matching_pairs() -> None:
     text = "::Match:: Match them {=L1 -> sparse =L2 -> small =dropout -> random}"
     q = by_title(imported(text))["Match"]
     assert q["type"] == "matching"
-    assert [(p["left"], p["right"]) for p in q["data"]["pairs"]][0] == ("L1", "sparse")
+    assert (q["data"]["pairs"][0]["left"], q["data"]["pairs"][0]["right"]) == ("L1", "sparse")
 
 
 def test_sniffing() -> None:

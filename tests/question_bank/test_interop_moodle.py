@@ -23,7 +23,9 @@ CATEGORY = """<question type="category"><category><text>$course$/top/Regularizat
 <info format="html"><text></text></info><idnumber></idnumber></question>"""
 
 
-def question(qtype: str, name: str, body: str, text: str = "<p>Question text</p>", extra: str = "") -> str:
+def question(
+    qtype: str, name: str, body: str, text: str = "<p>Question text</p>", extra: str = ""
+) -> str:
     return f"""<question type="{qtype}">
   <name><text>{name}</text></name>
   <questiontext format="html"><text><![CDATA[{text}]]></text></questiontext>
@@ -52,12 +54,18 @@ MULTICHOICE = question(
     extra="decay-effect",
 )
 TRUEFALSE = question(
-    "truefalse", "TF", answer("0", "true", fmt="moodle_auto_format") + answer("100", "false", fmt="moodle_auto_format")
+    "truefalse",
+    "TF",
+    answer("0", "true", fmt="moodle_auto_format")
+    + answer("100", "false", fmt="moodle_auto_format"),
 )
 SHORT = question(
     "shortanswer",
     "Short",
-    "<usecase>0</usecase>" + answer("100", "dropout") + answer("100", "drop*out") + answer("0", "*", "No"),
+    "<usecase>0</usecase>"
+    + answer("100", "dropout")
+    + answer("100", "drop*out")
+    + answer("0", "*", "No"),
 )
 NUMERICAL = question(
     "numerical",
@@ -106,7 +114,9 @@ def test_ungradable_and_broken_questions_are_refused_by_name_the_rest_imported()
     essay = question("essay", "Essay", "<responseformat>editor</responseformat>")
     description = question("description", "Just text", "")
     no_right = question(
-        "multichoice", "No right answer", "<single>true</single>" + answer("50", "a") + answer("0", "b")
+        "multichoice",
+        "No right answer",
+        "<single>true</single>" + answer("50", "a") + answer("0", "b"),
     )
     not_100 = question(
         "multichoice",
@@ -121,7 +131,9 @@ def test_ungradable_and_broken_questions_are_refused_by_name_the_rest_imported()
         text='<p>See <img src="@@PLUGINFILE@@/graph.png" alt="graph"></p>',
     )
     unknown = question("ddwtos", "Drag", "")
-    result = imported(quiz(essay, description, no_right, not_100, cloze_empty, image, unknown, TRUEFALSE))
+    result = imported(
+        quiz(essay, description, no_right, not_100, cloze_empty, image, unknown, TRUEFALSE)
+    )
     assert [q["title"] for q in result.questions] == ["TF"]
     reasons = refused(result)
     assert "essay" in reasons["Essay (essay)"]
@@ -168,7 +180,11 @@ def test_text_formats() -> None:
 
 
 def test_not_moodle_xml_is_an_error_not_a_traceback() -> None:
-    for data in (b"<quiz><question", b"<other/>", b'<!DOCTYPE x [<!ENTITY a "b">]><quiz>&a;</quiz>'):
+    for data in (
+        b"<quiz><question",
+        b"<other/>",
+        b'<!DOCTYPE x [<!ENTITY a "b">]><quiz>&a;</quiz>',
+    ):
         result = imported(data, "bad.xml", "moodle-xml")
         assert result.error is not None and not result.questions
 
@@ -176,7 +192,9 @@ def test_not_moodle_xml_is_an_error_not_a_traceback() -> None:
 @needs_fractions
 def test_per_answer_fractions() -> None:
     partial = question(
-        "multichoice", "Partial", "<single>true</single>" + answer("100", "a") + answer("50", "b") + answer("0", "c")
+        "multichoice",
+        "Partial",
+        "<single>true</single>" + answer("100", "a") + answer("50", "b") + answer("0", "c"),
     )
     multi = question(
         "multichoice",

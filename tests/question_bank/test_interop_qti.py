@@ -18,7 +18,9 @@ QTI21 = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 QTI3 = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 
 
-def choice_item_21(template: str = "match_correct", mapping: str = "", ident: str = "choice-1") -> str:
+def choice_item_21(
+    template: str = "match_correct", mapping: str = "", ident: str = "choice-1"
+) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <assessmentItem xmlns="{QTI21}" identifier="{ident}" title="Unattended Luggage" adaptive="false" timeDependent="false">
   <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="identifier">
@@ -133,8 +135,9 @@ def test_broken_packages_and_items_are_errors_not_tracebacks() -> None:
     assert imported(b"<assessmentItem", "cut.xml", "qti").error is not None
 
 
-
-def canvas_item(ident: str, title: str, qtype: str, presentation: str, conditions: str, points: str = "1.0") -> str:
+def canvas_item(
+    ident: str, title: str, qtype: str, presentation: str, conditions: str, points: str = "1.0"
+) -> str:
     return f"""<item ident="{ident}" title="{title}">
   <itemmetadata><qtimetadata>
     <qtimetadatafield><fieldlabel>question_type</fieldlabel><fieldentry>{qtype}</fieldentry></qtimetadatafield>

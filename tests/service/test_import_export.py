@@ -24,12 +24,18 @@ GIFT = """$CATEGORY: $course$/top/Imported
 """
 
 
-def upload(client: FlaskClient, headers: dict[str, str], data: bytes, name: str = "quiz.gift", **form: str) -> Any:
+def upload(
+    client: FlaskClient, headers: dict[str, str], data: bytes, name: str = "quiz.gift", **form: str
+) -> Any:
     body: dict[str, Any] = {"file": (io.BytesIO(data), name), **form}
-    return client.post("/api/v1/questions/import", data=body, headers=headers, content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/questions/import", data=body, headers=headers, content_type="multipart/form-data"
+    )
 
 
-def test_import_through_the_api_loads_and_reports(client: FlaskClient, instructor: dict[str, str], student: dict[str, str]) -> None:
+def test_import_through_the_api_loads_and_reports(
+    client: FlaskClient, instructor: dict[str, str], student: dict[str, str]
+) -> None:
     response = upload(client, instructor, GIFT.encode())
     assert response.status_code == 200, response.get_json()
     report = response.get_json()
@@ -47,37 +53,52 @@ def test_import_through_the_api_loads_and_reports(client: FlaskClient, instructo
     assert upload(client, student, GIFT.encode()).status_code == 403
 
 
-def test_import_never_overwrites_a_question_no_import_made(client: FlaskClient, instructor: dict[str, str], bank: Any) -> None:
+def test_import_never_overwrites_a_question_no_import_made(
+    client: FlaskClient, instructor: dict[str, str], bank: Any
+) -> None:
     slug = bank.questions[0]["slug"]
     text = f"::{slug}:: Overwrite? {{T}}\n"
     report = upload(client, instructor, text.encode()).get_json()
     assert report["files"][0]["imported"] == []
     assert "no import made" in report["files"][0]["refused"][0]["reason"]
-    assert client.get(f"/api/v1/questions/{slug}", headers=instructor).get_json()["title"] == bank.questions[0]["title"]
+    assert (
+        client.get(f"/api/v1/questions/{slug}", headers=instructor).get_json()["title"]
+        == bank.questions[0]["title"]
+    )
 
 
-def test_unreadable_or_missing_files_are_problems(client: FlaskClient, instructor: dict[str, str]) -> None:
+def test_unreadable_or_missing_files_are_problems(
+    client: FlaskClient, instructor: dict[str, str]
+) -> None:
     bad = upload(client, instructor, b"<quiz><question", "bad.xml")
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert "well-formed" in bad.get_json()["detail"]
     unknown = upload(client, instructor, b"\x00\x01binary", "x.bin")
     assert unknown.status_code == 422
-    missing = client.post("/api/v1/questions/import", data={}, headers=instructor, content_type="multipart/form-data")
+    missing = client.post(
+        "/api/v1/questions/import", data={}, headers=instructor, content_type="multipart/form-data"
+    )
     assert missing.status_code == 422 and missing.mimetype == "application/problem+json"
     wrong_format = upload(client, instructor, GIFT.encode(), format="docx")
     assert wrong_format.status_code == 422
 
 
-def test_export_through_the_api_imports_back(client: FlaskClient, instructor: dict[str, str], student: dict[str, str], bank: Any) -> None:
+def test_export_through_the_api_imports_back(
+    client: FlaskClient, instructor: dict[str, str], student: dict[str, str], bank: Any
+) -> None:
     for fmt in ("moodle-xml", "qti"):
         response = client.get(f"/api/v1/questions/export?format={fmt}", headers=instructor)
         assert response.status_code == 200
-        assert response.mimetype == ("application/xml" if fmt == "moodle-xml" else "application/zip")
+        assert response.mimetype == (
+            "application/xml" if fmt == "moodle-xml" else "application/zip"
+        )
         from question_bank.interop.formats import import_data
 
         result = import_data(response.data, "export", fmt)
         assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in bank.questions}
-    assert client.get("/api/v1/questions/export?format=moodle-xml", headers=student).status_code == 403
+    assert (
+        client.get("/api/v1/questions/export?format=moodle-xml", headers=student).status_code == 403
+    )
     assert client.get("/api/v1/questions/export?format=pdf", headers=instructor).status_code == 422
 
 
@@ -115,7 +136,9 @@ def test_cli_load_and_export_round_trip(tmp_path: Path) -> None:
     assert HOLDOUT
 
 
-def test_one_transaction_per_file_with_savepoints(app: Flask, client: FlaskClient, instructor: dict[str, str]) -> None:
+def test_one_transaction_per_file_with_savepoints(
+    app: Flask, client: FlaskClient, instructor: dict[str, str]
+) -> None:
     """A question the database refuses leaves the rest of its file imported."""
     text = "::Savepoint a:: one {T}\n\n::Savepoint b:: two {F}\n"
     first = upload(client, instructor, text.encode()).get_json()["files"][0]
