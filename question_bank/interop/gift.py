@@ -100,7 +100,7 @@ class _Text:
         self.raw = _literal(raw)
 
     def markdown(self, where: str) -> str:
-        return to_markdown(self.raw, self.format, where)
+        return to_markdown(self.raw, self.format, where, feedback="feedback" in where)
 
     def plain(self) -> str:
         return to_plain(self.raw, self.format if self.format == HTML else PLAIN)
@@ -155,6 +155,11 @@ def _numeric_value(value: str) -> tuple[float, float]:
 
 def _numeric(body: str, fields: dict[str, Any], feedback: list[str]) -> None:
     body = body.strip()[1:]  # the leading '#'
+    body, tilde, wrong = body.partition("~")  # Moodle 1.9's "~#feedback" for any wrong answer
+    if tilde and _split_feedback(wrong)[1]:
+        feedback.append(
+            f"- a wrong answer: {_Text(_split_feedback(wrong)[1], AUTO).markdown('a feedback')}"
+        )
     entries = [body] if "=" not in body else [e for e in body.split("=") if e.strip()]
     full: list[tuple[float, float]] = []
     partial = []
@@ -255,7 +260,8 @@ def _question(lines: list[str]) -> tuple[str, dict[str, Any]]:
     if finish < 0:
         raise Refusal("the answer block has no closing '}'")
     after = text[finish + 1 :].strip()
-    prompt_raw = text[:start].rstrip() + (f" _____ {after}" if after else "")
+    gap = "" if not after else (" _____" if after[0] in ".,;:!?)" else " _____ ")
+    prompt_raw = text[:start].rstrip() + gap + after
     prompt_text = _Text(prompt_raw, AUTO)
     name = title or to_plain(prompt_text.raw)[:60] or "untitled"
     body = text[start + 1 : finish].strip()

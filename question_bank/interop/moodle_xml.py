@@ -62,11 +62,11 @@ def sniff(data: bytes, filename: str) -> bool:
     return head.startswith(b"<") and re.search(rb"<quiz[\s>]", data[:65536]) is not None
 
 
-def _formatted(element: Element | None, where: str) -> str:
+def _formatted(element: Element | None, where: str, feedback: bool = False) -> str:
     if element is None:
         return ""
     fmt = element.get("format", HTML)
-    return to_markdown(text(element, "text"), fmt if fmt in FORMATS else HTML, where)
+    return to_markdown(text(element, "text"), fmt if fmt in FORMATS else HTML, where, feedback)
 
 
 def _flag(element: Element, name: str, default: bool) -> bool:
@@ -83,7 +83,7 @@ def _answers(question: Element) -> list[Element]:
 def _feedback_lines(question: Element, labels: list[str]) -> list[str]:
     lines = []
     for label, answer in zip(labels, _answers(question), strict=False):
-        feedback = _formatted(child(answer, "feedback"), "an answer's feedback")
+        feedback = _formatted(child(answer, "feedback"), "an answer's feedback", True)
         if feedback:
             lines.append(f"- {label}: {feedback}")
     return lines
@@ -247,7 +247,9 @@ def _question(question: Element, qtype: str, tags: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": to_plain(text(question, "name", "text")),
         "prompt": _formatted(child(question, "questiontext"), "the prompt"),
-        "explanation": _formatted(child(question, "generalfeedback"), "the general feedback"),
+        "explanation": _formatted(
+            child(question, "generalfeedback"), "the general feedback", feedback=True
+        ),
         "tags": merge_tags(
             tags,
             [

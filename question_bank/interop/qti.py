@@ -462,7 +462,8 @@ def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[st
         if "prompt" not in fields:
             fields["prompt"] = to_markdown(prompt_html, HTML, "the prompt")
     feedback = [
-        to_markdown(item.html(m), HTML, "the feedback") for m in item.find(root, "modalFeedback")
+        to_markdown(item.html(m), HTML, "the feedback", feedback=True)
+        for m in item.find(root, "modalFeedback")
     ]
     fields["explanation"] = "\n\n".join(f for f in feedback if f)
     name = fields["title"] or item.get(root, "identifier") or "item"

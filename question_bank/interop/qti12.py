@@ -47,7 +47,7 @@ def _metadata(item: Element) -> dict[str, str]:
     return fields
 
 
-def _material(element: Element | None, where: str) -> str:
+def _material(element: Element | None, where: str, feedback: bool = False) -> str:
     """A material's text as Markdown (mattext's texttype says HTML or plain)."""
     if element is None:
         return ""
@@ -55,9 +55,9 @@ def _material(element: Element | None, where: str) -> str:
     for mattext in descendants(element, "mattext"):
         texttype = mattext.get("texttype", "text/plain").lower()
         fmt = HTML if "html" in texttype else PLAIN
-        parts.append(to_markdown("".join(mattext.itertext()), fmt, where))
+        parts.append(to_markdown("".join(mattext.itertext()), fmt, where, feedback))
     for tag in ("matimage", "matvideo", "mataudio", "matapplet"):
-        if next(descendants(element, tag), None) is not None:
+        if not feedback and next(descendants(element, tag), None) is not None:
             raise Refusal(f"{where} shows {tag[3:]} material, which holdout cannot import")
     return "\n\n".join(p for p in parts if p)
 
@@ -269,7 +269,7 @@ def _explanation(item: Element) -> str:
     parts = []
     for feedback in descendants(item, "itemfeedback"):
         if feedback.get("ident", "") in ("general_fb", "general_feedback", "correct_fb"):
-            parts.append(_material(feedback, "the feedback"))
+            parts.append(_material(feedback, "the feedback", feedback=True))
     return "\n\n".join(p for p in parts if p)
 
 

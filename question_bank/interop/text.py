@@ -60,19 +60,34 @@ _md_with_html = MarkdownIt("commonmark", {"html": True})
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
+        self.tags: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
+        self.tags.append((tag, dict(attrs).get("alt") or ""))
 
 
 def _media_in(markup: str, where: str) -> None:
     parser = _Tags()
     parser.feed(markup)
     parser.close()
-    for tag in parser.tags:
+    for tag, _ in parser.tags:
         if tag in MEDIA:
             raise Refusal(f"{where} shows {MEDIA[tag]} (<{tag}>), which holdout cannot import")
+
+
+_MEDIA_TAG = re.compile(rf"<({'|'.join(MEDIA)})\b[^>]*>", re.IGNORECASE)
+
+
+def _media_as_words(markup: str) -> str:
+    """Media in feedback (shown after answering, never needed to answer): their alt text."""
+
+    def words(match: re.Match[str]) -> str:
+        parser = _Tags()
+        parser.feed(match.group(0))
+        alt = parser.tags[0][1] if parser.tags else ""
+        return f" ({html.escape(alt)}) " if alt else " "
+
+    return _MEDIA_TAG.sub(words, markup)
 
 
 def _plain_math(markup: str) -> str:
@@ -80,9 +95,12 @@ def _plain_math(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]*>", "", markup)).replace("\xa0", " ").strip()
 
 
-def html_to_markdown(markup: str, where: str = "the text") -> str:
+def html_to_markdown(markup: str, where: str = "the text", feedback: bool = False) -> str:
+    """`feedback`: media become their alt text instead of refusing the question."""
     if len(markup) > MAX_TEXT:
         raise Refusal(f"{where} is longer than {MAX_TEXT} characters")
+    if feedback:
+        markup = _media_as_words(markup)
     _media_in(markup, where)
     spans: list[str] = []
 
@@ -136,8 +154,11 @@ def _plain_to_html(text: str, breaks: bool) -> str:
     return "".join(f"<p>{joiner.join(p.splitlines())}</p>" for p in paragraphs)
 
 
-def to_markdown(text: str | None, fmt: str = HTML, where: str = "the text") -> str:
-    """Text in one of FORMATS as the bank's Markdown (Refusal for what cannot be shown)."""
+def to_markdown(
+    text: str | None, fmt: str = HTML, where: str = "the text", feedback: bool = False
+) -> str:
+    """Text in one of FORMATS as the bank's Markdown (Refusal for what cannot be shown; in
+    `feedback`, media are replaced by their alt text)."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if len(text) > MAX_TEXT:
         raise Refusal(f"{where} is longer than {MAX_TEXT} characters")
@@ -151,13 +172,14 @@ def to_markdown(text: str | None, fmt: str = HTML, where: str = "the text") -> s
                 ),
                 text,
             )
-        return html_to_markdown(_md_with_html.render(text), where)
+        return html_to_markdown(_md_with_html.render(text), where, feedback)
     if fmt == PLAIN:
-        return html_to_markdown(_plain_to_html(html.escape(text, quote=False), True), where)
+        escaped = _plain_to_html(html.escape(text, quote=False), True)
+        return html_to_markdown(escaped, where, feedback)
     if fmt == AUTO:
         # Moodle's text_to_html: HTML is kept, blank lines make paragraphs, newlines breaks.
-        return html_to_markdown(_plain_to_html(text, True), where)
-    return html_to_markdown(text, where)
+        return html_to_markdown(_plain_to_html(text, True), where, feedback)
+    return html_to_markdown(text, where, feedback)
 
 
 def to_plain(text: str | None, fmt: str = HTML) -> str:
