@@ -28,6 +28,14 @@ class Refusal(Exception):
     """This question cannot be imported; the message says why (shown to the instructor)."""
 
 
+# What a question so broken that no rule names it makes a reader raise: refused, never a crash.
+BROKEN = (LookupError, ValueError, TypeError, AttributeError, RecursionError)
+
+
+def broken(exc: Exception) -> str:
+    return f"the question is malformed and cannot be read ({type(exc).__name__})"
+
+
 class FileError(Exception):
     """The file cannot be read at all (not this format, broken, too large)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from question_bank.interop import gift, moodle_xml, qti
-from question_bank.interop.base import FileError, FileResult, Refused, Slugs, finish
+from question_bank.interop.base import BROKEN, FileError, FileResult, Refused, Slugs, finish
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -73,8 +73,10 @@ def import_data(
     except FileError as exc:
         result.error = str(exc)
         return result
-    except RecursionError:
-        result.error = f"{filename}: nested too deeply to read"
+    except BROKEN as exc:
+        result.error = (
+            f"{filename}: the file is malformed and cannot be read ({type(exc).__name__})"
+        )
         return result
     result.questions, result.refused = finish(items, slugs)
     return result

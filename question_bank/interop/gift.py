@@ -21,10 +21,12 @@ import re
 from typing import Any
 
 from question_bank.interop.base import (
+    BROKEN,
     Candidate,
     FileError,
     Refusal,
     Refused,
+    broken,
     category_tags,
     choices_with_fractions,
     fraction_of,
@@ -316,6 +318,9 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
             titled = re.match(r"::(.*?)::", _escape(lines[0]))
             first = to_plain(_literal(titled.group(1) if titled else _escape(lines[0])))[:60]
             items.append(Refused(first if titled else f"{label}: {first}", str(exc)))
+            continue
+        except BROKEN as exc:
+            items.append(Refused(label, broken(exc)))
             continue
         fields["tags"] = list(tags)
         items.append(Candidate(name=name, fields=fields, slug_hint=fields.get("title") or name))

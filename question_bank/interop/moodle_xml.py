@@ -20,10 +20,12 @@ from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 from question_bank.interop import cloze as cloze_text
 from question_bank.interop.base import (
+    BROKEN,
     Candidate,
     FileError,
     Refusal,
     Refused,
+    broken,
     category_tags,
     choices_with_fractions,
     fraction_of,
@@ -309,6 +311,9 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
             fields = _question(question, qtype, tags)
         except Refusal as exc:
             items.append(Refused(label, str(exc)))
+            continue
+        except BROKEN as exc:
+            items.append(Refused(label, broken(exc)))
             continue
         idnumber = to_plain(text(question, "idnumber"))
         items.append(Candidate(name=label, fields=fields, slug_hint=idnumber or name))

@@ -30,7 +30,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, indent, register_namespace, tostring
@@ -39,10 +41,12 @@ from markdown_it import MarkdownIt
 
 from question_bank.interop import qti12
 from question_bank.interop.base import (
+    BROKEN,
     Candidate,
     FileError,
     Refusal,
     Refused,
+    broken,
     choices_with_fractions,
     merge_tags,
     number,
@@ -54,6 +58,7 @@ from question_bank.interop.xmlsafe import MAX_XML_BYTES, inner_html, local, name
 NAME = "qti"
 QTI2 = (
     "http://www.imsglobal.org/xsd/imsqti_v2p0",
+    "http://www.imsglobal.org/xsd/imsqti_item_v2p0",
     "http://www.imsglobal.org/xsd/imsqti_v2p1",
     "http://www.imsglobal.org/xsd/imsqti_v2p2",
 )
@@ -88,8 +93,9 @@ REFUSED_INTERACTIONS = {
     "associateInteraction": "associating pairs freely is not a type holdout grades",
     "customInteraction": "a custom interaction runs code holdout does not know",
     "portableCustomInteraction": "a portable custom interaction runs code holdout does not know",
-    "endAttemptInteraction": "an end-attempt button has no answer to grade",
 }
+# Buttons and media players next to the real interaction: nothing to grade, nothing lost.
+IGNORED_INTERACTIONS = {"endAttemptInteraction"}
 SKIPPED_IN_BODY = {"feedbackBlock", "feedbackInline", "modalFeedback", "rubricBlock"}
 
 
@@ -419,7 +425,11 @@ def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[st
     body = item.first(root, "itemBody")
     if body is None:
         raise Refusal("the item has no itemBody")
-    interactions = [e for e in body.iter() if item.name(e).endswith("Interaction")]
+    interactions = [
+        e
+        for e in body.iter()
+        if item.name(e).endswith("Interaction") and item.name(e) not in IGNORED_INTERACTIONS
+    ]
     for interaction in interactions:
         kind = item.name(interaction)
         if kind in REFUSED_INTERACTIONS:
@@ -509,6 +519,8 @@ def _read_item(root: Element, label: str, overrides: dict[str, Any] | None) -> C
         name, fields, renamed = _item(root, dialect)
     except Refusal as exc:
         return Refused(name, str(exc))
+    except BROKEN as exc:
+        return Refused(name, broken(exc))
     ident = root.get("identifier", "")
     if overrides:
         _apply_overrides(fields, overrides, renamed)
@@ -564,14 +576,31 @@ def _read_xml(
     raise FileError(f"{filename}: <{local(root.tag)}> is not a QTI item, test or questestinterop")
 
 
+# What a damaged zip raises while a member is read.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    KeyError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+
+
 def _zip_member(archive: zipfile.ZipFile, name: str) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > MAX_XML_BYTES:
-        raise FileError(
-            f"{name} in the package is larger than {MAX_XML_BYTES // (1024 * 1024)} MiB"
-        )
-    with archive.open(info) as handle:
-        data = handle.read(MAX_XML_BYTES + 1)
+    try:
+        info = archive.getinfo(name)
+        if info.file_size > MAX_XML_BYTES:
+            raise FileError(f"{name} in the package is larger than {MAX_XML_BYTES >> 20} MiB")
+        with archive.open(info) as handle:
+            data = handle.read(MAX_XML_BYTES + 1)
+    except ZIP_ERRORS as exc:
+        raise FileError(f"{name} in the package cannot be read: {exc}") from None
     if len(data) > MAX_XML_BYTES:
         raise FileError(f"{name} in the package is larger than it says")
     return data
@@ -594,7 +623,7 @@ def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except ZIP_ERRORS as exc:
         raise FileError(f"{filename}: not a readable zip file: {exc}") from None
     if len(infos) > MAX_ZIP_ENTRIES:
         raise FileError(f"{filename}: more than {MAX_ZIP_ENTRIES} files in the package")
@@ -631,7 +660,7 @@ def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
                 )
             except FileError as exc:
                 items.append(Refused(href, str(exc)))
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise FileError(f"{filename}: cannot read the package: {exc}") from None
     return items
 

@@ -16,13 +16,16 @@ linked from a respcondition that does not depend on the answer) becomes the expl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from question_bank.interop.base import (
+    BROKEN,
     Candidate,
     Refusal,
     Refused,
+    broken,
     choices_with_fractions,
     number,
     tag_of,
@@ -35,8 +38,6 @@ CANVAS_REFUSED = {
     "file_upload_question": "a file upload is graded by a person, not by holdout",
     "text_only_question": "a text-only item has no answer to grade",
     "calculated_question": "calculated questions (formula answers) are not imported",
-    "fill_in_multiple_blanks_question": "fill in multiple blanks is not read yet (a cloze)",
-    "multiple_dropdowns_question": "multiple dropdowns are not read yet (a cloze)",
 }
 
 
@@ -255,7 +256,53 @@ def _kind(item: Element, meta: dict[str, str]) -> str:
     return "unknown"
 
 
+def _blanks(item: Element, fields: dict[str, Any], dropdowns: bool) -> None:
+    """Canvas's fill in multiple blanks and multiple dropdowns: `[name]` in the text, one
+    response_lid per name whose labels are the accepted answers (or the dropdown's options)."""
+    presentation = child(item, "presentation")
+    material = child(presentation, "material") if presentation is not None else None
+    raw = (
+        "".join("".join(m.itertext()) for m in descendants(material, "mattext"))
+        if material is not None
+        else ""
+    )
+    right: dict[str, set[str]] = {}
+    for condition, value in _scoring(item):
+        for var in descendants(condition, "varequal"):
+            if value > 0:
+                right.setdefault(var.get("respident", ""), set()).add(text(var).strip())
+    blanks: list[dict[str, Any]] = []
+    for response in descendants(item, "response_lid"):
+        name = _material_plain(child(response, "material"))
+        ident = f"b{len(blanks) + 1}"
+        options = [
+            (label.get("ident", ""), _material_plain(label))
+            for label in descendants(response, "response_label")
+        ]
+        good = right.get(response.get("ident", ""), set())
+        if f"[{name}]" not in raw:
+            raise Refusal(f"the blank [{name}] is not in the text")
+        raw = raw.replace(f"[{name}]", f"HOLDOUTBLANK{ident}Z", 1)
+        if dropdowns:
+            fractions = [1.0 if i in good else 0.0 for i, _ in options]
+            _, choices = choices_with_fractions([t for _, t in options], fractions, multiple=False)
+            blanks.append({"id": ident, "kind": "choice", "choices": choices, "points": 1.0})
+        else:
+            accept = [t for i, t in options if i in good and t]
+            if not accept:
+                raise Refusal(f"the blank [{name}] has no accepted answer")
+            blanks.append({"id": ident, "kind": "short_text", "accept": accept, "points": 1.0})
+    if not blanks:
+        raise Refusal("a question with blanks but no blanks in it")
+    prompt = to_markdown(raw, HTML, "the prompt")
+    for blank in blanks:
+        prompt = prompt.replace(f"HOLDOUTBLANK{blank['id']}Z", "{{blank:" + blank["id"] + "}}")
+    fields.update(type="cloze", prompt=prompt, blanks=blanks)
+
+
 READERS = {
+    "fill_in_multiple_blanks_question": lambda i, f: _blanks(i, f, dropdowns=False),
+    "multiple_dropdowns_question": lambda i, f: _blanks(i, f, dropdowns=True),
     "multiple_choice_question": lambda i, f: _choice(i, f, multiple=False),
     "true_false_question": lambda i, f: _choice(i, f, multiple=False),
     "multiple_answers_question": lambda i, f: _choice(i, f, multiple=True),
@@ -303,9 +350,19 @@ def _item(item: Element, tags: list[str]) -> Candidate | Refused:
         READERS[kind](item, fields)
     except Refusal as exc:
         return Refused(label, str(exc))
+    except BROKEN as exc:
+        return Refused(label, broken(exc))
     if not fields["prompt"]:
         return Refused(label, "the item has no text")
-    return Candidate(name=label, fields=fields, slug_hint=title or item.get("ident", ""))
+    if _generic(title):
+        # Canvas calls every item "Question": the prompt makes the title, its id the slug.
+        fields["title"] = ""
+        return Candidate(name=label, fields=fields, slug_hint=item.get("ident", "") or title)
+    return Candidate(name=label, fields=fields, slug_hint=title)
+
+
+def _generic(title: str) -> bool:
+    return re.fullmatch(r"(question|frage|pregunta|item)?\s*\d*", title.strip().lower()) is not None
 
 
 def read_root(root: Element, filename: str) -> list[Candidate | Refused]:

@@ -26,7 +26,7 @@ def parse_xml(data: bytes, what: str = "the file") -> Element:
         raise FileError(f"{what} declares entities or external references: {exc}") from None
     except ParseError as exc:
         raise FileError(f"{what} is not well-formed XML: {exc}") from None
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, LookupError, RecursionError, MemoryError) as exc:
         raise FileError(f"{what} cannot be parsed: {exc}") from None
 
 

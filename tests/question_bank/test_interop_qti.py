@@ -217,3 +217,42 @@ def test_every_bundled_quick_question_exports_and_imports_back_identically(fmt: 
     result = imported(export_questions(QUICK, fmt), "export", fmt)
     assert result.error is None and not result.refused, result.refused
     assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in QUICK}
+
+
+def test_canvas_fill_in_multiple_blanks_and_dropdowns_become_cloze() -> None:
+    def blank(var: str, *answers: tuple[str, str]) -> str:
+        labels = "".join(
+            f'<response_label ident="{i}"><material><mattext>{t}</mattext></material></response_label>'
+            for i, t in answers
+        )
+        return f'<response_lid ident="response_{var}"><material><mattext>{var}</mattext></material><render_choice>{labels}</render_choice></response_lid>'
+
+    def adds(var: str, ident: str) -> str:
+        return f'<respcondition><conditionvar><varequal respident="response_{var}">{ident}</varequal></conditionvar><setvar varname="SCORE" action="Add">50.00</setvar></respcondition>'
+
+    fimb = canvas_item(
+        "c1",
+        "Blanks",
+        "fill_in_multiple_blanks_question",
+        blank("first", ("1", "dropout"), ("2", "Dropout")) + blank("second", ("3", "L2")),
+        adds("first", "1") + adds("first", "2") + adds("second", "3"),
+    )
+    fimb = fimb.replace(
+        "&lt;p&gt;Blanks?&lt;/p&gt;", "&lt;p&gt;Use [first] and [second].&lt;/p&gt;"
+    )
+    drops = canvas_item(
+        "c2",
+        "Drops",
+        "multiple_dropdowns_question",
+        blank("pick", ("7", "yes"), ("8", "no")),
+        adds("pick", "8"),
+    )
+    drops = drops.replace("&lt;p&gt;Drops?&lt;/p&gt;", "&lt;p&gt;Is it [pick]?&lt;/p&gt;")
+    doc = f'<questestinterop><objectbank ident="b">{fimb}{drops}</objectbank></questestinterop>'
+    result = imported(doc, "bank.xml")
+    assert not result.refused, result.refused
+    q = by_title(result)
+    assert q["Blanks"]["prompt"] == "Use {{blank:b1}} and {{blank:b2}}."
+    assert q["Blanks"]["data"]["blanks"][0]["accept"] == ["dropout", "Dropout"]
+    choice = q["Drops"]["data"]["blanks"][0]
+    assert choice["kind"] == "choice" and [c["correct"] for c in choice["choices"]] == [False, True]
