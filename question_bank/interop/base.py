@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,6 @@ class Refusal(Exception):
 
 # What a question so broken that no rule names it makes a reader raise: refused, never a crash.
 BROKEN = (LookupError, ValueError, TypeError, AttributeError, RecursionError)
-
-
-def broken(exc: Exception) -> str:
-    return f"the question is malformed and cannot be read ({type(exc).__name__})"
 
 
 class FileError(Exception):
@@ -57,6 +54,10 @@ class Refused:
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "reason": self.reason}
+
+
+# What a reader makes of each question of a file.
+Item = Candidate | Refused
 
 
 @dataclass
@@ -240,9 +241,7 @@ class Slugs:
         return slug
 
 
-def finish(
-    items: list[Candidate | Refused], slugs: Slugs
-) -> tuple[list[dict[str, Any]], list[Refused]]:
+def finish(items: list[Item], slugs: Slugs) -> tuple[list[dict[str, Any]], list[Refused]]:
     """Slug and validate every candidate: each becomes a bank question or a refusal."""
     questions: list[dict[str, Any]] = []
     refused: list[Refused] = []
@@ -291,3 +290,16 @@ def number(value: Any, what: str = "a number") -> float:
     if result != result or result in (float("inf"), float("-inf")):
         raise Refusal(f"{what} {value!r} is not a finite number")
     return result
+
+
+def guarded(label: str, build: Callable[[], Candidate]) -> Candidate | Refused:
+    """One question read whole, or refused under `label`: with its Refusal's reason, or as
+    malformed when it breaks a reader in a way no rule names."""
+    try:
+        return build()
+    except Refusal as exc:
+        return Refused(label, str(exc))
+    except BROKEN as exc:
+        return Refused(
+            label, f"the question is malformed, it cannot be read ({type(exc).__name__})"
+        )

@@ -18,18 +18,18 @@ block is a description (refused).
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from question_bank.interop.base import (
-    BROKEN,
     Candidate,
     FileError,
+    Item,
     Refusal,
-    Refused,
-    broken,
     category_tags,
     choices_with_fractions,
     fraction_of,
+    guarded,
     number,
 )
 from question_bank.interop.text import AUTO, HTML, MARKDOWN, PLAIN, to_markdown, to_plain
@@ -297,9 +297,9 @@ def _question(lines: list[str]) -> tuple[str, dict[str, Any]]:
     return name, fields
 
 
-def read(data: bytes, filename: str) -> list[Candidate | Refused]:
+def read(data: bytes, filename: str) -> list[Item]:
     text = _decode(data, filename)
-    items: list[Candidate | Refused] = []
+    items: list[Item] = []
     tags: list[str] = []
     for position, block in enumerate(_blocks(text), start=1):
         if len(items) >= _MAX_QUESTIONS:
@@ -310,18 +310,14 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
             lines = lines[1:]
         if not lines:
             continue
-        label = f"question {position}"
-        try:
-            name, fields = _question(lines)
-            label = name
-        except Refusal as exc:
-            titled = re.match(r"::(.*?)::", _escape(lines[0]))
-            first = to_plain(_literal(titled.group(1) if titled else _escape(lines[0])))[:60]
-            items.append(Refused(first if titled else f"{label}: {first}", str(exc)))
-            continue
-        except BROKEN as exc:
-            items.append(Refused(label, broken(exc)))
-            continue
-        fields["tags"] = list(tags)
-        items.append(Candidate(name=name, fields=fields, slug_hint=fields.get("title") or name))
+        titled = re.match(r"::(.*?)::", _escape(lines[0]))
+        first = to_plain(_literal(titled.group(1) if titled else _escape(lines[0])))[:60]
+        label = first if titled else f"question {position}: {first}"
+        items.append(guarded(label, partial(_candidate, lines, list(tags))))
     return items
+
+
+def _candidate(lines: list[str], tags: list[str]) -> Candidate:
+    name, fields = _question(lines)
+    fields["tags"] = list(tags)
+    return Candidate(name=name, fields=fields, slug_hint=fields.get("title") or name)

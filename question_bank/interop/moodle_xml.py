@@ -15,20 +15,21 @@ lacks) in a `<holdout_patterns>` element that Moodle ignores and holdout reads b
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 from question_bank.interop import cloze as cloze_text
 from question_bank.interop.base import (
-    BROKEN,
     Candidate,
     FileError,
+    Item,
     Refusal,
     Refused,
-    broken,
     category_tags,
     choices_with_fractions,
     fraction_of,
+    guarded,
     merge_tags,
     number,
     own_rule_fractions,
@@ -284,13 +285,13 @@ def _question(question: Element, qtype: str, tags: list[str]) -> dict[str, Any]:
     return fields
 
 
-def read(data: bytes, filename: str) -> list[Candidate | Refused]:
+def read(data: bytes, filename: str) -> list[Item]:
     root = parse_xml(data, filename)
     if local(root.tag) != "quiz":
         raise FileError(
             f"{filename}: a Moodle XML file has <quiz> at its root, not <{local(root.tag)}>"
         )
-    items: list[Candidate | Refused] = []
+    items: list[Item] = []
     tags: list[str] = []
     for position, question in enumerate(children(root, "question"), start=1):
         qtype = question.get("type", "")
@@ -307,17 +308,13 @@ def read(data: bytes, filename: str) -> list[Candidate | Refused]:
                 Refused(label, f"the Moodle question type {qtype!r} is not one holdout reads")
             )
             continue
-        try:
-            fields = _question(question, qtype, tags)
-        except Refusal as exc:
-            items.append(Refused(label, str(exc)))
-            continue
-        except BROKEN as exc:
-            items.append(Refused(label, broken(exc)))
-            continue
-        idnumber = to_plain(text(question, "idnumber"))
-        items.append(Candidate(name=label, fields=fields, slug_hint=idnumber or name))
+        hint = to_plain(text(question, "idnumber")) or name
+        items.append(guarded(label, partial(_candidate, question, qtype, list(tags), label, hint)))
     return items
+
+
+def _candidate(question: Element, qtype: str, tags: list[str], label: str, hint: str) -> Candidate:
+    return Candidate(name=label, fields=_question(question, qtype, tags), slug_hint=hint)
 
 
 # Export ------------------------------------------------------------------------------------

@@ -41,13 +41,13 @@ from markdown_it import MarkdownIt
 
 from question_bank.interop import qti12
 from question_bank.interop.base import (
-    BROKEN,
     Candidate,
     FileError,
+    Item,
     Refusal,
     Refused,
-    broken,
     choices_with_fractions,
+    guarded,
     merge_tags,
     number,
     own_rule_fractions,
@@ -510,22 +510,21 @@ def _detached(node: Element) -> Element:
     return copy
 
 
-def _read_item(root: Element, label: str, overrides: dict[str, Any] | None) -> Candidate | Refused:
+def _read_item(root: Element, label: str, overrides: dict[str, Any] | None) -> Item:
     dialect = _dialect(root)
     name = root.get("title") or root.get("identifier") or label
     if dialect is None:
         return Refused(name, f"the namespace {namespace(root.tag)!r} is not QTI 2.x or 3.0")
-    try:
-        name, fields, renamed = _item(root, dialect)
-    except Refusal as exc:
-        return Refused(name, str(exc))
-    except BROKEN as exc:
-        return Refused(name, broken(exc))
-    ident = root.get("identifier", "")
-    if overrides:
-        _apply_overrides(fields, overrides, renamed)
-        ident = overrides.get("slug") or ident
-    return Candidate(name=name, fields=fields, slug_hint=ident or name)
+
+    def build() -> Candidate:
+        title, fields, renamed = _item(root, dialect)
+        ident = root.get("identifier", "")
+        if overrides:
+            _apply_overrides(fields, overrides, renamed)
+            ident = overrides.get("slug") or ident
+        return Candidate(name=title, fields=fields, slug_hint=ident or title)
+
+    return guarded(name, build)
 
 
 def _apply_overrides(
@@ -562,9 +561,7 @@ def _root_kind(root: Element) -> str:
     return ""
 
 
-def _read_xml(
-    data: bytes, filename: str, overrides: dict[str, Any] | None = None
-) -> list[Candidate | Refused]:
+def _read_xml(data: bytes, filename: str, overrides: dict[str, Any] | None = None) -> list[Item]:
     root = parse_xml(data, filename)
     kind = _root_kind(root)
     if kind == "qti12":
@@ -619,7 +616,7 @@ def _resolve(base: str, href: str) -> str:
     return "/".join(parts)
 
 
-def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
+def _read_package(data: bytes, filename: str) -> list[Item]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -637,7 +634,7 @@ def _read_package(data: bytes, filename: str) -> list[Candidate | Refused]:
         raise FileError(f"{filename}: a zip without imsmanifest.xml is not a content package")
     try:
         manifest = parse_xml(_zip_member(archive, manifest_name), f"{filename}: imsmanifest.xml")
-        items: list[Candidate | Refused] = []
+        items: list[Item] = []
         seen: set[str] = set()
         for resource in (e for e in manifest.iter() if local(e.tag) == "resource"):
             rtype = resource.get("type", "")
@@ -685,7 +682,7 @@ def sniff(data: bytes, filename: str) -> bool:
     )
 
 
-def read(data: bytes, filename: str) -> list[Candidate | Refused]:
+def read(data: bytes, filename: str) -> list[Item]:
     if data[:4] == b"PK\x03\x04":
         return _read_package(data, filename)
     return _read_xml(data, filename)

@@ -21,12 +21,12 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from question_bank.interop.base import (
-    BROKEN,
     Candidate,
+    Item,
     Refusal,
     Refused,
-    broken,
     choices_with_fractions,
+    guarded,
     number,
     tag_of,
 )
@@ -320,7 +320,7 @@ def _explanation(item: Element) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def _item(item: Element, tags: list[str]) -> Candidate | Refused:
+def _item(item: Element, tags: list[str]) -> Item:
     meta = _metadata(item)
     title = to_plain(item.get("title", ""), PLAIN)
     name = title or item.get("ident", "item")
@@ -330,30 +330,32 @@ def _item(item: Element, tags: list[str]) -> Candidate | Refused:
         return Refused(label, CANVAS_REFUSED[kind])
     if kind not in READERS:
         return Refused(label, f"the item kind {kind!r} is not one holdout grades")
-    try:
-        presentation = child(item, "presentation")
-        prompt_material = child(presentation, "material") if presentation is not None else None
-        if prompt_material is None and presentation is not None:
-            flow = next(descendants(presentation, "material"), None)
-            prompt_material = flow
-        fields: dict[str, Any] = {
-            "title": title,
-            "prompt": _material(prompt_material, "the prompt"),
-            "explanation": _explanation(item),
-            "tags": list(tags),
-        }
-        points = meta.get("points_possible")
-        if points:
-            value = number(points, "the points")
-            if value > 0:
-                fields["points"] = value
-        READERS[kind](item, fields)
-    except Refusal as exc:
-        return Refused(label, str(exc))
-    except BROKEN as exc:
-        return Refused(label, broken(exc))
+    return guarded(label, lambda: _candidate(item, tags, meta, kind, label))
+
+
+def _candidate(
+    item: Element, tags: list[str], meta: dict[str, str], kind: str, label: str
+) -> Candidate:
+    title = to_plain(item.get("title", ""), PLAIN)
+    presentation = child(item, "presentation")
+    prompt_material = child(presentation, "material") if presentation is not None else None
+    if prompt_material is None and presentation is not None:
+        flow = next(descendants(presentation, "material"), None)
+        prompt_material = flow
+    fields: dict[str, Any] = {
+        "title": title,
+        "prompt": _material(prompt_material, "the prompt"),
+        "explanation": _explanation(item),
+        "tags": list(tags),
+    }
+    points = meta.get("points_possible")
+    if points:
+        value = number(points, "the points")
+        if value > 0:
+            fields["points"] = value
+    READERS[kind](item, fields)
     if not fields["prompt"]:
-        return Refused(label, "the item has no text")
+        raise Refusal("the item has no text")
     if _generic(title):
         # Canvas calls every item "Question": the prompt makes the title, its id the slug.
         fields["title"] = ""
@@ -365,8 +367,8 @@ def _generic(title: str) -> bool:
     return re.fullmatch(r"(question|frage|pregunta|item)?\s*\d*", title.strip().lower()) is not None
 
 
-def read_root(root: Element, filename: str) -> list[Candidate | Refused]:
-    items: list[Candidate | Refused] = []
+def read_root(root: Element, filename: str) -> list[Item]:
+    items: list[Item] = []
 
     def walk(node: Element, tags: list[str]) -> None:
         for sub in node:
