@@ -250,3 +250,20 @@ def test_cloze() -> None:
     kinds = [b["kind"] for b in q["data"]["blanks"]]
     assert kinds == ["short_text", "numeric", "choice"]
     assert q["data"]["blanks"][1]["points"] == 2.0
+
+
+def test_ordering_items_in_their_correct_order() -> None:
+    ordering = question(
+        "ordering",
+        "Order",
+        "<layouttype>VERTICAL</layouttype><selecttype>ALL</selecttype>"
+        + answer("1", "<p>zero the gradients</p>")
+        + answer("2", "<p>forward pass</p>")
+        + answer("3", "<p>backward pass</p>"),
+    )
+    data = by_title(imported(quiz(ordering)))["Order"]["data"]
+    assert [i["text"] for i in data["items"]] == [
+        "zero the gradients",
+        "forward pass",
+        "backward pass",
+    ]

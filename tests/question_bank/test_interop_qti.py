@@ -256,3 +256,44 @@ def test_canvas_fill_in_multiple_blanks_and_dropdowns_become_cloze() -> None:
     assert q["Blanks"]["data"]["blanks"][0]["accept"] == ["dropout", "Dropout"]
     choice = q["Drops"]["data"]["blanks"][0]
     assert choice["kind"] == "choice" and [c["correct"] for c in choice["choices"]] == [False, True]
+
+
+def test_qti_match_and_order_interactions() -> None:
+    match = f"""<assessmentItem xmlns="{QTI21}" identifier="match" title="Match">
+  <responseDeclaration identifier="RESPONSE" cardinality="multiple" baseType="directedPair">
+    <correctResponse><value>L1 S</value><value>L2 W</value></correctResponse>
+  </responseDeclaration>
+  <itemBody><matchInteraction responseIdentifier="RESPONSE" shuffle="true" maxAssociations="2">
+    <prompt>Match the penalty to its effect.</prompt>
+    <simpleMatchSet><simpleAssociableChoice identifier="L1" matchMax="1">L1</simpleAssociableChoice>
+      <simpleAssociableChoice identifier="L2" matchMax="1">L2</simpleAssociableChoice></simpleMatchSet>
+    <simpleMatchSet><simpleAssociableChoice identifier="S" matchMax="1">sparse weights</simpleAssociableChoice>
+      <simpleAssociableChoice identifier="W" matchMax="1">small weights</simpleAssociableChoice>
+      <simpleAssociableChoice identifier="X" matchMax="1">no weights</simpleAssociableChoice></simpleMatchSet>
+  </matchInteraction></itemBody>
+  <responseProcessing template="http://www.imsglobal.org/question/qti_v2p1/rptemplates/match_correct"/>
+</assessmentItem>"""
+    order = f"""<qti-assessment-item xmlns="{QTI3}" identifier="order" title="Order">
+  <qti-response-declaration identifier="RESPONSE" cardinality="ordered" base-type="identifier">
+    <qti-correct-response><qti-value>B</qti-value><qti-value>A</qti-value><qti-value>C</qti-value></qti-correct-response>
+  </qti-response-declaration>
+  <qti-item-body><qti-order-interaction response-identifier="RESPONSE">
+    <qti-prompt>Order the steps.</qti-prompt>
+    <qti-simple-choice identifier="A">forward pass</qti-simple-choice>
+    <qti-simple-choice identifier="B">zero the gradients</qti-simple-choice>
+    <qti-simple-choice identifier="C">step</qti-simple-choice>
+  </qti-order-interaction></qti-item-body>
+</qti-assessment-item>"""
+    q = by_title(imported(package(("m.xml", match), ("o.xml", order)), "p.zip"))
+    pairs = q["Match"]["data"]["pairs"]
+    assert [(p["left"], p["right"]) for p in pairs] == [
+        ("L1", "sparse weights"),
+        ("L2", "small weights"),
+    ]
+    assert q["Match"]["data"]["distractors"] == ["no weights"]
+    assert q["Match"]["prompt"] == "Match the penalty to its effect."
+    assert [i["text"] for i in q["Order"]["data"]["items"]] == [
+        "zero the gradients",
+        "forward pass",
+        "step",
+    ]
