@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Response
 from sqlalchemy import select
@@ -22,11 +24,25 @@ from service.schemas import ExportArgs, ImportFileSchema, ImportFormSchema, Impo
 blp = Blueprint(
     "interop", __name__, url_prefix="/api/v1", description="Import and export of questions"
 )
+F = TypeVar("F", bound=Callable[..., Any])
 EXPORT_TYPES = {"moodle-xml": ("application/xml", "xml"), "qti": ("application/zip", "zip")}
+
+
+def authors_only(view: F) -> F:
+    """Refuse (403) a caller who authors no questions before the upload is read (a course's
+    teaching assistant may export its keys, not import)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        access.authoring_course()
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 @blp.route("/questions/import", methods=["POST"])
 @require(Role.INSTRUCTOR)
+@authors_only
 @blp.doc(security=BEARER)
 @blp.arguments(ImportFormSchema, location="form")
 @blp.arguments(ImportFileSchema, location="files")
@@ -42,7 +58,7 @@ def import_questions(form: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     name = upload.filename or "upload"
     result = import_data(data, name, form["format"], Slugs())
     if result.error is not None:
-        raise Problem(422, result.error, files=[result.to_dict()])
+        raise Problem(422, result.error)
     load_result(result, course_id, current_user())
     return {"files": [result.to_dict()]}
 
