@@ -57,10 +57,11 @@ def test_import_never_overwrites_a_question_no_import_made(
     client: FlaskClient, instructor: dict[str, str], bank: Any
 ) -> None:
     slug = bank.questions[0]["slug"]
-    text = f"::{slug}:: Overwrite? {{T}}\n"
+    text = f"::{slug}:: Overwrite? {{T}}\n\n::Next one:: Still imported? {{T}}\n"
     report = upload(client, instructor, text.encode()).get_json()
-    assert report["files"][0]["imported"] == []
+    assert [i["slug"] for i in report["files"][0]["imported"]] == ["next-one"]
     assert "no import made" in report["files"][0]["refused"][0]["reason"]
+    assert client.get("/api/v1/questions/next-one", headers=instructor).status_code == 200
     assert (
         client.get(f"/api/v1/questions/{slug}", headers=instructor).get_json()["title"]
         == bank.questions[0]["title"]
@@ -136,10 +137,30 @@ def test_cli_load_and_export_round_trip(tmp_path: Path) -> None:
     assert HOLDOUT
 
 
-def test_one_transaction_per_file_with_savepoints(
+def test_a_course_instructors_import_stays_in_their_course(
     app: Flask, client: FlaskClient, instructor: dict[str, str]
 ) -> None:
-    """A question the database refuses leaves the rest of its file imported."""
-    text = "::Savepoint a:: one {T}\n\n::Savepoint b:: two {F}\n"
-    first = upload(client, instructor, text.encode()).get_json()["files"][0]
-    assert len(first["imported"]) == 2
+    """An import by a course instructor belongs to their course; the site's staff do not
+    overwrite it by importing the same slug into the shared bank."""
+    from sqlalchemy import select
+
+    from service.auth import get_or_create_user, issue_token, make_member
+    from service.models import Question, Role, db
+    from service.quizzes import get_or_create_course
+
+    with app.app_context():
+        course = get_or_create_course("imports-course")
+        user = get_or_create_user("course-prof", Role.INSTRUCTOR)
+        make_member(user, course)
+        _, plain = issue_token(user, name="course", course=course)
+        course_id = course.id
+        db.session.commit()
+    teacher = {"Authorization": f"Bearer {plain}"}
+    text = b"::Course question:: Mine? {T}\n"
+    mine = upload(client, teacher, text).get_json()["files"][0]
+    assert [i["slug"] for i in mine["imported"]] == ["course-question"]
+    with app.app_context():
+        row = db.session.scalar(select(Question).where(Question.slug == "course-question"))
+        assert row is not None and row.course_id == course_id
+    again = upload(client, instructor, text).get_json()["files"][0]
+    assert again["imported"] == [] and "another course" in again["refused"][0]["reason"]
