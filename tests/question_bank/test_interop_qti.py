@@ -297,3 +297,17 @@ def test_qti_match_and_order_interactions() -> None:
         "forward pass",
         "step",
     ]
+
+
+def test_qti12_without_canvas_metadata_reads_the_presentation() -> None:
+    """Older QTI 1.2 writers (Blackboard, WebCT, Common Cartridge) name no question_type."""
+    item = f"""<questestinterop><item ident="plain1" title="Plain choice">
+  <presentation><material><mattext>Which is a regularizer?</mattext></material>
+    {labels(("A", "dropout"), ("B", "a bigger batch"))}</presentation>
+  <resprocessing><outcomes><decvar varname="SCORE" vartype="Integer" maxvalue="1"/></outcomes>
+    <respcondition><conditionvar><varequal respident="response1">A</varequal></conditionvar>
+      <setvar varname="SCORE" action="Set">1</setvar></respcondition></resprocessing>
+</item></questestinterop>"""
+    q = imported(item, "old.xml").questions[0]
+    assert q["type"] == "single_choice" and q["prompt"] == "Which is a regularizer?"
+    assert grade_quick("single_choice", q["data"], "a").fraction == 1.0
