@@ -125,6 +125,11 @@ def form_answer(qtype: str, data: dict[str, Any], form: Form, name: str) -> Any:
     return get(qtype).form_answer(data, form, name)
 
 
+def page_prompt(qtype: str, prompt: str) -> str:
+    """The prompt as a page shows it (a cloze's markers become the labels of its fields)."""
+    return get(qtype).page_prompt(prompt)
+
+
 def template(qtype: str) -> str:
     """The type's template (macros `fields` and `shown`), for the pages."""
     return get(qtype).template

@@ -189,9 +189,29 @@ class QuestionType:
         """One non-empty form field as an answer (a number field parses its text)."""
         return raw
 
+    def page_prompt(self, prompt: str) -> str:
+        """The prompt as a page shows it (Markdown); the API gives it as written."""
+        return prompt
+
     @property
     def template(self) -> str:
         return f"qtypes/{self.name}.html"
+
+
+class OrderedKeysType(QuestionType):
+    """A type whose answer key is an order of keys (ordering's items, matching's rights): each
+    student sees the keys in an order of their own, never the key's."""
+
+    def keys(self, data: dict[str, Any]) -> list[str]:
+        """The keys in the bank's order."""
+        raise NotImplementedError
+
+    def shuffled(self, data: dict[str, Any], seed: str) -> list[str] | None:
+        return derange(self.keys(data), seed)
+
+    def shown(self, data: dict[str, Any], order: list[str] | None) -> list[str]:
+        """In the attempt's order, or outside an attempt in one fixed order per question."""
+        return in_order(self.keys(data), order or derange(self.keys(data), "view"))
 
 
 REGISTRY: dict[str, QuestionType] = {}

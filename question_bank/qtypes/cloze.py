@@ -95,6 +95,10 @@ class Cloze(QuestionType):
         ]
         return problems
 
+    def page_prompt(self, prompt: str) -> str:
+        # On a page each blank's field sits below the prompt, labelled as its marker shows.
+        return MARKER.sub(lambda m: f"**[{m.group(1)}]**", prompt)
+
     def student_view(self, data: dict[str, Any], order: list[str] | None) -> dict[str, Any]:
         blanks = []
         for blank in data["blanks"]:

@@ -17,12 +17,10 @@ from question_bank.qtypes._base import (
     CORRECT,
     AnswerError,
     Form,
-    QuestionType,
+    OrderedKeysType,
     StrictSchema,
     Verdict,
-    derange,
     id_field,
-    in_order,
     lookup,
     only_key,
     register,
@@ -56,25 +54,19 @@ class MatchingData(StrictSchema):
             seen.add(right)
 
 
-def _options(data: dict[str, Any]) -> list[str]:
-    return [p["right"] for p in data["pairs"]] + list(data["distractors"])
-
-
 @register
-class Matching(QuestionType):
+class Matching(OrderedKeysType):
     name = "matching"
     schema = MatchingData
     answer_help = '{"matches": {pair id: right-hand text}} (matching)'
 
-    def shuffled(self, data: dict[str, Any], seed: str) -> list[str] | None:
-        return derange(_options(data), seed)
+    def keys(self, data: dict[str, Any]) -> list[str]:
+        return [p["right"] for p in data["pairs"]] + list(data["distractors"])
 
     def student_view(self, data: dict[str, Any], order: list[str] | None) -> dict[str, Any]:
-        options = _options(data)
         return {
             "lefts": [{"id": p["id"], "text": p["left"]} for p in data["pairs"]],
-            # Outside an attempt, one fixed order per question, still not the pairs' own.
-            "rights": in_order(options, order or derange(options, "view")),
+            "rights": self.shown(data, order),
         }
 
     def check_answer(self, data: dict[str, Any], answer: Any) -> Any:
@@ -82,11 +74,13 @@ class Matching(QuestionType):
         if not isinstance(matches, dict):
             raise AnswerError("matches must be an object {pair id: right-hand text}")
         pairs = {p["id"]: p for p in data["pairs"]}
-        options = set(_options(data))
+        options = set(self.keys(data))
         for pair_id, right in matches.items():
             lookup(pairs, pair_id, "pair id")
             if not isinstance(right, str) or right not in options:
-                raise AnswerError(f"pair {pair_id!r}: {right!r} is not one of the right-hand texts")
+                raise AnswerError(
+                    f"pair {pair_id!r}: the answer is not one of the right-hand texts"
+                )
         return {"matches": {i: matches[i] for i in pairs if i in matches}}
 
     def grade(self, data: dict[str, Any], answer: Any) -> Verdict:

@@ -56,6 +56,16 @@ class NumericData(StrictSchema):
         if formula is None:
             if data.get("answer") is None:
                 raise ValidationError("give an answer, or an answer_formula", "answer")
+            full = _range(data["answer"], data["tolerance"])
+            for entry in data.get("partial", []):
+                low, high = _range(entry["answer"], entry["tolerance"])
+                # Every number it accepts gets full marks: its fraction could never count.
+                if full[0] <= low and high <= full[1]:
+                    raise ValidationError(
+                        f"partial answer {entry['answer']:g} accepts only numbers that already "
+                        "get full marks",
+                        "partial",
+                    )
             return
         if data.get("partial"):
             raise ValidationError(
@@ -74,8 +84,16 @@ class NumericData(StrictSchema):
             raise ValidationError(str(exc), "answer_formula") from exc
 
 
+def _allowed(target: float, tolerance: dict[str, float]) -> float:
+    return max(tolerance["abs"], tolerance["rel"] * abs(target))
+
+
+def _range(target: float, tolerance: dict[str, float]) -> tuple[float, float]:
+    return target - _allowed(target, tolerance), target + _allowed(target, tolerance)
+
+
 def within(given: float, target: float, tolerance: dict[str, float]) -> bool:
-    return abs(given - target) <= max(tolerance["abs"], tolerance["rel"] * abs(target))
+    return abs(given - target) <= _allowed(target, tolerance)
 
 
 @register

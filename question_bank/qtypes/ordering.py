@@ -16,12 +16,10 @@ from question_bank.qtypes._base import (
     CORRECT,
     AnswerError,
     Form,
-    QuestionType,
+    OrderedKeysType,
     StrictSchema,
     Verdict,
-    derange,
     id_field,
-    in_order,
     only_key,
     register,
     unique_ids,
@@ -41,28 +39,22 @@ class OrderingData(StrictSchema):
         unique_ids(data.get("items", []), "item", "items")
 
 
-def _ids(data: dict[str, Any]) -> list[str]:
-    return [item["id"] for item in data["items"]]
-
-
 @register
-class Ordering(QuestionType):
+class Ordering(OrderedKeysType):
     name = "ordering"
     schema = OrderingData
     answer_help = '{"order": [every item id]} (ordering)'
 
-    def shuffled(self, data: dict[str, Any], seed: str) -> list[str] | None:
-        return derange(_ids(data), seed)
+    def keys(self, data: dict[str, Any]) -> list[str]:
+        return [item["id"] for item in data["items"]]
 
     def student_view(self, data: dict[str, Any], order: list[str] | None) -> dict[str, Any]:
         texts = {item["id"]: item["text"] for item in data["items"]}
-        # Outside an attempt, one fixed order per question, still not the correct one.
-        shown = in_order(list(texts), order or derange(list(texts), "view"))
-        return {"items": [{"id": i, "text": texts[i]} for i in shown]}
+        return {"items": [{"id": i, "text": texts[i]} for i in self.shown(data, order)]}
 
     def check_answer(self, data: dict[str, Any], answer: Any) -> Any:
         order = only_key(answer, "order", "[every item id]")
-        ids = _ids(data)
+        ids = self.keys(data)
         if (
             not isinstance(order, list)
             or not all(isinstance(i, str) for i in order)
@@ -72,19 +64,19 @@ class Ordering(QuestionType):
         return {"order": order}
 
     def grade(self, data: dict[str, Any], answer: Any) -> Verdict:
-        ids = _ids(data)
+        ids = self.keys(data)
         placed = sum(given == right for given, right in zip(answer["order"], ids, strict=True))
         if placed == len(ids):
             return Verdict(1.0, CORRECT)
         return Verdict(placed / len(ids), f"{placed} of {len(ids)} items in their right place.")
 
     def key(self, data: dict[str, Any]) -> Any:
-        return {"order": _ids(data)}
+        return {"order": self.keys(data)}
 
     def form_answer(self, data: dict[str, Any], form: Form, name: str) -> Any:
         """One position select per item, `NAME-ITEMID`: none chosen is no answer; some, or the
         same position twice, is a mistake to say (422), not an answer to grade."""
-        ids = _ids(data)
+        ids = self.keys(data)
         given = {i: form.get(f"{name}-{i}") or "" for i in ids}
         if not any(given.values()):
             return None

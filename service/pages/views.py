@@ -19,6 +19,7 @@ from question_bank.qtypes import TEMPLATES as QTYPE_TEMPLATES
 from question_bank.types import (
     SLUG_PATTERN,
     AnswerError,
+    page_prompt,
     render_prompt,
     resolve,
     student_view,
@@ -111,6 +112,7 @@ HISTORY_LIMIT = 20
 
 bp.add_app_template_global(markdown, "markdown")
 bp.add_app_template_global(template, "qtype_template")
+bp.add_app_template_global(page_prompt, "page_prompt")
 
 
 @bp.errorhandler(Problem)
