@@ -140,3 +140,50 @@ def parse_moodle_cloze(
     if missing:
         raise Refusal(f"blanks {missing} were lost from the text")
     return prompt, blanks
+
+
+def _escaped(value: str) -> str:
+    return re.sub(r"([\\}~#=%{:])", r"\\\1", value)
+
+
+def _weight(fraction: float) -> str:
+    return "=" if fraction >= 1 - 1e-9 else f"%{fraction * 100:.7g}%"
+
+
+def write_moodle_cloze(prompt: str, data: dict[str, Any]) -> str:
+    """The prompt with each `{{blank:ID}}` as Moodle's `{points:TYPE:answers}`; blanks that
+    Moodle cannot say (regular expressions, fractional points) are written as close as it can."""
+    for blank in data["blanks"]:
+        points = max(1, round(float(blank.get("points", 1))))
+        if blank["kind"] == "numeric":
+            entries = [(1.0, blank["answer"], blank["tolerance"])]
+            entries += [
+                (p["fraction"], p["answer"], p["tolerance"]) for p in blank.get("partial") or []
+            ]
+            answers = "~".join(
+                f"{_weight(f)}{float(v)!r}:{max(t['abs'], t['rel'] * abs(v))!r}"
+                for f, v, t in entries
+            )
+            kind = "NUMERICAL"
+        elif blank["kind"] == "short_text":
+            answers = "~".join(f"={_escaped(a)}" for a in blank["accept"])
+            answers += "".join(
+                f"~{_weight(p['fraction'])}{_escaped(p['accept'])}"
+                for p in blank.get("partial") or []
+            )
+            kind = "SHORTANSWER_C" if blank.get("case_sensitive") else "SHORTANSWER"
+        else:
+            answers = "~".join(
+                (
+                    "="
+                    if c["correct"]
+                    else _weight(c.get("fraction") or 0.0)
+                    if c.get("fraction")
+                    else ""
+                )
+                + _escaped(c["text"])
+                for c in blank["choices"]
+            )
+            kind = "MULTICHOICE"
+        prompt = prompt.replace("{{blank:" + blank["id"] + "}}", f"{{{points}:{kind}:{answers}}}")
+    return prompt

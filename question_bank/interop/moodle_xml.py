@@ -204,7 +204,17 @@ def _matching(question: Element, fields: dict[str, Any]) -> None:
             pairs.append({"id": f"p{len(pairs) + 1}", "left": left, "right": right})
     if len(pairs) < 2:
         raise Refusal(f"a matching question needs at least two pairs, found {len(pairs)}")
+    _own_ids(question, pairs)
     fields.update(type="matching", pairs=pairs, distractors=distractors)
+
+
+def _own_ids(question: Element, entries: list[dict[str, Any]]) -> None:
+    """holdout's own export names the pairs, items or blanks: keep those ids."""
+    ids = text(question, "holdout_ids").split()
+    valid = all(re.fullmatch(r"[A-Za-z0-9_-]{1,16}", i) for i in ids)
+    if valid and len(ids) == len(entries) and len(set(ids)) == len(ids):
+        for entry, ident in zip(entries, ids, strict=True):
+            entry["id"] = ident
 
 
 def _ordering(question: Element, fields: dict[str, Any]) -> None:
@@ -221,6 +231,7 @@ def _ordering(question: Element, fields: dict[str, Any]) -> None:
         items.append({"id": f"i{i + 1}", "text": item_text})
     if len(items) < 2:
         raise Refusal("an ordering question needs at least two items")
+    _own_ids(question, items)
     fields.update(type="ordering", items=items)
 
 
@@ -231,6 +242,13 @@ def _cloze(question: Element, fields: dict[str, Any]) -> None:
     prompt, blanks = cloze_text.parse_moodle_cloze(
         raw, lambda t: to_markdown(t, fmt if fmt in FORMATS else HTML, "the prompt")
     )
+    ids = text(question, "holdout_ids").split()
+    if len(ids) == len(blanks):
+        before = [b["id"] for b in blanks]
+        _own_ids(question, blanks)
+        for old, new in zip(before, [b["id"] for b in blanks], strict=True):
+            prompt = prompt.replace("{{blank:" + old + "}}", "{{blank:\x00" + new + "}}")
+        prompt = prompt.replace("{{blank:\x00", "{{blank:")
     fields.update(type="cloze", prompt=prompt, blanks=blanks)
 
 
@@ -340,16 +358,10 @@ def _answer(parent: Element, fraction: float, value: str, fmt: str = MARKDOWN) -
 
 def _export_one(quiz: Element, question: dict[str, Any]) -> None:
     qtype, data = question["type"], question["data"]
-    moodle_type = {
-        "single_choice": "multichoice",
-        "multiple_choice": "multichoice",
-        "true_false": "truefalse",
-        "numeric": "numerical",
-        "short_text": "shortanswer",
-    }[qtype]
-    element = SubElement(quiz, "question", type=moodle_type)
+    element = SubElement(quiz, "question", type=MOODLE_TYPES[qtype])
     SubElement(SubElement(element, "name"), "text").text = question["title"]
-    _text_element(element, "questiontext", question["prompt"])
+    prompt = cloze_text.write_moodle_cloze(question["prompt"], data) if qtype == "cloze" else None
+    _text_element(element, "questiontext", prompt or question["prompt"])
     _text_element(element, "generalfeedback", question["explanation"])
     SubElement(element, "defaultgrade").text = repr(float(question["points"]))
     SubElement(element, "penalty").text = "0"
@@ -367,6 +379,8 @@ def _export_one(quiz: Element, question: dict[str, Any]) -> None:
             fractions = own_rule_fractions(data["choices"])
         for choice, fraction in zip(data["choices"], fractions, strict=True):
             _answer(element, fraction, choice["text"])
+    elif qtype in EXTRA_WRITERS:
+        EXTRA_WRITERS[qtype](element, data)
     elif qtype == "true_false":
         _answer(element, 1.0 if data["answer"] else 0.0, "true", "moodle_auto_format")
         _answer(element, 0.0 if data["answer"] else 1.0, "false", "moodle_auto_format")
@@ -402,7 +416,41 @@ def _export_one(quiz: Element, question: dict[str, Any]) -> None:
             SubElement(SubElement(tags, "tag"), "text").text = tag
 
 
-EXPORTED_TYPES = ("single_choice", "multiple_choice", "true_false", "numeric", "short_text")
+def _write_matching(element: Element, data: dict[str, Any]) -> None:
+    SubElement(element, "shuffleanswers").text = "true"
+    for left, right in [(p["left"], p["right"]) for p in data["pairs"]] + [
+        ("", d) for d in data.get("distractors") or []
+    ]:
+        sub = _text_element(element, "subquestion", left)
+        SubElement(SubElement(sub, "answer"), "text").text = right
+    SubElement(element, "holdout_ids").text = " ".join(p["id"] for p in data["pairs"])
+
+
+def _write_ordering(element: Element, data: dict[str, Any]) -> None:
+    SubElement(element, "layouttype").text = "VERTICAL"
+    SubElement(element, "selecttype").text = "ALL"
+    for position, item in enumerate(data["items"], start=1):
+        answer = SubElement(element, "answer", fraction=str(position), format=MARKDOWN)
+        SubElement(answer, "text").text = item["text"]
+    SubElement(element, "holdout_ids").text = " ".join(i["id"] for i in data["items"])
+
+
+def _write_cloze(element: Element, data: dict[str, Any]) -> None:
+    SubElement(element, "holdout_ids").text = " ".join(b["id"] for b in data["blanks"])
+
+
+EXTRA_WRITERS = {"matching": _write_matching, "ordering": _write_ordering, "cloze": _write_cloze}
+MOODLE_TYPES = {
+    "single_choice": "multichoice",
+    "multiple_choice": "multichoice",
+    "true_false": "truefalse",
+    "numeric": "numerical",
+    "short_text": "shortanswer",
+    "matching": "matching",
+    "ordering": "ordering",
+    "cloze": "cloze",
+}
+EXPORTED_TYPES = tuple(MOODLE_TYPES)
 
 
 def export(questions: list[dict[str, Any]]) -> bytes:

@@ -396,7 +396,11 @@ def _matching(item: _Item, interaction: Element, fields: dict[str, Any]) -> None
         if left not in lefts or right.strip() not in rights:
             raise Refusal(f"the correct pair {value!r} names unknown choices")
         pairs.append(
-            {"id": f"p{len(pairs) + 1}", "left": lefts[left], "right": rights[right.strip()]}
+            {
+                "id": _own_id(left, f"p{len(pairs) + 1}", pairs),
+                "left": lefts[left],
+                "right": rights[right.strip()],
+            }
         )
         used.add(right.strip())
     if len(pairs) < 2:
@@ -415,9 +419,18 @@ def _ordering(item: _Item, interaction: Element, fields: dict[str, Any]) -> None
     order = item.values(item.first(decl, "correctResponse"))
     if sorted(order) != sorted(texts):
         raise Refusal("the correct order does not list every item once")
-    fields.update(
-        type="ordering", items=[{"id": f"i{n + 1}", "text": texts[i]} for n, i in enumerate(order)]
-    )
+    items: list[dict[str, Any]] = []
+    for n, ident in enumerate(order):
+        items.append({"id": _own_id(ident, f"i{n + 1}", items), "text": texts[ident]})
+    fields.update(type="ordering", items=items)
+
+
+def _own_id(ident: str, fallback: str, taken: list[dict[str, Any]]) -> str:
+    """The file's identifier when the bank can use it as an id, else `fallback`."""
+    used = {entry["id"] for entry in taken}
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident) and ident not in used:
+        return ident
+    return fallback
 
 
 def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -538,11 +551,16 @@ def _apply_overrides(
         fields["tags"] = merge_tags([t for t in overrides["tags"] if isinstance(t, str)])
     if isinstance(overrides.get("patterns"), list) and fields.get("type") == "short_text":
         fields["patterns"] = [p for p in overrides["patterns"] if isinstance(p, str)]
-    texts = overrides.get("choices")
-    if isinstance(texts, dict) and "choices" in fields:
-        for choice in fields["choices"]:
-            if isinstance(texts.get(choice["id"]), str):
-                choice["text"] = texts[choice["id"]]
+    for key, entries, field in (
+        ("choices", fields.get("choices"), "text"),
+        ("pairs", fields.get("pairs"), "left"),
+        ("items", fields.get("items"), "text"),
+    ):
+        texts = overrides.get(key)
+        if isinstance(texts, dict) and isinstance(entries, list):
+            for entry in entries:
+                if isinstance(texts.get(entry["id"]), str):
+                    entry[field] = texts[entry["id"]]
 
 
 def _root_kind(root: Element) -> str:
@@ -787,6 +805,20 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
             for choice, fraction in zip(data["choices"], fractions, strict=True):
                 _q(mapping, "mapEntry", mapKey=choice["id"], mappedValue=repr(round(fraction, 9)))
         overrides["choices"] = {c["id"]: c["text"] for c in data["choices"]}
+    elif qtype == "matching":
+        rights = [p["right"] for p in data["pairs"]] + list(data.get("distractors") or [])
+        right_id = {text: f"R{n + 1}" for n, text in enumerate(dict.fromkeys(rights))}
+        correct = [f"{p['id']} {right_id[p['right']]}" for p in data["pairs"]]
+        decl = _declaration(item, "multiple", "directedPair", correct)
+        template = "map_response"
+        mapping = _q(decl, "mapping", defaultValue="0", lowerBound="0")
+        mapping.set("upperBound", repr(float(len(correct))))
+        for value in correct:
+            _q(mapping, "mapEntry", mapKey=value, mappedValue="1")
+        overrides["pairs"] = {p["id"]: p["left"] for p in data["pairs"]}
+    elif qtype == "ordering":
+        _declaration(item, "ordered", "identifier", [i["id"] for i in data["items"]])
+        overrides["items"] = {i["id"]: i["text"] for i in data["items"]}
     elif qtype == "true_false":
         _declaration(item, "single", "identifier", ["true" if data["answer"] else "false"])
     elif qtype == "numeric":
@@ -812,7 +844,27 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
         overrides["patterns"] = data["patterns"]
     _outcomes(item, question["points"])
     body = _q(item, "itemBody")
-    if qtype in ("short_text", "numeric"):
+    if qtype == "matching":
+        interaction = _q(body, "matchInteraction", responseIdentifier="RESPONSE", shuffle="true")
+        interaction.set("maxAssociations", str(len(data["pairs"])))
+        _xhtml(_q(interaction, "prompt"), question["prompt"])
+        lefts = _q(interaction, "simpleMatchSet")
+        for pair in data["pairs"]:
+            _xhtml(
+                _q(lefts, "simpleAssociableChoice", identifier=pair["id"], matchMax="1"),
+                pair["left"],
+            )
+        right_set = _q(interaction, "simpleMatchSet")
+        for text, ident in right_id.items():
+            choice = _q(right_set, "simpleAssociableChoice", identifier=ident)
+            choice.set("matchMax", str(len(data["pairs"])))
+            choice.text = text
+    elif qtype == "ordering":
+        interaction = _q(body, "orderInteraction", responseIdentifier="RESPONSE", shuffle="true")
+        _xhtml(_q(interaction, "prompt"), question["prompt"])
+        for entry in data["items"]:
+            _xhtml(_q(interaction, "simpleChoice", identifier=entry["id"]), entry["text"])
+    elif qtype in ("short_text", "numeric"):
         _xhtml(_q(body, "div"), question["prompt"])
         entry = _q(_q(body, "p"), "textEntryInteraction", responseIdentifier="RESPONSE")
         entry.set("expectedLength", "20")
@@ -843,7 +895,17 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     ) + b"\n", overrides
 
 
-EXPORTED_TYPES = ("single_choice", "multiple_choice", "true_false", "numeric", "short_text")
+# Cloze is not written to QTI (its blanks would need one custom response processing each): it
+# goes out through Moodle XML.
+EXPORTED_TYPES = (
+    "single_choice",
+    "multiple_choice",
+    "true_false",
+    "numeric",
+    "short_text",
+    "matching",
+    "ordering",
+)
 
 
 def export(questions: list[dict[str, Any]]) -> bytes:

@@ -311,3 +311,69 @@ def test_qti12_without_canvas_metadata_reads_the_presentation() -> None:
     q = imported(item, "old.xml").questions[0]
     assert q["type"] == "single_choice" and q["prompt"] == "Which is a regularizer?"
     assert grade_quick("single_choice", q["data"], "a").fraction == 1.0
+
+
+NEW_TYPES = [
+    {
+        "slug": "match-penalties",
+        "type": "matching",
+        "title": "Match",
+        "prompt": "Match *them*.",
+        "explanation": "Because.",
+        "points": 2,
+        "tags": ["weight-decay"],
+        "pairs": [
+            {"id": "l1", "left": "L1", "right": "sparse"},
+            {"id": "l2", "left": "**L2**", "right": "small"},
+        ],
+        "distractors": ["none"],
+    },
+    {
+        "slug": "order-steps",
+        "type": "ordering",
+        "title": "Order",
+        "prompt": "Order the steps.",
+        "explanation": "E.",
+        "items": [
+            {"id": "z", "text": "zero the gradients"},
+            {"id": "f", "text": "forward"},
+            {"id": "s", "text": "step"},
+        ],
+    },
+    {
+        "slug": "cloze-dropout",
+        "type": "cloze",
+        "title": "Cloze",
+        "prompt": "Dropout {{blank:a}} with p = {{blank:p}} is {{blank:c}}.",
+        "explanation": "E.",
+        "blanks": [
+            {
+                "id": "a",
+                "kind": "short_text",
+                "accept": ["regularizes", "regularises"],
+                "partial": [{"accept": "helps", "fraction": 0.5}],
+            },
+            {"id": "p", "kind": "numeric", "answer": 0.5, "tolerance": {"abs": 0.01}, "points": 2},
+            {
+                "id": "c",
+                "kind": "choice",
+                "choices": [
+                    {"id": "a", "text": "common", "correct": True},
+                    {"id": "b", "text": "rare: really {not}", "correct": False},
+                ],
+            },
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("fmt", ["moodle-xml", "qti"])
+def test_matching_ordering_and_cloze_export_and_import_back(fmt: str) -> None:
+    from question_bank.loader import parse_question
+
+    questions = [parse_question(q) for q in NEW_TYPES]
+    # QTI carries matching and ordering; a cloze goes out through Moodle XML only.
+    wanted = [q for q in questions if fmt == "moodle-xml" or q["type"] != "cloze"]
+    result = imported(export_questions(questions, fmt), "export", fmt)
+    assert not result.refused, result.refused
+    assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in wanted}
