@@ -213,8 +213,14 @@ class _Item:
             return "map"
         return "custom"
 
-    def tolerance(self) -> dict[str, float]:
+    def tolerance(self, response: str = "") -> dict[str, float]:
+        """The tolerance of the first `equal` (on this response, when named)."""
         for equal in self.all("equal"):
+            variables = [
+                self.get(v, "identifier") for v in equal.iter() if self.name(v) == "variable"
+            ]
+            if response and variables and response not in variables:
+                continue
             mode = self.get(equal, "toleranceMode", "exact")
             parts = self.get(equal, "tolerance", "0").split()
             value = abs(number(parts[0] if parts else "0", "the tolerance"))
@@ -309,7 +315,7 @@ def _text_entry(item: _Item, interaction: Element, fields: dict[str, Any]) -> No
         fields.update(
             type="numeric",
             answer=number(correct[0], "the correct value"),
-            tolerance=item.tolerance(),
+            tolerance=item.tolerance(item.get(interaction, "responseIdentifier")),
         )
         return
     if base != "string":
@@ -339,14 +345,21 @@ def _inline_choice_blank(item: _Item, interaction: Element, ident: str) -> dict[
     texts = [to_plain("".join(o.itertext()), "plain_text") for o in options]
     fractions = [1.0 if item.get(o, "identifier") in correct else 0.0 for o in options]
     _, choices = choices_with_fractions(texts, fractions, multiple=False)
-    return {"id": ident, "kind": "choice", "choices": choices, "points": 1.0}
+    idents = [item.get(o, "identifier") for o in options]
+    if len(set(idents)) == len(idents) and all(re.fullmatch(ID, i) for i in idents):
+        for choice, ident_of_option in zip(choices, idents, strict=True):
+            choice["id"] = ident_of_option
+    blank = {"id": ident, "kind": "choice", "choices": choices, "points": 1.0}
+    if item.get(interaction, "shuffle") == "true":
+        blank["shuffle"] = True
+    return blank
 
 
 def _cloze(item: _Item, body: Element, interactions: list[Element], fields: dict[str, Any]) -> None:
     blanks: list[dict[str, Any]] = []
     markers: dict[int, str] = {}
     for interaction in interactions:
-        ident = f"b{len(blanks) + 1}"
+        ident = _own_id(item.get(interaction, "responseIdentifier"), f"b{len(blanks) + 1}", blanks)
         if item.name(interaction) == "inlineChoiceInteraction":
             blanks.append(_inline_choice_blank(item, interaction, ident))
         else:
@@ -428,7 +441,7 @@ def _ordering(item: _Item, interaction: Element, fields: dict[str, Any]) -> None
 def _own_id(ident: str, fallback: str, taken: list[dict[str, Any]]) -> str:
     """The file's identifier when the bank can use it as an id, else `fallback`."""
     used = {entry["id"] for entry in taken}
-    if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident) and ident not in used:
+    if re.fullmatch(ID, ident) and ident not in used:
         return ident
     return fallback
 
@@ -551,6 +564,12 @@ def _apply_overrides(
         fields["tags"] = merge_tags([t for t in overrides["tags"] if isinstance(t, str)])
     if isinstance(overrides.get("patterns"), list) and fields.get("type") == "short_text":
         fields["patterns"] = [p for p in overrides["patterns"] if isinstance(p, str)]
+    extra = overrides.get("blanks")
+    if isinstance(extra, dict) and isinstance(fields.get("blanks"), list):
+        for blank in fields["blanks"]:
+            known = extra.get(blank["id"])
+            if isinstance(known, dict):
+                blank.update({k: v for k, v in known.items() if k in BLANK_EXTRAS})
     for key, entries, field in (
         ("choices", fields.get("choices"), "text"),
         ("pairs", fields.get("pairs"), "left"),
@@ -561,6 +580,11 @@ def _apply_overrides(
             for entry in entries:
                 if isinstance(texts.get(entry["id"]), str):
                     entry[field] = texts[entry["id"]]
+
+
+ID = r"[A-Za-z0-9_-]{1,16}"  # the bank's ids of choices, pairs, items and blanks
+# What a QTI cloze item does not say about a blank, carried for holdout's own packages.
+BLANK_EXTRAS = ("points", "patterns", "unit", "partial", "case_sensitive")
 
 
 def _root_kind(root: Element) -> str:
@@ -776,6 +800,98 @@ def _tolerance_processing(item: Element, tolerance: dict[str, float], answer: fl
     _q(outcome, "variable", identifier="MAXSCORE")
 
 
+def _cloze_declaration(item: Element, blank: dict[str, Any]) -> None:
+    ident = blank["id"]
+    if blank["kind"] == "numeric":
+        decl = _q(item, "responseDeclaration", identifier=ident, cardinality="single")
+        decl.set("baseType", "float")
+        _q(_q(decl, "correctResponse"), "value").text = repr(float(blank["answer"]))
+    elif blank["kind"] == "short_text":
+        decl = _q(item, "responseDeclaration", identifier=ident, cardinality="single")
+        decl.set("baseType", "string")
+        _q(_q(decl, "correctResponse"), "value").text = blank["accept"][0]
+        mapping = _q(decl, "mapping", defaultValue="0", upperBound="1")
+        case = "true" if blank.get("case_sensitive") else "false"
+        for accepted in blank["accept"]:
+            _q(mapping, "mapEntry", mapKey=accepted, mappedValue="1", caseSensitive=case)
+        for part in blank.get("partial") or []:
+            entry = _q(mapping, "mapEntry", mapKey=part["accept"], caseSensitive=case)
+            entry.set("mappedValue", repr(part["fraction"]))
+    else:
+        decl = _q(item, "responseDeclaration", identifier=ident, cardinality="single")
+        decl.set("baseType", "identifier")
+        right = next(c["id"] for c in blank["choices"] if c["correct"])
+        _q(_q(decl, "correctResponse"), "value").text = right
+
+
+def _cloze_body(body: Element, prompt: str, blanks: list[dict[str, Any]]) -> None:
+    """The prompt as XHTML with each `{{blank:ID}}` an inline interaction."""
+    marked = prompt
+    for blank in blanks:
+        marked = marked.replace("{{blank:" + blank["id"] + "}}", f"HOLDOUTBLANK{blank['id']}Z")
+    holder = _q(body, "div")
+    _xhtml(holder, marked)
+    made = {f"HOLDOUTBLANK{b['id']}Z": b for b in blanks}
+    pattern = re.compile("|".join(re.escape(t) for t in made))
+    for element in list(holder.iter()):
+        for attr in ("text", "tail"):
+            value = getattr(element, attr)
+            if not value or not pattern.search(value):
+                continue
+            pieces = pattern.split(value)
+            tokens = pattern.findall(value)
+            setattr(element, attr, pieces[0])
+            parent = element if attr == "text" else _parent(holder, element)
+            index = 0 if attr == "text" else list(parent).index(element) + 1
+            for token, after in zip(tokens, pieces[1:], strict=True):
+                interaction = _blank_interaction(made[token])
+                interaction.tail = after
+                parent.insert(index, interaction)
+                index += 1
+
+
+def _parent(root: Element, node: Element) -> Element:
+    return next(p for p in root.iter() if node in list(p))
+
+
+def _blank_interaction(blank: dict[str, Any]) -> Element:
+    if blank["kind"] == "choice":
+        interaction = Element(f"{{{QTI21}}}inlineChoiceInteraction", responseIdentifier=blank["id"])
+        interaction.set("shuffle", "true" if blank.get("shuffle") else "false")
+        for choice in blank["choices"]:
+            option = SubElement(interaction, f"{{{QTI21}}}inlineChoice", identifier=choice["id"])
+            option.text = choice["text"]
+        return interaction
+    return Element(f"{{{QTI21}}}textEntryInteraction", responseIdentifier=blank["id"])
+
+
+def _cloze_processing(item: Element, blanks: list[dict[str, Any]]) -> None:
+    """SCORE: the sum of each blank's points times what it earns (tolerance, mapping, match)."""
+    rp = _q(item, "responseProcessing")
+    for blank in blanks:
+        points = repr(float(blank.get("points", 1.0)))
+        if blank["kind"] == "short_text":
+            outcome = _q(rp, "setOutcomeValue", identifier="SCORE")
+            total = _q(outcome, "sum")
+            _q(total, "variable", identifier="SCORE")
+            product = _q(total, "product")
+            _q(product, "mapResponse", identifier=blank["id"])
+            _q(product, "baseValue", baseType="float").text = points
+            continue
+        condition = _q(_q(rp, "responseCondition"), "responseIf")
+        if blank["kind"] == "numeric":
+            tol = blank["tolerance"]
+            allowed = max(tol["abs"], tol["rel"] * abs(blank["answer"]))
+            test = _q(condition, "equal", toleranceMode="absolute", tolerance=repr(allowed))
+        else:
+            test = _q(condition, "match")
+        _q(test, "variable", identifier=blank["id"])
+        _q(test, "correct", identifier=blank["id"])
+        total = _q(_q(condition, "setOutcomeValue", identifier="SCORE"), "sum")
+        _q(total, "variable", identifier="SCORE")
+        _q(total, "baseValue", baseType="float").text = points
+
+
 def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     qtype, data = question["type"], question["data"]
     item = Element(
@@ -816,6 +932,14 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
         for value in correct:
             _q(mapping, "mapEntry", mapKey=value, mappedValue="1")
         overrides["pairs"] = {p["id"]: p["left"] for p in data["pairs"]}
+    elif qtype == "cloze":
+        template = ""
+        for blank in data["blanks"]:
+            _cloze_declaration(item, blank)
+        overrides["blanks"] = {
+            b["id"]: {k: b[k] for k in BLANK_EXTRAS if b.get(k) not in (None, [], False)}
+            for b in data["blanks"]
+        }
     elif qtype == "ordering":
         _declaration(item, "ordered", "identifier", [i["id"] for i in data["items"]])
         overrides["items"] = {i["id"]: i["text"] for i in data["items"]}
@@ -844,7 +968,9 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
         overrides["patterns"] = data["patterns"]
     _outcomes(item, question["points"])
     body = _q(item, "itemBody")
-    if qtype == "matching":
+    if qtype == "cloze":
+        _cloze_body(body, question["prompt"], data["blanks"])
+    elif qtype == "matching":
         interaction = _q(body, "matchInteraction", responseIdentifier="RESPONSE", shuffle="true")
         interaction.set("maxAssociations", str(len(data["pairs"])))
         _xhtml(_q(interaction, "prompt"), question["prompt"])
@@ -882,6 +1008,8 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
             _xhtml(_q(interaction, "simpleChoice", identifier=ident), label)
     if template:
         _q(item, "responseProcessing", template=TEMPLATES + template)
+    elif qtype == "cloze":
+        _cloze_processing(item, data["blanks"])
     else:
         _tolerance_processing(item, data["tolerance"], data["answer"])
     feedback = _q(
@@ -895,8 +1023,6 @@ def _export_item(question: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     ) + b"\n", overrides
 
 
-# Cloze is not written to QTI (its blanks would need one custom response processing each): it
-# goes out through Moodle XML.
 EXPORTED_TYPES = (
     "single_choice",
     "multiple_choice",
@@ -905,6 +1031,7 @@ EXPORTED_TYPES = (
     "short_text",
     "matching",
     "ordering",
+    "cloze",
 )
 
 

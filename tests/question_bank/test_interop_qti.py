@@ -372,8 +372,22 @@ def test_matching_ordering_and_cloze_export_and_import_back(fmt: str) -> None:
     from question_bank.loader import parse_question
 
     questions = [parse_question(q) for q in NEW_TYPES]
-    # QTI carries matching and ordering; a cloze goes out through Moodle XML only.
-    wanted = [q for q in questions if fmt == "moodle-xml" or q["type"] != "cloze"]
     result = imported(export_questions(questions, fmt), "export", fmt)
     assert not result.refused, result.refused
-    assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in wanted}
+    assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in questions}
+
+
+def test_a_qti_cloze_item_reads_on_its_own() -> None:
+    """What another system gets: inline interactions, mappings and per-blank tolerance."""
+    from question_bank.loader import parse_question
+
+    package_bytes = export_questions([parse_question(NEW_TYPES[2])], "qti")
+    item = zipfile.ZipFile(io.BytesIO(package_bytes)).read("items/cloze-dropout.xml")
+    q = imported(item, "cloze.xml", "qti").questions[0]
+    assert (
+        q["prompt"].replace("\\", "") == "Dropout {{blank:a}} with p = {{blank:p}} is {{blank:c}}."
+    )
+    blanks = {b["id"]: b for b in q["data"]["blanks"]}
+    assert blanks["a"]["partial"] == [{"accept": "helps", "fraction": 0.5}]
+    assert blanks["p"]["tolerance"]["abs"] == 0.01
+    assert [c["correct"] for c in blanks["c"]["choices"]] == [True, False]
