@@ -193,34 +193,55 @@ def bank_load(directory: Path, force: bool, dry_run: bool) -> None:
     )
 
 
-def _write_into(directory: Path, results: list[Any]) -> None:
+def _output_names(paths: list[Path]) -> list[str]:
+    """The bank file each input's questions go to: its name as a slug, made unique."""
+    from question_bank.interop.base import slugify
+
+    names: list[str] = []
+    for path in paths:
+        stem = slugify(path.stem) or "imported"
+        name, n = stem, 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}"
+        names.append(name)
+    return names
+
+
+def _slugs_elsewhere(directory: Path, names: list[str]) -> set[str]:
+    """Slugs of the bank files under DIRECTORY that this import does not write again."""
+    import yaml
+
+    taken: set[str] = set()
+    folder = directory / "questions"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        if path.stem in names:
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for question in doc.get("questions") or [] if isinstance(doc, dict) else []:
+            if isinstance(question, dict) and isinstance(question.get("slug"), str):
+                taken.add(question["slug"])
+    return taken
+
+
+def _write_into(directory: Path, results: list[Any], names: list[str]) -> None:
     """Each file's questions as DIRECTORY/questions/<file name>.yaml (`holdout bank check`
     reads them)."""
     import yaml
 
-    from question_bank.interop.base import file_form, slugify
+    from question_bank.interop.base import file_form
 
     folder = directory / "questions"
     folder.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    for result in results:
+    for result, name in zip(results, names, strict=True):
         if not result.questions:
             continue
-        stem = slugify(Path(result.path).stem) or "imported"
-        name, n = stem, 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}"
-        used.add(name)
         doc = {"questions": [file_form(q) for q in result.questions]}
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
         (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
-
-
-def _slugs_in(directory: Path | None) -> set[str]:
-    if directory is None or not (directory / "questions").is_dir():
-        return set()
-    return {q["slug"] for q in load_bank(directory).questions}
 
 
 @bank.command("import")
@@ -251,10 +272,9 @@ def bank_import(
 
     if into is not None and load:
         raise click.UsageError("give --into DIR or --load, not both")
-    taken = _slugs_in(into) if into is not None else set()
-    if into is not None:
-        # Files written again replace their own questions: their slugs are free to reuse.
-        taken = set()
+    # A file written again replaces its own questions; the other bank files keep their slugs.
+    names = _output_names(list(paths))
+    taken = _slugs_elsewhere(into, names) if into is not None else set()
     results = import_paths(list(paths), fmt, taken)
     if load:
         from flask.cli import ScriptInfo
@@ -267,7 +287,7 @@ def bank_import(
                 if result.error is None:
                     load_result(result, None, None)
     if into is not None:
-        _write_into(into, results)
+        _write_into(into, results, names)
     failed = any(r.error is not None for r in results)
     if as_json:
         click.echo(json.dumps({"files": [r.to_dict() for r in results]}, indent=2))

@@ -61,7 +61,7 @@ def _decode(data: bytes, filename: str) -> str:
 
 
 def sniff(data: bytes, filename: str) -> bool:
-    if filename.lower().endswith((".gift", ".txt")):
+    if filename.lower().endswith(".gift"):
         return True
     head = data[:65536]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or b"\x00" in head:

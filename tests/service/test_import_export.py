@@ -111,6 +111,16 @@ def test_cli_import_into_a_folder_that_bank_check_accepts(tmp_path: Path) -> Non
     report = json.loads(done.stdout)
     assert [i["slug"] for i in report["files"][0]["imported"]] == ["import-one", "import-two"]
     cli("bank", "check", str(tmp_path / "bank"), "--quick")
+    # Another bank file already uses a slug: the import takes the next one, the same every time.
+    (tmp_path / "bank" / "questions" / "mine.yaml").write_text(
+        "questions:\n  - {slug: import-two, type: true_false, title: Mine, prompt: p,"
+        " explanation: e, answer: true}\n"
+    )
+    for _ in range(2):
+        done = cli("bank", "import", str(source), "--into", str(tmp_path / "bank"), "--json")
+        slugs = [i["slug"] for i in json.loads(done.stdout)["files"][0]["imported"]]
+        assert slugs == ["import-one", "import-two-2"]
+    cli("bank", "check", str(tmp_path / "bank"), "--quick")
 
 
 def test_cli_exit_codes(tmp_path: Path) -> None:
