@@ -680,7 +680,9 @@ def _read_package(data: bytes, filename: str) -> list[Item]:
         seen: set[str] = set()
         for resource in (e for e in manifest.iter() if local(e.tag) == "resource"):
             rtype = resource.get("type", "")
-            href = resource.get("href", "")
+            files = [f.get("href", "") for f in resource.iter() if local(f.tag) == "file"]
+            # Some writers name the item only in the resource's <file> list.
+            href = resource.get("href", "") or next((f for f in files if f.endswith(".xml")), "")
             if "qti" not in rtype.lower() or not href:
                 continue
             path = _resolve(manifest_name, href)

@@ -174,3 +174,12 @@ def test_a_course_instructors_import_stays_in_their_course(
         assert row is not None and row.course_id == course_id
     again = upload(client, instructor, text).get_json()["files"][0]
     assert again["imported"] == [] and "another course" in again["refused"][0]["reason"]
+
+
+def test_an_upload_over_the_body_limit_is_a_413_problem(
+    app: Flask, client: FlaskClient, instructor: dict[str, str]
+) -> None:
+    too_big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = upload(client, instructor, too_big, "big.gift")
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
