@@ -27,6 +27,7 @@ packages back as they were.
 
 from __future__ import annotations
 
+import html as html_lib
 import io
 import json
 import re
@@ -376,8 +377,6 @@ def _cloze(item: _Item, body: Element, interactions: list[Element], fields: dict
 
 
 def _html_with_markers(item: _Item, element: Element, markers: dict[int, str]) -> str:
-    import html as html_lib
-
     parts = [html_lib.escape(element.text or "", quote=False)]
     for node in element:
         if id(node) in markers:
@@ -507,8 +506,6 @@ def _item(root: Element, dialect: Dialect) -> tuple[str, dict[str, Any], dict[st
 
 
 def _body_without(item: _Item, body: Element, skip: set[Element]) -> str:
-    import html as html_lib
-
     parts = [html_lib.escape(body.text or "", quote=False)]
     for node in body:
         if node not in skip and item.name(node) not in SKIPPED_IN_BODY:
