@@ -295,8 +295,8 @@ def _choice(item: _Item, interaction: Element, fields: dict[str, Any]) -> dict[s
         return {}
     qtype, converted = choices_with_fractions(texts, fractions, multiple)
     renamed: dict[str, str] = {}
-    for choice, ident in zip(converted, ids, strict=True):
-        if re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident) and ident not in renamed.values():
+    if len(set(ids)) == len(ids) and all(re.fullmatch(ID, i) for i in ids):
+        for choice, ident in zip(converted, ids, strict=True):
             renamed[choice["id"]] = ident
             choice["id"] = ident
     fields.update(type=qtype, choices=converted, shuffle=item.get(interaction, "shuffle") == "true")
