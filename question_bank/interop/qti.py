@@ -333,7 +333,8 @@ def _text_entry(item: _Item, interaction: Element, fields: dict[str, Any]) -> No
     if not accept:
         raise Refusal("no answer earns full marks")
     fields.update(type="short_text", accept=accept)
-    if any(case.get(a, False) for a in accept) and mapped:
+    # A mapping says per entry; QTI's match of strings (match_correct) is case sensitive.
+    if any(case.get(a, False) for a in accept) if mapped else item.processing() == "correct":
         fields["case_sensitive"] = True
     if partial:
         fields["partial"] = partial

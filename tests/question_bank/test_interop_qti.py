@@ -391,3 +391,11 @@ def test_a_qti_cloze_item_reads_on_its_own() -> None:
     assert blanks["a"]["partial"] == [{"accept": "helps", "fraction": 0.5}]
     assert blanks["p"]["tolerance"]["abs"] == 0.01
     assert [c["correct"] for c in blanks["c"]["choices"]] == [True, False]
+
+
+def test_match_correct_on_a_string_is_case_sensitive() -> None:
+    item = TEXT_ENTRY_3.replace("map_response", "match_correct")
+    item = item.split("<qti-mapping")[0] + item.split("</qti-mapping>")[1]
+    data = imported(item).questions[0]["data"]
+    assert data["accept"] == ["York"] and data["case_sensitive"] is True
+    assert grade_quick("short_text", data, "york").fraction == 0.0
