@@ -318,19 +318,22 @@ def bank_import(
 def bank_export(directory: Path, fmt: str, out: Path | None) -> None:
     """Write the quick questions under DIRECTORY as Moodle XML or a QTI 2.1 package, so that
     `holdout bank import` reads them back as they are."""
-    from question_bank.interop.formats import export_questions
+    from question_bank.interop.formats import export_questions, exportable
 
     bank_files = load_bank(directory)
     if bank_files.problems:
         for problem in bank_files.problems:
             click.echo(f"PROBLEM {problem}", err=True)
         sys.exit(1)
-    data = export_questions(bank_files.questions, fmt)
+    kept, skipped = exportable(bank_files.questions, fmt)
+    for left_out in skipped:
+        click.echo(f"skipped {left_out.name}: {left_out.reason}", err=True)
+    data = export_questions(kept, fmt)
     if out is None:
         sys.stdout.buffer.write(data)
         return
     out.write_bytes(data)
-    click.echo(f"Wrote {len(bank_files.questions)} questions to {out} ({fmt}).", err=True)
+    click.echo(f"Wrote {len(kept)} questions to {out} ({fmt}).", err=True)
 
 
 @main.group()

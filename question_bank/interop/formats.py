@@ -16,6 +16,7 @@ from typing import Any
 
 from question_bank.interop import gift, moodle_xml, qti
 from question_bank.interop.base import BROKEN, FileError, FileResult, Refused, Slugs, finish
+from question_bank.types import has_variants
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -26,8 +27,9 @@ class Format:
     sniff: Callable[[bytes, str], bool]
     read: Callable[[bytes, str], list[Any]]
     export: Callable[[list[dict[str, Any]]], bytes] | None = None
-    # The file name an export is written under by default.
+    # The file name an export is written under by default, and the types it writes.
     export_name: str = ""
+    exported_types: tuple[str, ...] = ()
 
 
 FORMATS: dict[str, Format] = {}
@@ -39,9 +41,16 @@ def register(fmt: Format) -> None:
 
 # Sniffing order: the XML formats look at their root element; GIFT is what is left of text.
 register(
-    Format(moodle_xml.NAME, moodle_xml.sniff, moodle_xml.read, moodle_xml.export, "questions.xml")
+    Format(
+        moodle_xml.NAME,
+        moodle_xml.sniff,
+        moodle_xml.read,
+        moodle_xml.export,
+        "questions.xml",
+        moodle_xml.EXPORTED_TYPES,
+    )
 )
-register(Format(qti.NAME, qti.sniff, qti.read, qti.export, "questions-qti.zip"))
+register(Format(qti.NAME, qti.sniff, qti.read, qti.export, "questions-qti.zip", qti.EXPORTED_TYPES))
 register(Format(gift.NAME, gift.sniff, gift.read))
 
 IMPORT_FORMATS = ("auto", *FORMATS)
@@ -101,11 +110,34 @@ def import_paths(
     return results
 
 
-def export_questions(questions: list[dict[str, Any]], fmt: str) -> bytes:
+def exportable(
+    questions: list[dict[str, Any]], fmt: str
+) -> tuple[list[dict[str, Any]], list[Refused]]:
+    """The questions this format writes so that they import back as they are, and the others
+    with the reason: code questions, and questions with variants (a per-student parameter, which
+    would need Moodle's calculated types)."""
     chosen = FORMATS.get(fmt)
     if chosen is None or chosen.export is None:
         raise FileError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
-    return chosen.export(questions)
+    kept, skipped = [], []
+    for question in questions:
+        if question["type"] not in chosen.exported_types:
+            skipped.append(
+                Refused(question["slug"], f"{question['type']} questions are not written")
+            )
+        elif has_variants(question["data"]):
+            skipped.append(Refused(question["slug"], "a question with variants (parameters)"))
+        else:
+            kept.append(question)
+    return kept, skipped
+
+
+def export_questions(questions: list[dict[str, Any]], fmt: str) -> bytes:
+    """What `exportable` keeps, in the format."""
+    kept, _ = exportable(questions, fmt)
+    export = FORMATS[fmt].export
+    assert export is not None
+    return export(kept)
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from flask import Response
 from sqlalchemy import select
 
 from question_bank.interop.base import Slugs
-from question_bank.interop.formats import export_questions, import_data
+from question_bank.interop.formats import export_questions, exportable, import_data
 from question_bank.types import QUICK_TYPES
 from service import access
 from service.api.common import BEARER, Blueprint
@@ -88,8 +88,13 @@ def export_quick_questions(args: dict[str, Any]) -> Response:
     ]
     fmt = args["format"]
     mimetype, extension = EXPORT_TYPES[fmt]
+    kept, skipped = exportable(questions, fmt)
     return Response(
-        export_questions(questions, fmt),
+        export_questions(kept, fmt),
         mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="questions.{extension}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="questions.{extension}"',
+            # Questions with variants are not written (see question_bank.interop.formats).
+            "X-Holdout-Skipped": ", ".join(s.name for s in skipped),
+        },
     )
