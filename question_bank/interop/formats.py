@@ -30,6 +30,8 @@ class Format:
     # The file name an export is written under by default, and the types it writes.
     export_name: str = ""
     exported_types: tuple[str, ...] = ()
+    # Types whose questions with variants it writes too (Moodle's calculated questions).
+    variant_types: tuple[str, ...] = ()
 
 
 FORMATS: dict[str, Format] = {}
@@ -48,6 +50,7 @@ register(
         moodle_xml.export,
         "questions.xml",
         moodle_xml.EXPORTED_TYPES,
+        ("numeric",),
     )
 )
 register(Format(qti.NAME, qti.sniff, qti.read, qti.export, "questions-qti.zip", qti.EXPORTED_TYPES))
@@ -125,7 +128,7 @@ def exportable(
             skipped.append(
                 Refused(question["slug"], f"{question['type']} questions are not written")
             )
-        elif has_variants(question["data"]):
+        elif has_variants(question["data"]) and question["type"] not in chosen.variant_types:
             skipped.append(Refused(question["slug"], "a question with variants (parameters)"))
         else:
             kept.append(question)

@@ -14,6 +14,8 @@ lacks) in a `<holdout_patterns>` element that Moodle ignores and holdout reads b
 
 from __future__ import annotations
 
+import html
+import math
 import re
 from functools import partial
 from typing import Any
@@ -46,9 +48,7 @@ UNGRADABLE = {
     "description": "a description has no answer to grade",
     "random": "a random question is drawn from a category at quiz time, not a question itself",
     "randomsamatch": "a random short-answer matching question is drawn at quiz time",
-    "calculated": "calculated questions (formula answers) are not imported",
-    "calculatedsimple": "calculated questions (formula answers) are not imported",
-    "calculatedmulti": "calculated questions (formula answers) are not imported",
+    "calculatedmulti": "calculated multiple choice (formulas in the choices) is not imported",
     "ddwtos": "drag and drop into text is not a type holdout grades",
     "gapselect": "select missing words is not a type holdout grades",
     "ddimageortext": "drag and drop onto an image is not a type holdout grades",
@@ -252,7 +252,63 @@ def _cloze(question: Element, fields: dict[str, Any]) -> None:
     fields.update(type="cloze", prompt=prompt, blanks=blanks)
 
 
+_FORMULA_IN_TEXT = re.compile(r"\{=((?:[^{}]|\{[A-Za-z_][A-Za-z0-9_]*\})*)\}")
+
+
+def _moodle_formula(text_value: str) -> str:
+    """Moodle's `{a} * pi()` as holdout's `a * pi` (question_bank/formula.py checks the rest)."""
+    formula = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r"\1", text_value)
+    return re.sub(r"\bpi\(\s*\)", "pi", formula).strip()
+
+
+def _calculated(question: Element, fields: dict[str, Any]) -> None:
+    """Calculated (and simple calculated) questions: each student draws the wildcards from their
+    dataset's range, and the answer is the formula of those values."""
+    parameters: dict[str, dict[str, float]] = {}
+    for definition in _listed(question, "dataset_definitions", "dataset_definition"):
+        name = to_plain(text(definition, "name", "text"))
+        low = number(text(definition, "minimum", "text"), "a wildcard's minimum")
+        high = number(text(definition, "maximum", "text"), "a wildcard's maximum")
+        decimals = int(number(text(definition, "decimals", "text") or "0", "the decimals"))
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,30}", name):
+            raise Refusal(f"the wildcard {name!r} is not a name holdout's formulas take")
+        parameters[name] = {"min": low, "max": high, "step": 10.0 ** -max(0, min(decimals, 9))}
+    full = [a for a in _answers(question) if fraction_of(a.get("fraction", "0")) >= 1 - 1e-6]
+    if len(full) != 1:
+        raise Refusal(f"{len(full)} formulas earn full marks; holdout keeps one")
+    if any(0 < fraction_of(a.get("fraction", "0")) < 1 - 1e-6 for a in _answers(question)):
+        raise Refusal("partial credit on a calculated answer is not imported")
+    answer = full[0]
+    tolerance = abs(number(text(answer, "tolerance") or "0", "the tolerance"))
+    kind = text(answer, "tolerancetype").strip() or "1"
+    if kind == "3":
+        raise Refusal("a geometric tolerance has no holdout form")
+    # The prompt again, with Moodle's `{=formula}` kept whole (Markdown escapes would break it).
+    element = child(question, "questiontext")
+    formulas: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        formulas.append("{=" + _moodle_formula(html.unescape(match.group(1))) + "}")
+        return f"HOLDOUTFORMULA{len(formulas) - 1}Z"
+
+    raw = _FORMULA_IN_TEXT.sub(keep, text(element, "text"))
+    fmt = element.get("format", HTML) if element is not None else HTML
+    prompt = to_markdown(raw, fmt if fmt in FORMATS else HTML, "the prompt")
+    for i, formula in enumerate(formulas):
+        prompt = prompt.replace(f"HOLDOUTFORMULA{i}Z", formula)
+    fields.update(
+        type="numeric",
+        prompt=prompt,
+        answer=None,
+        answer_formula=_moodle_formula(to_plain(text(answer, "text"))),
+        parameters=parameters,
+        tolerance={"abs": tolerance, "rel": 0.0} if kind == "2" else {"abs": 0.0, "rel": tolerance},
+    )
+
+
 READERS = {
+    "calculated": _calculated,
+    "calculatedsimple": _calculated,
     "truefalse": _true_false,
     "shortanswer": _short_text,
     "numerical": _numeric,
@@ -356,11 +412,60 @@ def _answer(parent: Element, fraction: float, value: str, fmt: str = MARKDOWN) -
     return answer
 
 
+def _to_moodle_formula(formula: str, names: set[str]) -> str:
+    """holdout's `a * pi` as Moodle's `{a} * pi()`."""
+
+    def name(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return "{" + word + "}" if word in names else ("pi()" if word == "pi" else word)
+
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*", name, formula)
+
+
+def _write_calculated(element: Element, data: dict[str, Any]) -> None:
+    names = set(data["parameters"])
+    answer = _answer(element, 1.0, _to_moodle_formula(data["answer_formula"], names))
+    tol = data["tolerance"]
+    relative = bool(tol["rel"]) and not tol["abs"]
+    SubElement(answer, "tolerance").text = repr(float(tol["rel"] if relative else tol["abs"]))
+    SubElement(answer, "tolerancetype").text = "1" if relative else "2"
+    SubElement(answer, "correctanswerformat").text = "1"
+    SubElement(answer, "correctanswerlength").text = "2"
+    if data.get("unit"):
+        unit = SubElement(SubElement(element, "units"), "unit")
+        SubElement(unit, "multiplier").text = "1"
+        SubElement(unit, "unit_name").text = data["unit"]
+    definitions = SubElement(element, "dataset_definitions")
+    for name, spec in sorted(data["parameters"].items()):
+        definition = SubElement(definitions, "dataset_definition")
+        SubElement(SubElement(definition, "status"), "text").text = "private"
+        SubElement(SubElement(definition, "name"), "text").text = name
+        SubElement(definition, "type").text = "calculated"
+        SubElement(SubElement(definition, "distribution"), "text").text = "uniform"
+        SubElement(SubElement(definition, "minimum"), "text").text = repr(float(spec["min"]))
+        SubElement(SubElement(definition, "maximum"), "text").text = repr(float(spec["max"]))
+        step = spec.get("step") or 0.01
+        decimals = max(0, round(-math.log10(step))) if step < 1 else 0
+        SubElement(SubElement(definition, "decimals"), "text").text = str(decimals)
+        SubElement(definition, "itemcount").text = "0"
+        SubElement(definition, "dataset_items")
+        SubElement(definition, "number_of_items").text = "0"
+
+
+def _calculated_prompt(prompt: str, names: set[str]) -> str:
+    return re.sub(
+        r"\{=([^{}]{1,500})\}", lambda m: "{=" + _to_moodle_formula(m.group(1), names) + "}", prompt
+    )
+
+
 def _export_one(quiz: Element, question: dict[str, Any]) -> None:
     qtype, data = question["type"], question["data"]
-    element = SubElement(quiz, "question", type=MOODLE_TYPES[qtype])
+    calculated = qtype == "numeric" and bool(data.get("parameters"))
+    element = SubElement(quiz, "question", type="calculated" if calculated else MOODLE_TYPES[qtype])
     SubElement(SubElement(element, "name"), "text").text = question["title"]
     prompt = cloze_text.write_moodle_cloze(question["prompt"], data) if qtype == "cloze" else None
+    if calculated:
+        prompt = _calculated_prompt(question["prompt"], set(data["parameters"]))
     _text_element(element, "questiontext", prompt or question["prompt"])
     _text_element(element, "generalfeedback", question["explanation"])
     SubElement(element, "defaultgrade").text = repr(float(question["points"]))
@@ -379,6 +484,8 @@ def _export_one(quiz: Element, question: dict[str, Any]) -> None:
             fractions = own_rule_fractions(data["choices"])
         for choice, fraction in zip(data["choices"], fractions, strict=True):
             _answer(element, fraction, choice["text"])
+    elif calculated:
+        _write_calculated(element, data)
     elif qtype in EXTRA_WRITERS:
         EXTRA_WRITERS[qtype](element, data)
     elif qtype == "true_false":

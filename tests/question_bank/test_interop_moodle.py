@@ -267,3 +267,41 @@ def test_ordering_items_in_their_correct_order() -> None:
         "forward pass",
         "backward pass",
     ]
+
+
+def test_calculated_questions_become_questions_with_variants() -> None:
+    def wildcard(name: str, low: str, high: str, decimals: str) -> str:
+        return (
+            "<dataset_definition><status><text>private</text></status>"
+            f"<name><text>{name}</text></name><type>calculated</type>"
+            "<distribution><text>uniform</text></distribution>"
+            f"<minimum><text>{low}</text></minimum><maximum><text>{high}</text></maximum>"
+            f"<decimals><text>{decimals}</text></decimals><itemcount>0</itemcount>"
+            "</dataset_definition>"
+        )
+
+    tolerance = "<tolerance>0.01</tolerance><tolerancetype>1</tolerancetype>"
+    calc = question(
+        "calculated",
+        "Calc",
+        answer("100", "{a} * {b} + pi()", extra=tolerance)
+        + "<dataset_definitions>"
+        + wildcard("a", "1", "10", "1")
+        + wildcard("b", "2", "5", "0")
+        + "</dataset_definitions>",
+        text="<p>Multiply {a} by {b} and add pi ({={a}*{b}} + pi).</p>",
+    )
+    q = by_title(imported(quiz(calc)))["Calc"]
+    assert q["prompt"] == "Multiply {a} by {b} and add pi ({=a*b} \\+ pi)."
+    data = q["data"]
+    assert data["answer_formula"] == "a * b + pi"
+    assert data["parameters"]["a"] == {"min": 1.0, "max": 10.0, "step": 0.1}
+    assert data["tolerance"] == {"abs": 0.0, "rel": 0.01}
+    from question_bank.types import draw_variant, resolve
+
+    variant = draw_variant(data, "alice")
+    assert variant is not None
+    mine = resolve("numeric", data, variant)
+    assert grade_quick("numeric", mine, variant["a"] * variant["b"] + 3.14159265).fraction == 1.0
+    multi = question("calculatedmulti", "Multi", "")
+    assert "calculated multiple choice" in refused(imported(quiz(multi)))["Multi (calculatedmulti)"]
