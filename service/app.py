@@ -51,11 +51,17 @@ def _engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
+# Endpoints that take a file upload as multipart/form-data.
+UPLOAD_BLUEPRINTS = ("interop",)
+
+
 def _require_json_body() -> None:
     if request.method not in BODY_METHODS:
         return
     if request.blueprint in FORM_BLUEPRINTS:  # LTI launches and the pages' forms
         return
+    if request.blueprint in UPLOAD_BLUEPRINTS and request.mimetype == "multipart/form-data":
+        return  # question files (service/api/interop.py)
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return
     mimetype = request.mimetype or ""

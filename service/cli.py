@@ -193,6 +193,149 @@ def bank_load(directory: Path, force: bool, dry_run: bool) -> None:
     )
 
 
+def _output_names(paths: list[Path]) -> list[str]:
+    """The bank file each input's questions go to: its name as a slug, made unique."""
+    from question_bank.interop.base import slugify
+
+    names: list[str] = []
+    for path in paths:
+        stem = slugify(path.stem) or "imported"
+        name, n = stem, 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}"
+        names.append(name)
+    return names
+
+
+def _slugs_elsewhere(directory: Path, names: list[str]) -> set[str]:
+    """Slugs of the bank files under DIRECTORY that this import does not write again."""
+    import yaml
+
+    taken: set[str] = set()
+    folder = directory / "questions"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        if path.stem in names:
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for question in doc.get("questions") or [] if isinstance(doc, dict) else []:
+            if isinstance(question, dict) and isinstance(question.get("slug"), str):
+                taken.add(question["slug"])
+    return taken
+
+
+def _write_into(directory: Path, results: list[Any], names: list[str]) -> None:
+    """Each file's questions as DIRECTORY/questions/<file name>.yaml (`holdout bank check`
+    reads them)."""
+    import yaml
+
+    from question_bank.interop.base import file_form
+
+    folder = directory / "questions"
+    folder.mkdir(parents=True, exist_ok=True)
+    for result, name in zip(results, names, strict=True):
+        if not result.questions:
+            continue
+        doc = {"questions": [file_form(q) for q in result.questions]}
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+@bank.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "moodle-xml", "gift", "qti"]),
+    default="auto",
+    show_default=True,
+    help="The files' format; auto tells Moodle XML, QTI (1.2, 2.1, 3.0, zip) and GIFT apart.",
+)
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the questions as bank files under DIR/questions/ (one YAML file per input).",
+)
+@click.option("--load", is_flag=True, help="Upsert the questions into the database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def bank_import(
+    paths: tuple[Path, ...], fmt: str, into: Path | None, load: bool, as_json: bool
+) -> None:
+    """Read questions from Moodle XML, GIFT or QTI files. Each question is imported whole (with
+    its answer key) or refused with the reason; exit 0 once every file was read, 2 if one could
+    not be read. With --load, one transaction per file (see service/imports.py)."""
+    from question_bank.interop.formats import import_paths
+
+    if into is not None and load:
+        raise click.UsageError("give --into DIR or --load, not both")
+    # A file written again replaces its own questions; the other bank files keep their slugs.
+    names = _output_names(list(paths))
+    taken = _slugs_elsewhere(into, names) if into is not None else set()
+    results = import_paths(list(paths), fmt, taken)
+    if load:
+        from flask.cli import ScriptInfo
+
+        from service.imports import load_result
+
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            for result in results:
+                if result.error is None:
+                    load_result(result, None, None)
+    if into is not None:
+        _write_into(into, results, names)
+    failed = any(r.error is not None for r in results)
+    if as_json:
+        click.echo(json.dumps({"files": [r.to_dict() for r in results]}, indent=2))
+        sys.exit(2 if failed else 0)
+    for result in results:
+        if result.error is not None:
+            click.echo(f"ERROR {result.path}: {result.error}", err=True)
+            continue
+        click.echo(
+            f"{result.path} ({result.format}): {len(result.questions)} imported, "
+            f"{len(result.refused)} refused"
+        )
+        for q in result.questions:
+            click.echo(f"  imported {q['slug']} ({q['type']}): {q['title']}")
+        for refused in result.refused:
+            click.echo(f"  refused {refused.name}: {refused.reason}")
+    sys.exit(2 if failed else 0)
+
+
+@bank.command("export")
+@click.argument("directory", type=BANK_DIR, default=BUNDLED_DIR)
+@click.option("--format", "fmt", type=click.Choice(["moodle-xml", "qti"]), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: standard output). QTI is a zip content package.",
+)
+def bank_export(directory: Path, fmt: str, out: Path | None) -> None:
+    """Write the quick questions under DIRECTORY as Moodle XML or a QTI 2.1 package, so that
+    `holdout bank import` reads them back as they are."""
+    from question_bank.interop.formats import export_questions, exportable
+
+    bank_files = load_bank(directory)
+    if bank_files.problems:
+        for problem in bank_files.problems:
+            click.echo(f"PROBLEM {problem}", err=True)
+        sys.exit(1)
+    kept, skipped = exportable(bank_files.questions, fmt)
+    for left_out in skipped:
+        click.echo(f"skipped {left_out.name}: {left_out.reason}", err=True)
+    data = export_questions(kept, fmt)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        return
+    out.write_bytes(data)
+    click.echo(f"Wrote {len(kept)} questions to {out} ({fmt}).", err=True)
+
+
 @main.group()
 def token() -> None:
     """Manage API tokens."""

@@ -772,3 +772,44 @@ class RevisionSchema(Schema):
         data_key="fields",
         metadata={"description": "The item as it was saved"},
     )
+
+
+class ImportFormSchema(StrictSchema):
+    format = fields.String(
+        load_default="auto",
+        validate=validate.OneOf(["auto", "moodle-xml", "gift", "qti"]),
+        metadata={"description": "The file's format; auto tells them apart"},
+    )
+
+
+class ImportFileSchema(Schema):
+    file = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary", "description": "Moodle XML, GIFT or QTI"},
+    )
+
+
+class ImportedSchema(Schema):
+    slug = fields.String()
+    type = fields.String()
+    title = fields.String()
+
+
+class RefusedSchema(Schema):
+    name = fields.String()
+    reason = fields.String()
+
+
+class ImportFileResultSchema(Schema):
+    path = fields.String()
+    format = fields.String(allow_none=True)
+    imported = fields.List(fields.Nested(ImportedSchema))
+    refused = fields.List(fields.Nested(RefusedSchema))
+
+
+class ImportReportSchema(Schema):
+    files = fields.List(fields.Nested(ImportFileResultSchema))
+
+
+class ExportArgs(StrictSchema):
+    format = fields.String(required=True, validate=validate.OneOf(["moodle-xml", "qti"]))

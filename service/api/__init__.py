@@ -67,8 +67,17 @@ def init_api(app: Flask) -> HoldoutApi:
     api.spec.components.schema("LabCurves", schema=LabCurvesSchema)
     api.spec.components.schema("LabEpochs", schema=LabEpochsSchema)
 
-    from service.api import courses, health, questions, quizzes, regrades, tokens, webhooks
+    from service.api import (
+        courses,
+        health,
+        interop,
+        questions,
+        quizzes,
+        regrades,
+        tokens,
+        webhooks,
+    )
 
-    for module in (health, tokens, courses, questions, quizzes, regrades, webhooks):
+    for module in (health, tokens, courses, interop, questions, quizzes, regrades, webhooks):
         api.register_blueprint(module.blp)
     return api

@@ -70,6 +70,10 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/api/v1/courses/{slug}/gradebook.csv"): (STAFF_B, STAFF_A),
     ("GET", "/api/v1/questions"): (EVERYONE, EVERYONE),
     ("POST", "/api/v1/questions"): (SITE_STAFF | {TEACHER}, SITE_STAFF | {TEACHER}),
+    # Import and export (service/api/interop.py): an import lands in the caller's course (site
+    # staff: the shared bank); an export holds only the answer keys the caller sees.
+    ("POST", "/api/v1/questions/import"): (SITE_STAFF | {TEACHER}, SITE_STAFF | {TEACHER}),
+    ("GET", "/api/v1/questions/export"): (SITE_STAFF | {TEACHER, TA}, SITE_STAFF | {TEACHER, TA}),
     ("GET", "/api/v1/questions/{slug}"): (VIEW_B, EVERYONE),
     ("PUT", "/api/v1/questions/{slug}"): (SITE_STAFF, TEACH_A),
     ("DELETE", "/api/v1/questions/{slug}"): (SITE_STAFF, TEACH_A),
