@@ -319,16 +319,19 @@ class SandboxPool:
             os.close(output_w)
         run = Run()
         started = time.monotonic()
+        closed: set[int] = set()
         try:
-            self._read_channels(run, result_r, output_r, limits, RecordReader(run, job, on_test))
+            reader = RecordReader(run, job, on_test)
+            self._read_channels(run, result_r, output_r, limits, reader, closed)
         except Exception:
             # Whatever went wrong reading a job's channels is a failure of that job, never of this
             # process: the job is still waited for (its uid is reused only once it is reaped).
             run.protocol_error = run.protocol_error or GARBAGE
             run.done = False
         finally:
-            os.close(result_r)
-            os.close(output_r)
+            for fd in (result_r, output_r):
+                if fd not in closed:
+                    os.close(fd)
         run.wall = time.monotonic() - started
         return run, future
 
@@ -339,6 +342,7 @@ class SandboxPool:
         output_r: int,
         limits: dict[str, float],
         reader: RecordReader,
+        closed: set[int],
     ) -> None:
         cap = int(limits["result_mib"] * 1024 * 1024)
         keep = int(limits["output_kib"] * 1024)
@@ -367,6 +371,10 @@ class SandboxPool:
                         run.overflow = True
                         sel.unregister(key.fd)
                         open_fds -= 1
+                        # Closed now, so the job's next write fails at once instead of blocking
+                        # it (and its slot) until the wall clock.
+                        os.close(key.fd)
+                        closed.add(key.fd)
                     else:
                         size += len(data)
                         reader.feed(data)

@@ -39,11 +39,24 @@ class Deployment:
     shots: Path
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    env = deployment_env(tmp_path, f"sqlite:///{tmp_path / 'holdout.db'}")
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database holding the bundled bank, made once: each deployment starts from a
+    copy (loading the bank checks every exercise in the sandbox, seconds each time)."""
+    folder = tmp_path_factory.mktemp("seeded")
+    env = deployment_env(folder, f"sqlite:///{folder / 'holdout.db'}")
     holdout(env, "db", "upgrade")
     holdout(env, "bank", "load")
+    return folder / "holdout.db"
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, seeded_database: Path) -> Iterator[Deployment]:
+    for suffix in ("", "-wal", "-shm"):
+        source = seeded_database.with_name(seeded_database.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, tmp_path / f"holdout.db{suffix}")
+    env = deployment_env(tmp_path, f"sqlite:///{tmp_path / 'holdout.db'}")
     server, base = start_gunicorn(env, tmp_path, workers=1)
     platform = FakePlatform(base, lambda: requests.get(base + "/lti/jwks", timeout=10).json())
     platform.start()

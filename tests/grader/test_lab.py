@@ -124,7 +124,9 @@ def lab_tests(tolerance: float = 0.08) -> list[dict[str, Any]]:
 
 
 def lab_exercise(
-    lab: dict[str, Any] | None = None, tests: list[dict[str, Any]] | None = None
+    lab: dict[str, Any] | None = None,
+    tests: list[dict[str, Any]] | None = None,
+    **limits: float,
 ) -> Exercise:
     return Exercise.from_dict(
         {
@@ -135,7 +137,7 @@ def lab_exercise(
                 "kind": "function",
                 "signature": "dropout(x, p, training=True, rng=None)",
             },
-            "limits": {"wall_seconds": 20, "cpu_seconds": 10},
+            "limits": {"wall_seconds": 20, "cpu_seconds": 10, **limits},
             "lab": lab or LAB,
             "tests": tests or lab_tests(),
             "reference": REFERENCE,
@@ -393,8 +395,10 @@ def test_curves_consistent_with_nothing_cannot_fool_the_weights_check(
     assert "eval mode" in fails and "final weights give" in fails["eval mode"]
 
 
-def test_a_flood_of_curve_data_hits_the_channel_cap(grader: Grader, exercise: Exercise) -> None:
-    change = 'out["val"] = np.zeros(5_000_000)'  # 40 MB per test, the channel takes 32 MiB per run
+def test_a_flood_of_curve_data_hits_the_channel_cap(grader: Grader) -> None:
+    # 1.6 MB per test against a channel of 1 MiB per run (32 MiB by default: the same cap, smaller).
+    exercise = lab_exercise(result_mib=1)
+    change = 'out["val"] = np.zeros(200_000)'
     source = REFERENCE + textwrap.dedent(FORGE).replace("{change}", change)
     report = grader.grade(exercise, source)
     assert report.status == "graded"

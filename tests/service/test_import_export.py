@@ -96,7 +96,11 @@ def test_export_through_the_api_imports_back(
         from question_bank.interop.formats import import_data
 
         result = import_data(response.data, "export", fmt)
-        assert {q["slug"]: q for q in result.questions} == {q["slug"]: q for q in bank.questions}
+        # What a format cannot hold (questions with variants, for QTI) is named, not written.
+        skipped = set(filter(None, response.headers["X-Holdout-Skipped"].split(", ")))
+        expected = {q["slug"]: q for q in bank.questions if q["slug"] not in skipped}
+        assert all(q["data"].get("parameters") for q in bank.questions if q["slug"] in skipped)
+        assert {q["slug"]: q for q in result.questions} == expected
     assert (
         client.get("/api/v1/questions/export?format=moodle-xml", headers=student).status_code == 403
     )
