@@ -146,7 +146,12 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
                 db.session.remove()
     stop_background(app)
     log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})
-    worker.stop(timeout=int(grace_seconds * 1000))
+    try:
+        worker.stop(timeout=int(grace_seconds * 1000))
+    except Exception:
+        # The broker client can fail while closing (pika races its own I/O loop on a consumer
+        # that is being cancelled): what is in flight is released all the same, below.
+        log.warning("the broker connection failed while stopping", exc_info=True)
     with queue.lock:
         left = dict(queue.in_flight)
     with app.app_context():
