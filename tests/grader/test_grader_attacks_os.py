@@ -227,8 +227,9 @@ CHILDREN = """
         os.close(w)
         return pids, r
 
-    def collect(pids, r, want, seconds):
-        '''Bytes the children wrote, until `want` bytes, one of them died, or `seconds` passed.'''
+    def collect(pids, r, want, seconds, kill=True):
+        '''Bytes the children wrote, until `want` bytes, one of them died, or `seconds` passed;
+        then (with `kill`) the children are killed.'''
         got = b""
         end = time.monotonic() + seconds
         while len(got) < want and time.monotonic() < end:
@@ -239,15 +240,37 @@ CHILDREN = """
                 got += chunk
             if any(os.waitpid(p, os.WNOHANG)[0] for p in pids):
                 break
+        if b"E" in got:
+            raise AssertionError("a child could not set itself up")  # never a vacuous pass
+        if not kill:
+            return got
         for p in pids:
             try:
                 os.kill(p, signal.SIGKILL)
                 os.waitpid(p, 0)
             except OSError:
                 pass
-        if b"E" in got:
-            raise AssertionError("a child could not set itself up")  # never a vacuous pass
         return got
+
+    def held_at_once(n, grab, seconds):
+        '''Whether n children each held what grab() takes, all at the same time. A child the
+        kernel killed for memory may have reported its grab before it died: only children alive
+        once all have reported answer the second call.'''
+        go_r, go_w = os.pipe()
+
+        def hold(w):
+            held = grab()  # noqa: F841 (held until the child is killed)
+            os.write(w, b"1")
+            os.read(go_r, 1)
+            os.write(w, b"2")
+            time.sleep(30)
+
+        pids, r = children(n, hold)
+        if len(collect(pids, r, n, seconds, kill=False)) < n:
+            collect(pids, r, 0, 0)
+            return False
+        os.write(go_w, b"g" * n)
+        return collect(pids, r, n, seconds) == b"2" * n
     """
 
 
@@ -267,17 +290,16 @@ def test_forked_children_share_one_memory_limit_memfd_included(grader: Grader) -
     # all three succeed.
     target = attack_exercise(memory_mib=512, wall_seconds=10, cpu_seconds=5)
     attack = """
-        def hoard(w):
+        def hoard():
             chunk = b"\\1" * (1 << 20)
+            files = []
             for i in range(14):
-                fd = os.memfd_create(f"hoard{i}")
+                files.append(os.memfd_create(f"hoard{i}"))
                 for _ in range(15):
-                    os.write(fd, chunk)
-            os.write(w, b"1")
-            time.sleep(30)
+                    os.write(files[-1], chunk)
+            return files
 
-        pids, r = children(3, hoard)
-        return len(collect(pids, r, 3, 8)) == 3
+        return held_at_once(3, hoard, 8)
     """
     report = grader.grade(target, probe(attack, CHILDREN))
     assert limit_held(report), (report.output, [t.message for t in report.tests])
@@ -287,13 +309,10 @@ def test_forked_children_share_one_memory_limit(grader: Grader) -> None:
     # Each child is well within its own RLIMIT_AS; together they are not.
     target = attack_exercise(memory_mib=512, wall_seconds=10, cpu_seconds=5)
     attack = """
-        def hog(w):
-            block = np.ones(200 << 17)  # 200 MiB, every page touched
-            os.write(w, b"1")
-            time.sleep(30)
+        def hog():
+            return np.ones(200 << 17)  # 200 MiB, every page touched
 
-        pids, r = children(3, hog)
-        return len(collect(pids, r, 3, 8)) == 3
+        return held_at_once(3, hog, 8)
     """
     report = grader.grade(target, probe(attack, CHILDREN))
     assert limit_held(report), (report.output, [t.message for t in report.tests])
