@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from locust import HttpUser, between, task
-from locust.exception import StopUser
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -86,30 +85,39 @@ class Student(HttpUser):
         self.codes = random.random() < CODE_SHARE
         self.step = 0
         self.attempt: int | None = None
-        self.questions: list[str] = []
+        self.questions: list[dict[str, Any]] = []
+        self.done = False
 
     def get(self, path: str, name: str) -> Any:
         return self.client.get(path, headers=self.auth, name=name)
 
     @task
     def next_step(self) -> None:
-        """One step of the exam per task run, so think time falls between steps."""
+        """One step of the exam per task run, so think time falls between steps. A student who
+        has handed in stays connected and idle: Locust would replace a stopped user, and every
+        student has one token."""
+        if self.done:
+            return
         if self.attempt is None:
             self.get("/api/v1/questions", "GET /questions")
-            quiz = self.get(f"/api/v1/quizzes/{QUIZ}", "GET /quizzes/[slug]").json()
-            self.questions = [q["slug"] for q in quiz["questions"]]
+            self.get(f"/api/v1/quizzes/{QUIZ}", "GET /quizzes/[slug]")
             started = self.client.post(
                 f"/api/v1/quizzes/{QUIZ}/attempts",
                 headers=self.auth,
                 name="POST /quizzes/[slug]/attempts",
             )
-            self.attempt = started.json()["id"]
+            if started.status_code not in (200, 201):
+                self.done = True
+                return
+            attempt = started.json()
+            self.attempt = attempt["id"]
+            # The attempt carries its questions as this student sees them (variants drawn).
+            self.questions = attempt["questions"]
             return
         if self.step < len(self.questions):
-            slug = self.questions[self.step]
-            question = self.get(f"/api/v1/questions/{slug}", "GET /questions/[slug]").json()
+            question = self.questions[self.step]
             self.client.put(
-                f"/api/v1/attempts/{self.attempt}/answers/{slug}",
+                f"/api/v1/attempts/{self.attempt}/answers/{question['slug']}",
                 json={"answer": _answer_for(question)},
                 headers=self.auth,
                 name="PUT /attempts/[id]/answers/[slug]",
@@ -126,7 +134,7 @@ class Student(HttpUser):
             name="POST /attempts/[id]/submit",
         )
         self.get(f"/api/v1/attempts/{self.attempt}", "GET /attempts/[id]")
-        raise StopUser()
+        self.done = True
 
     def _submit_code(self) -> None:
         source = (ROOT / "question_bank/content/exercises/dropout/reference.py").read_text()

@@ -71,8 +71,6 @@ def write_grade(
     `late_penalty=False` records the score as given (an instructor's override, whose author and
     reason go into the grade history)."""
     now = now or utcnow()
-    if submission.id is None:
-        db.session.flush()  # a new submission (a quick answer) needs its id for the history
     regrade_id = submission.regrade_id
     if late_penalty:
         result = apply_penalty(result, submission.late_penalty)
@@ -102,9 +100,15 @@ def write_grade(
     else:
         for name, value in values.items():
             setattr(submission, name, value)
+    # A new submission (a quick answer) is inserted with its grade in one flush.
+    of = (
+        {"submission_id": submission.id}
+        if submission.id is not None
+        else {"submission": submission}
+    )
     db.session.add(
         Grade(
-            submission_id=submission.id,
+            **of,
             regrade_id=regrade_id,
             status=result["status"],
             score=score,

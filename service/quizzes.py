@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from flask import g, has_request_context
+from sqlalchemy import String, cast, event, select
 
 from service.errors import Problem
 from service.models import (
@@ -174,9 +175,31 @@ def quiz_max_score(quiz: Quiz) -> float:
 
 
 def extension_for(quiz: Quiz, user_id: int) -> QuizExtension | None:
+    """This student's extension on the quiz. Within a request it is looked up once: an attempt's
+    deadline, due date and time limit all ask for it, several times per answer."""
+    if not has_request_context():
+        return _load_extension(quiz.id, user_id)
+    known: dict[tuple[int, int], QuizExtension | None] = g.setdefault("extensions", {})
+    key = (quiz.id, user_id)
+    if key not in known:
+        known[key] = _load_extension(quiz.id, user_id)
+    return known[key]
+
+
+def _forget_extensions(*_: Any) -> None:
+    """An extension was written (by the API, a page or anything else): look them up again."""
+    if has_request_context():
+        g.pop("extensions", None)
+
+
+for _write in ("after_insert", "after_update", "after_delete"):
+    event.listen(QuizExtension, _write, _forget_extensions)
+
+
+def _load_extension(quiz_id: int, user_id: int) -> QuizExtension | None:
     return db.session.scalar(
         select(QuizExtension).where(
-            QuizExtension.quiz_id == quiz.id, QuizExtension.user_id == user_id
+            QuizExtension.quiz_id == quiz_id, QuizExtension.user_id == user_id
         )
     )
 

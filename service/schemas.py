@@ -61,8 +61,11 @@ def viewer_is_staff(model: type | None = None, row: Any = None) -> bool:
 
     if g.get("as_student", False):
         return False
-    if access.courses(access.Need.STAFF) is access.ALL:
+    staff_of = access.courses(access.Need.STAFF)
+    if staff_of is access.ALL:
         return True
+    if not staff_of:
+        return False  # staff of no course (every student): no query needed to know it
     return model is not None and row is not None and access.allows(model, row, access.Need.STAFF)
 
 
