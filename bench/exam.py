@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import random
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -193,6 +194,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0, help="length of the run")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
+    # Stopped from outside, it still stops its server (the context managers run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from api import Gunicorn, load_bank  # the same server set-up as the API benchmark
 
     with tempfile.TemporaryDirectory(prefix="holdout-exam-") as tmp:

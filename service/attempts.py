@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from question_bank.types import (
     correct_answer,
@@ -39,6 +40,7 @@ from service.models import (
 from service.quizzes import (
     attempt_deadline,
     closes_for,
+    earliest_deadline,
     pool_questions,
     quiz_max_score,
     review_allows,
@@ -273,11 +275,17 @@ def expired_attempts(now: datetime | None = None, limit: int = 200) -> list[int]
             QuizAttempt.status == AttemptStatus.IN_PROGRESS,
             or_(Quiz.time_limit_minutes.is_not(None), Quiz.closes_at.is_not(None)),
         )
+        .options(contains_eager(QuizAttempt.quiz))
         .order_by(QuizAttempt.id)
         .limit(5000)
     ).all()
     due = []
     for attempt in candidates:
+        # Most open attempts of an exam are far from their time: only those past the deadline
+        # they would have without an extension cost a look at the student's extension.
+        earliest = earliest_deadline(attempt)
+        if earliest is None or now < earliest:
+            continue
         limit_at = deadline(attempt)
         if limit_at is not None and now >= limit_at:
             due.append(attempt.id)

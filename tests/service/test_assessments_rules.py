@@ -415,3 +415,46 @@ def test_an_answer_looks_the_students_extension_up_once(
     view = client.get(f"/api/v1/attempts/{attempt['id']}", headers=alice).get_json()
     started = datetime.fromisoformat(view["started_at"])
     assert datetime.fromisoformat(view["deadline"]) == started + timedelta(minutes=30)
+
+
+def test_the_deadline_sweep_reads_extensions_only_for_attempts_past_their_time(
+    app: Flask,
+    client: FlaskClient,
+    questions: dict[str, Any],
+    instructor: dict[str, str],
+    token_for: Callable[..., str],
+) -> None:
+    # During an exam every open attempt is swept every few seconds, in every process: those far
+    # from their time cost no query each; one past it is handed in unless an extension saves it.
+    make_quiz(client, instructor, time_limit_minutes=10)
+    students = {name: bearer(token_for("student", name)) for name in ("alice", "bob", "carol")}
+    attempts = {name: start(client, headers).get_json() for name, headers in students.items()}
+    client.put(
+        f"{QUIZZES}/t-quiz/extensions/{attempts['alice']['user']['id']}",
+        json={"extra_minutes": 20},
+        headers=instructor,
+    )
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert run_attempt_background(app) == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not any("FROM quiz_extensions" in s for s in statements), statements
+
+    for attempt in attempts.values():
+        age_attempt(app, attempt["id"], 15)  # past 10 minutes, within alice's 30
+    assert run_attempt_background(app) == 2
+    status = {
+        name: client.get(f"/api/v1/attempts/{a['id']}", headers=students[name]).get_json()["status"]
+        for name, a in attempts.items()
+    }
+    assert status == {"alice": "in_progress", "bob": "submitted", "carol": "submitted"}
