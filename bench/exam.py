@@ -209,6 +209,10 @@ def main() -> None:
             "HOLDOUT_LOG_LEVEL": "warning",
             # All students share this machine's address; the per-token limits stay as deployed.
             "HOLDOUT_RATE_LIMIT": "100000 per minute",
+            # Students think up to 16 s between requests: with the 5 s default every connection
+            # is closed between two answers, and a close that crosses a request on the wire is
+            # an error in Python's HTTP client (a browser sends again). 75 s is nginx's default.
+            "HOLDOUT_KEEPALIVE": "75",
         }
         holdout = str(BIN / "holdout")
         _run([holdout, "db", "upgrade"], env, workdir)

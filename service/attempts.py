@@ -8,12 +8,11 @@ import hashlib
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import contains_eager
 
 from question_bank.types import (
     correct_answer,
@@ -40,7 +39,6 @@ from service.models import (
 from service.quizzes import (
     attempt_deadline,
     closes_for,
-    earliest_deadline,
     pool_questions,
     quiz_max_score,
     review_allows,
@@ -266,26 +264,33 @@ def submit_attempt(
 
 
 def expired_attempts(now: datetime | None = None, limit: int = 200) -> list[int]:
-    """Ids of open attempts whose deadline has passed."""
+    """Ids of open attempts whose deadline has passed. Swept every second in every process while
+    an exam runs, so the database is asked only for attempts past the deadline they would have
+    without an extension (extensions only ever add time: their extra minutes are at least 0 and
+    their due date only moves the close later); only those cost a look at their extension."""
     now = now or utcnow()
+    timed = db.session.scalars(
+        select(Quiz).where(or_(Quiz.time_limit_minutes.is_not(None), Quiz.closes_at.is_not(None)))
+    ).all()
+    past = []
+    for quiz in timed:
+        if quiz.closes_at is not None and now >= quiz.closes_at:
+            past.append(QuizAttempt.quiz_id == quiz.id)
+        elif quiz.time_limit_minutes:
+            started_before = now - timedelta(minutes=quiz.time_limit_minutes)
+            past.append(
+                (QuizAttempt.quiz_id == quiz.id) & (QuizAttempt.started_at <= started_before)
+            )
+    if not past:
+        return []
     candidates = db.session.scalars(
         select(QuizAttempt)
-        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
-        .where(
-            QuizAttempt.status == AttemptStatus.IN_PROGRESS,
-            or_(Quiz.time_limit_minutes.is_not(None), Quiz.closes_at.is_not(None)),
-        )
-        .options(contains_eager(QuizAttempt.quiz))
+        .where(QuizAttempt.status == AttemptStatus.IN_PROGRESS, or_(*past))
         .order_by(QuizAttempt.id)
         .limit(5000)
     ).all()
     due = []
     for attempt in candidates:
-        # Most open attempts of an exam are far from their time: only those past the deadline
-        # they would have without an extension cost a look at the student's extension.
-        earliest = earliest_deadline(attempt)
-        if earliest is None or now < earliest:
-            continue
         limit_at = deadline(attempt)
         if limit_at is not None and now >= limit_at:
             due.append(attempt.id)

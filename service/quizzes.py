@@ -228,18 +228,6 @@ def time_limit_for(quiz: Quiz, user_id: int) -> timedelta | None:
     return timedelta(minutes=quiz.time_limit_minutes + extra)
 
 
-def earliest_deadline(attempt: QuizAttempt) -> datetime | None:
-    """The attempt's deadline without any extension: extensions only ever add time (their extra
-    minutes are at least 0 and their due date only moves the close later), so an attempt is not
-    over before this, and this needs no query."""
-    quiz = attempt.quiz
-    candidates = [quiz.closes_at]
-    if quiz.time_limit_minutes:
-        candidates.append(attempt.started_at + timedelta(minutes=quiz.time_limit_minutes))
-    present = [c for c in candidates if c is not None]
-    return min(present) if present else None
-
-
 def attempt_deadline(attempt: QuizAttempt) -> datetime | None:
     """When answers stop being accepted: the time limit or the quiz's close, whichever is first."""
     candidates = [closes_for(attempt.quiz, attempt.user_id)]
