@@ -295,7 +295,9 @@ class QuizQuestion(db.Model):  # type: ignore[name-defined]
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
     position: Mapped[int]
 
-    question: Mapped[Question] = relationship()
+    # A quiz's questions are read together (its page, every attempt): with its items, not one
+    # query per question.
+    question: Mapped[Question] = relationship(lazy="joined", innerjoin=True)
     __table_args__ = (UniqueConstraint("quiz_id", "question_id", name="uq_quiz_questions_pair"),)
 
 
