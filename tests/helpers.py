@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,3 +23,24 @@ def assert_problem(response: Any, status: int, *detail_words: str) -> dict[str, 
     for word in detail_words:
         assert word.lower() in body["detail"].lower(), body["detail"]
     return body
+
+
+@contextmanager
+def recorded_statements(app: Any) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends to the database inside the block."""
+    from sqlalchemy import event
+
+    from service.models import db
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

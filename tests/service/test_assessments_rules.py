@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.models import QuizAttempt, db
-from tests.helpers import assert_problem, bearer
+from tests.helpers import assert_problem, bearer, recorded_statements
 from tests.service.samples import QUIZZES, RIGHT, WRONG, quiz_body, start
 from tests.service.samples import create_quiz as make_quiz
 from tests.service.samples import put_answer as answer
@@ -386,8 +386,6 @@ def test_an_answer_looks_the_students_extension_up_once(
 ) -> None:
     # An answer in a timed attempt needs the student's deadline, due date and time limit, which
     # all depend on their extension: under an exam's load, one query per request, not five.
-    from sqlalchemy import event
-
     alice = bearer(token_for("student", "alice"))
     due = datetime.now(UTC) + timedelta(days=1)
     make_quiz(client, instructor, time_limit_minutes=10, due_at=iso(due), late_penalty=0.5)
@@ -397,18 +395,8 @@ def test_an_answer_looks_the_students_extension_up_once(
         json={"extra_minutes": 20, "due_at": None},
         headers=instructor,
     )
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as statements:
         answered = answer(client, alice, attempt["id"], "t-single", "b")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert answered.status_code == 200, answered.get_json()
     assert sum("FROM quiz_extensions" in s for s in statements) == 1, statements
     # And the extension still counts: the deadline is the longer one.
@@ -434,20 +422,8 @@ def test_the_deadline_sweep_reads_extensions_only_for_attempts_past_their_time(
         json={"extra_minutes": 20},
         headers=instructor,
     )
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    from sqlalchemy import event
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as statements:
         assert run_attempt_background(app) == 0
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert not any("FROM quiz_extensions" in s for s in statements), statements
 
     for attempt in attempts.values():

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from service.models import db
-from tests.helpers import bearer
+from tests.helpers import bearer, recorded_statements
 from tests.service.samples import SINGLE
 
 
@@ -81,17 +81,7 @@ def test_a_cached_answer_costs_no_query_at_all(
     # The rate limiter must know whose budget a request spends: it may not undo the cache by
     # looking the token up on every request (which once cut the list's throughput by 3x).
     assert titles(client, student) == []
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as statements:
         assert titles(client, student) == []
         assert titles(client, student) == []
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert statements == []
