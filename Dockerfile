@@ -51,4 +51,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('HOLDOUT_BIND', '0.0.0.0:8000').rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
 
 # Migrate and load the bundled bank (both idempotent), then become gunicorn (PID 1 gets SIGTERM).
-ENTRYPOINT ["/bin/sh", "-c", "holdout db upgrade && holdout bank load && exec gunicorn -c python:service.gunicorn_conf service.wsgi:app"]
+ENTRYPOINT ["/bin/sh", "-c", "holdout db upgrade && holdout bank load && { holdout bank warm || true; } && exec gunicorn -c python:service.gunicorn_conf service.wsgi:app"]

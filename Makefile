@@ -77,6 +77,9 @@ serve: install
 	mkdir -p instance
 	$(BIN)/holdout db upgrade
 	$(BIN)/holdout bank load
+	@# Runs each exercise's reference and mutants ahead (a few seconds, once per version);
+	@# without a sandbox it says so and the service starts anyway (grading then refuses).
+	-$(BIN)/holdout bank warm
 	exec $(BIN)/gunicorn -c python:service.gunicorn_conf service.wsgi:app
 
 lint: dev

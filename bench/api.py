@@ -225,7 +225,8 @@ def measure(
 
 
 def load_bank(holdout: str, env: dict[str, str], workdir: Path) -> None:
-    """The bundled bank; its quiz questions only if the exercises can't be loaded (no grader)."""
+    """The bundled bank, warmed; its quiz questions only if the exercises can't be loaded (no
+    grader)."""
     bundled = ROOT / "question_bank" / "content"
     done = subprocess.run(
         [holdout, "bank", "load", str(bundled)], env=env, cwd=workdir, capture_output=True
@@ -235,6 +236,9 @@ def load_bank(holdout: str, env: dict[str, str], workdir: Path) -> None:
         for part in ("questions", "quizzes"):
             shutil.copytree(bundled / part, copy / part)
         run([holdout, "bank", "load", str(copy)], env, workdir)
+        return
+    # As `make serve` does: each exercise's reference and mutants run ahead, not in the load.
+    subprocess.run([holdout, "bank", "warm"], env=env, cwd=workdir, capture_output=True)
 
 
 def main() -> None:

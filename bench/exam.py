@@ -188,6 +188,26 @@ def _grading_lag(database: Path) -> dict[str, float]:
     }
 
 
+def _server_latency(url: str) -> dict[str, dict[str, float]]:
+    """Per route, the server's latency histogram (cumulative counts by bucket bound); loopback
+    may read `/metrics` without a token."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"{url}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "holdout_http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                le = str(float(sample.labels["le"])) if sample.labels["le"] != "+Inf" else "+Inf"
+                out.setdefault(sample.labels["endpoint"], {})[le] = sample.value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1000)
@@ -252,6 +272,7 @@ def main() -> None:
                 check=False,
             )
             lag = _grading_lag(workdir / "holdout.db")
+            server = _server_latency(api.url)
         with (workdir / "exam_stats.csv").open() as f:
             stats = list(csv.DictReader(f))
 
@@ -266,6 +287,17 @@ def main() -> None:
             f"{row['50%']} | {row['99%']} |"
         )
     print(f"\ncode submissions graded: {json.dumps(lag)} (seconds from submission to grade)")
+    print(
+        "\nAs the server measured them (`/metrics`: from the request's arrival in a worker "
+        "thread to its answer):\n"
+    )
+    print("| route | requests | over 100 ms | over 250 ms | over 1 s |")
+    print("|---|---:|---:|---:|---:|")
+    for endpoint, counts in sorted(server.items()):
+        total = counts["+Inf"]
+        if total:
+            shares = [f"{(total - counts[b]) / total:.1%}" for b in ("0.1", "0.25", "1.0")]
+            print(f"| {endpoint} | {total:.0f} | " + " | ".join(shares) + " |")
 
 
 if __name__ == "__main__":

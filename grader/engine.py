@@ -7,6 +7,7 @@ sandbox gets and the records it sends back), `feedback` (scoring and messages), 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -18,6 +19,7 @@ from hashlib import sha256
 from typing import Any
 
 from grader import sandbox, uids
+from grader.cache import ResultCache
 from grader.config import SANDBOX_ALLOW_UNSAFE, SANDBOX_HIDE
 from grader.curves import lab_report
 from grader.feedback import (
@@ -38,6 +40,7 @@ from grader.uids import BASE_UID
 
 __all__ = ["BASE_UID", "ExerciseError", "GradeReport", "Grader", "SandboxUnavailable", "TestResult"]
 
+log = logging.getLogger("holdout.grader")
 UNSAFE_ENV = SANDBOX_ALLOW_UNSAFE.env
 REFERENCE_CACHE_SIZE = 256
 REQUIRED_LAYERS = sandbox.REQUIRED_LAYERS
@@ -77,7 +80,11 @@ class Grader:
         base_uid: int | None = None,
         allow_unsafe: bool | None = None,
         hide: list[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        """`cache_dir`: where results learned once per exercise version (references, mutant
+        profiles, lab baselines) are kept for every grading process (grader/cache.py); without
+        it, in this process's memory only."""
         if slots < 1:
             raise ValueError("slots must be at least 1")
         self.slots = slots
@@ -93,6 +100,9 @@ class Grader:
         hidden = sorted(
             {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])} - {"/"}
         )
+        self.cache = ResultCache(cache_dir) if cache_dir is not None else None
+        if self.cache is not None:
+            hidden = sorted({*hidden, str(self.cache.directory.resolve())})
         self.pool = SandboxPool(slots, base_uid, allow_unsafe, hidden)
         self.uids = self.pool.uids
         self._lock = threading.Lock()
@@ -191,7 +201,9 @@ class Grader:
             steps = self.pool.run(exercise.effective_limits, job).tests.get(0) or [{}]
             return steps[0].get("out")
 
-        return self._cached(self._baselines, fingerprint or exercise.fingerprint, run)
+        return self._cached(
+            self._baselines, fingerprint or exercise.fingerprint, run, "baseline", _same, _same
+        )
 
     def reference_outputs(
         self, exercise: Exercise, fingerprint: str | None = None
@@ -217,7 +229,12 @@ class Grader:
             return refs
 
         result: dict[int, list[dict[str, Any]]] = self._cached(
-            self._refs, fingerprint or exercise.fingerprint, run
+            self._refs,
+            fingerprint or exercise.fingerprint,
+            run,
+            "reference",
+            _dump_refs,
+            _load_refs,
         )
         return result
 
@@ -252,13 +269,33 @@ class Grader:
             with ThreadPoolExecutor(self.slots, thread_name_prefix="holdout-mutants") as ex:
                 return [p for p in ex.map(profile, explained) if p is not None]
 
-        profiles: list[Profile] = self._cached(self._profiles, key, run)
+        profiles: list[Profile] = self._cached(
+            self._profiles, key, run, "profiles", _dump_profiles, _load_profiles
+        )
         return profiles
 
-    def _cached(self, store: OrderedDict[str, Any], key: str, compute: Callable[[], Any]) -> Any:
+    def prepare(self, exercise: Exercise) -> None:
+        """Learn now what grading `exercise` needs once per version (its reference's outputs, its
+        mutants' profiles, a lab's baseline), e.g. before an exam rather than during it."""
+        version = exercise.fingerprint
+        self.reference_outputs(exercise, version)
+        self.mutant_profiles(exercise, version)
+        if exercise.lab is not None:
+            self.lab_baseline(exercise, version)
+
+    def _cached(
+        self,
+        store: OrderedDict[str, Any],
+        key: str,
+        compute: Callable[[], Any],
+        kind: str,
+        dump: Callable[[Any], Any],
+        load: Callable[[Any], Any],
+    ) -> Any:
         """`compute()` once per key: one thread computes while the others wait for it; kept in
-        `store`, the least recently used first out beyond REFERENCE_CACHE_SIZE. An exception is
-        not cached."""
+        `store`, the least recently used first out beyond REFERENCE_CACHE_SIZE, and in the
+        result cache as `kind` (`dump` makes it what the cache stores, `load` undoes it). An
+        exception is not cached."""
         lock_key = f"{id(store)}|{key}"
         with self._lock:
             lock = self._ref_locks.setdefault(lock_key, threading.Lock())
@@ -267,12 +304,39 @@ class Grader:
                 if key in store:
                     store.move_to_end(key)
                     return store[key]
-            value = compute()
+            if self.cache is None:
+                value = compute()
+            else:
+                value = self._stored(kind, key, compute, dump, load)
             with self._lock:
                 store[key] = value
                 while len(store) > REFERENCE_CACHE_SIZE:
                     old, _ = store.popitem(last=False)
                     self._ref_locks.pop(f"{id(store)}|{old}", None)
+            return value
+
+    def _stored(
+        self,
+        kind: str,
+        key: str,
+        compute: Callable[[], Any],
+        dump: Callable[[Any], Any],
+        load: Callable[[Any], Any],
+    ) -> Any:
+        """From the result cache, or computed by one process while the others wait, then stored."""
+        assert self.cache is not None
+        with self.cache.computing(kind, key):
+            data = self.cache.get(kind, key)
+            if data is not None:
+                try:
+                    return load(data)
+                except Exception:  # a file of another shape: computed again and replaced
+                    log.warning("ignoring a malformed %s in the result cache", kind)
+            value = compute()
+            try:
+                self.cache.put(kind, key, dump(value))
+            except OSError as exc:  # a full disk costs the next process a run, not this grade
+                log.warning("could not store a %s in the result cache: %s", kind, exc)
             return value
 
     def sandbox_status(self) -> dict[str, Any]:
@@ -392,6 +456,42 @@ class Grader:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _dump_refs(refs: dict[int, list[dict[str, Any]]]) -> list[Any]:
+    return [[i, steps] for i, steps in refs.items()]
+
+
+def _load_refs(data: list[Any]) -> dict[int, list[dict[str, Any]]]:
+    refs = {}
+    for i, steps in data:
+        if type(i) is not int or not isinstance(steps, list):
+            raise ValueError("malformed reference outputs")
+        refs[i] = steps
+    return refs
+
+
+def _dump_profiles(profiles: list[Profile]) -> list[Any]:
+    return [
+        [p.mutant, p.explanation, p.failing, [[i, j, step] for (i, j), step in p.visible.items()]]
+        for p in profiles
+    ]
+
+
+def _load_profiles(data: list[Any]) -> list[Profile]:
+    profiles = []
+    for mutant, explanation, failing, visible in data:
+        if not (isinstance(mutant, str) and isinstance(explanation, str)):
+            raise ValueError("malformed profile")
+        if not isinstance(failing, dict) or not all(isinstance(v, tuple) for v in failing.values()):
+            raise ValueError("malformed profile")
+        steps = {(i, j): step for i, j, step in visible if type(i) is type(j) is int}
+        profiles.append(Profile(mutant, explanation, failing, steps))
+    return profiles
 
 
 def decode_source(source: str | bytes) -> tuple[str, str | None]:

@@ -178,6 +178,8 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
         return [encode(v, blobs, depth + 1) for v in value]
     if t is tuple:
         return {"$tuple": [encode(v, blobs, depth + 1) for v in value]}
+    if t is Unsupported:  # what `decode` made of one: encoded again as it came
+        return {"$unsupported": value.description}
     if t is dict:
         items = []
         for k, v in value.items():

@@ -193,6 +193,33 @@ def bank_load(directory: Path, force: bool, dry_run: bool) -> None:
     )
 
 
+@bank.command("warm")
+@with_appcontext
+def bank_warm() -> None:
+    """Run every code question's reference and known mutants now (in the sandbox), keeping what
+    grading learns from them once per version in the instance folder's result cache: without it,
+    the first wrong answer to an exercise in each grading process pays for its mutants' runs."""
+    from grader import SandboxUnavailable
+    from service.grading import close_grader, prepare_exercises
+
+    problems = []
+
+    def done(slug: str, seconds: float, problem: str | None) -> None:
+        click.echo(f"{slug}: {'PROBLEM ' + problem if problem else 'ready'} ({seconds:.1f} s)")
+        if problem:
+            problems.append(slug)
+
+    try:
+        prepare_exercises(done)
+    except SandboxUnavailable as exc:
+        click.echo(f"Nothing was prepared: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        close_grader()
+    if problems:
+        sys.exit(1)
+
+
 def _output_names(paths: list[Path]) -> list[str]:
     """The bank file each input's questions go to: its name as a slug, made unique."""
     from question_bank.interop.base import slugify

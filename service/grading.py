@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +36,15 @@ def get_grader() -> Grader:
     with _grader_lock:
         if _grader is None:
             global _uid_block_lock
-            slots = grader_slots()
-            base_uid, _uid_block_lock = claim_uid_block(slots)
-            _grader = Grader(slots=slots, base_uid=base_uid)
+            settings = config.current()
+            base_uid, _uid_block_lock = claim_uid_block(settings.grader_slots)
+            # The instance folder (secret key, database, result cache) is out of the jobs' sight.
+            _grader = Grader(
+                slots=settings.grader_slots,
+                base_uid=base_uid,
+                hide=[str(settings.instance_dir)],
+                cache_dir=settings.instance_dir / "grader-cache",
+            )
         return _grader
 
 
@@ -82,6 +90,30 @@ def graded_against(question_id: int, version: int) -> GradedAgainst:
             _versions.clear()
         _versions[key] = found
     return found
+
+
+def prepare_exercises(done: Callable[[str, float, str | None], None]) -> None:
+    """Run now, for every code question in use, what grading learns once per version (the
+    reference's outputs, the mutants' profiles, a lab's baseline) into the result cache, so that an
+    exam's first wrong answer does not pay for it. `done(slug, seconds, problem)` after each.
+    SandboxUnavailable propagates."""
+    rows = db.session.execute(
+        select(Question.id, Question.slug, Question.version)
+        .where(Question.type == "code", Question.archived_at.is_(None))
+        .order_by(Question.slug)
+    ).all()
+    db.session.rollback()
+    grader = get_grader()
+    for question_id, slug, version in rows:
+        exercise = graded_against(question_id, version).exercise
+        assert exercise is not None
+        started = time.monotonic()
+        try:
+            grader.prepare(exercise)
+        except ExerciseError as exc:
+            done(slug, time.monotonic() - started, str(exc))
+        else:
+            done(slug, time.monotonic() - started, None)
 
 
 def evaluate(

@@ -217,3 +217,20 @@ def test_lti_urls_without_a_public_url_say_they_are_guesses(cli: Cli) -> None:
     real = cli("lti", "urls")
     assert "https://holdout.example.edu/lti/launch" in real.stdout
     assert "guesses" not in real.stderr
+
+
+def test_bank_warm_runs_each_exercise_ahead_once(cli: Cli, tmp_path: Path) -> None:
+    """`bank warm` (run by `make serve`) fills the result cache the service's graders read."""
+    bank = tmp_path / "one-exercise"
+    shutil.copytree(BUNDLED_DIR / "exercises" / "dropout", bank / "exercises" / "dropout")
+    cli("db", "upgrade")
+    cli("bank", "load", str(bank))
+    warmed = cli("bank", "warm").stdout
+    assert re.fullmatch(r"dropout: ready \(\d+\.\d s\)\n", warmed), warmed
+    cache = cli.workdir / "instance" / "grader-cache"
+    kinds = sorted(p.name.split("-")[0] for p in cache.glob("*.result"))
+    assert kinds == ["profiles", "reference"]
+    stored = {p: p.stat().st_mtime_ns for p in cache.glob("*.result")}
+
+    assert cli("bank", "warm").stdout.startswith("dropout: ready")
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.result")} == stored  # read, not rerun
