@@ -262,6 +262,9 @@ class EmbeddedExecutor:
             threading.Thread(target=self._loop, name=f"holdout-grader-{i}", daemon=True)
             for i in range(threads)
         ]
+        self.threads.append(
+            threading.Thread(target=self._warm_up, name="holdout-grader-warm-up", daemon=True)
+        )
 
     def start(self) -> None:
         for thread in self.threads:
@@ -284,6 +287,18 @@ class EmbeddedExecutor:
             for submission_id, owner in left.items():
                 release(submission_id, owner)
             db.session.remove()
+
+    def _warm_up(self) -> None:
+        """Start this process's grader (zygote, standbys, probe jobs) as the process starts, not
+        on the first code answer: about a second of CPU that would land in the middle of serving
+        (an exam's first code answers come while its students are still arriving)."""
+        from service.grading import get_grader
+
+        with self.app.app_context():
+            try:
+                get_grader().sandbox_status()
+            except Exception:  # grading says why when it is asked to grade
+                log.exception("the grader did not start")
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -61,25 +61,24 @@ class SqliteFileStorage(Storage):
         return sqlite3.Error
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """One statement, its own transaction: SQLite's write lock is held only while SQLite runs
+        it. (An explicit BEGIN ... COMMIT held it across Python lines too, which wait for the GIL
+        while another thread computes, and every other request's increment then slept in SQLite's
+        busy handler: 1, 2, 5, 10... ms at a time.)"""
         now = time.time()
         conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "INSERT INTO counters (key, value, expires) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET "
-                "value = CASE WHEN expires <= ? THEN excluded.value "
-                "ELSE value + excluded.value END, "
-                "expires = CASE WHEN expires <= ? THEN excluded.expires ELSE expires END",
-                (key, amount, now + expiry, now, now),
-            )
-            (value,) = conn.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
-            if int(now) % 64 == 0:  # now and then, forget windows long over
-                conn.execute("DELETE FROM counters WHERE expires <= ?", (now - 3600,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        # fetchall: the statement runs to its end, which commits it (fetchone would leave it open).
+        ((value,),) = conn.execute(
+            "INSERT INTO counters (key, value, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET "
+            "value = CASE WHEN expires <= ? THEN excluded.value "
+            "ELSE value + excluded.value END, "
+            "expires = CASE WHEN expires <= ? THEN excluded.expires ELSE expires END "
+            "RETURNING value",
+            (key, amount, now + expiry, now, now),
+        ).fetchall()
+        if int(now) % 64 == 0:  # now and then, forget windows long over
+            conn.execute("DELETE FROM counters WHERE expires <= ?", (now - 3600,))
         return int(value)
 
     def get(self, key: str) -> int:

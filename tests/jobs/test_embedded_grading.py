@@ -6,6 +6,7 @@ exactly once, expired leases are taken over, and work left by a stopped process 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -211,3 +212,25 @@ def test_grading_processes_get_disjoint_sandbox_uids() -> None:
     finally:
         first_lock.close()
         second_lock.close()
+
+
+def test_a_grading_process_starts_its_grader_before_the_first_code_answer(
+    dropout_app: Flask,
+) -> None:
+    """The zygote and its probe cost about a second of CPU: paid when the process starts, not by
+    the first student to hand in code (in an exam, while the class is still arriving)."""
+    from service import grading
+
+    grading.close_grader()
+    jobs.start_embedded_executor(dropout_app)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        started = grading._grader
+        if started is not None and started.pool.zygote_info():
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("no grader was started")
+    with dropout_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+    assert started.sandbox_status()["ok"]
