@@ -41,6 +41,9 @@ def deployment_env(tmp: Path, database_url: str, broker_url: str | None = None) 
     env.update(FAST_JOBS)
     env["HOLDOUT_DATABASE_URL"] = database_url
     env["HOLDOUT_INSTANCE_DIR"] = str(tmp / "instance")
+    # A process that does not stop in time is sent SIGABRT (Proc.wait): every thread's stack then
+    # goes to its log, and into the failure.
+    env["PYTHONFAULTHANDLER"] = "1"
     if broker_url:
         env["HOLDOUT_BROKER_URL"] = broker_url
     return env
@@ -83,7 +86,17 @@ class Proc:
             os.killpg(self.popen.pid, sig) if sig == signal.SIGKILL else self.popen.send_signal(sig)
 
     def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout)
+        """Its exit status; if it has not exited in `timeout` s, a failure with where each of its
+        threads is (faulthandler's dump on SIGABRT) and the end of its log."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.send_signal(signal.SIGABRT)
+            with suppress(subprocess.TimeoutExpired):
+                self.popen.wait(10)
+            raise AssertionError(
+                f"still running after {timeout} s; its threads and log:\n{self.output()[-8000:]}"
+            ) from None
 
     def stop(self) -> None:
         if self.popen.poll() is None:
