@@ -8,6 +8,8 @@ runs each grader makes.
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,26 +154,33 @@ def test_a_changed_exercise_is_never_answered_from_the_cache(
 
 
 def test_submitted_code_can_neither_read_nor_write_the_cache(
-    graders: Any, dropout: Exercise, tmp_path: Path
+    graders: Any, dropout: Exercise
 ) -> None:
-    """A job that could write here could poison what every later grade is compared with."""
-    folder = tmp_path / "cache"
-    g = graders(0)
-    g.grader.prepare(dropout)
-    probe = f"""
+    """A job that could write here could poison what every later grade is compared with. The
+    folder is where jobs would otherwise see it (not under the private /tmp, nor a path hidden by
+    default, as an operator's instance folder may be): the grader hides it, and it is private to
+    the grader's user besides."""
+    base = Path("/var/cache") / f"holdout-test-{uuid.uuid4().hex[:12]}"
+    folder = base / "cache"
+    try:
+        g = graders(0, folder)
+        g.grader.prepare(dropout)
+        probe = f"""
 import os
-seen = []
+seen = [os.path.exists({str(folder)!r})]
 for attempt in (lambda: os.listdir({str(folder)!r}),
-                lambda: open({str(folder / "poison.result")!r}, "wb").write(b"x"),
-                lambda: os.listdir({str(tmp_path)!r})):
+                lambda: open({str(folder / "poison.result")!r}, "wb").write(b"x")):
     try:
         seen.append(repr(attempt()))
     except OSError as exc:
         seen.append(type(exc).__name__)
 print("SEEN", seen)
 """ + (DROPOUT / "reference.py").read_text()
-    report = g.grader.grade(dropout, probe)
-    assert "SEEN" in report.output
-    assert ".result" not in report.output and "cache" not in report.output.split("SEEN")[1]
-    assert not (folder / "poison.result").exists()
-    assert report.score == report.max_score
+        report = g.grader.grade(dropout, probe)
+        seen = report.output.split("SEEN", 1)[1]
+        # An empty read-only folder stands in its place: none of its files, no writing.
+        assert seen.strip() == "[True, '[]', 'OSError']", seen
+        assert not (folder / "poison.result").exists()
+        assert report.score == report.max_score
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
