@@ -107,13 +107,12 @@ def prepare_exercises(done: Callable[[str, float, str | None], None]) -> None:
     for question_id, slug, version in rows:
         exercise = graded_against(question_id, version).exercise
         assert exercise is not None
-        started = time.monotonic()
+        started, problem = time.monotonic(), None
         try:
             grader.prepare(exercise)
         except ExerciseError as exc:
-            done(slug, time.monotonic() - started, str(exc))
-        else:
-            done(slug, time.monotonic() - started, None)
+            problem = str(exc)
+        done(slug, time.monotonic() - started, problem)
 
 
 def evaluate(
