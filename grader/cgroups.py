@@ -274,6 +274,16 @@ class Job:
             _write(os.path.join(self.dirs["cpu"], "cpu.cfs_period_us"), str(CPU_PERIOD_US))
             _write(os.path.join(self.dirs["cpu"], "cpu.cfs_quota_us"), quota)
 
+    def set_idle(self, idle: bool) -> None:
+        """Run the whole cgroup at idle priority (SCHED_IDLE as a group) or at a normal one.
+
+        A standby prepares in its own job's cgroup: a task's SCHED_IDLE only weighs against the
+        other tasks of its cgroup, so without this the cgroup as a whole would compete with the
+        running job at full weight. Kernels without `cpu.idle` (before 5.15) keep the tasks'."""
+        path = self._file("cpu", "cpu.idle")
+        if path is not None and os.path.exists(path):
+            _write(path, "1" if idle else "0")
+
     def _set_memory(self, limit: int) -> None:
         if self.tree.version == 2:
             d = self.dirs[""]

@@ -90,7 +90,7 @@ class Grader:
         self.slots = slots
         self._uid_block: uids.UidBlock | None = None
         if base_uid is None:
-            self._uid_block = uids.claim(2 * slots)
+            self._uid_block = uids.claim(uids.UIDS_PER_SLOT * slots)
             base_uid = self._uid_block.base
         self.base_uid = base_uid
         if allow_unsafe is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from grader.protocol import GARBAGE, OnTest, RecordReader, Run
 from grader.sandbox import SandboxUnavailable
-from grader.uids import processes_of
+from grader.uids import UIDS_PER_SLOT, processes_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PIPE_BYTES = 1 << 20
@@ -154,9 +154,9 @@ class SandboxPool:
         self.slots = slots
         self.allow_unsafe = allow_unsafe
         self.hide = hide
-        # Twice as many uids as slots: a finished job's namespaces are torn down (a few ms) while
-        # the next job already runs, yet no two live jobs ever share a uid.
-        self.uids = [base_uid + i for i in range(2 * slots)]
+        # More uids than slots: a finished job's namespaces are torn down (a few ms) while the
+        # next jobs already run, yet no two live jobs ever share a uid.
+        self.uids = [base_uid + i for i in range(UIDS_PER_SLOT * slots)]
         self._free_uids = list(self.uids)
         self._running = threading.Semaphore(slots)
         self._slot_cond = threading.Condition()

@@ -414,6 +414,7 @@ def _dispatch(
     if standby.cgroup is not None:
         try:
             standby.cgroup.limit(*sandbox.cgroup_limits(limits))
+            standby.cgroup.set_idle(False)
             standby.cgroup.mark_start()
         except OSError as exc:
             cgroup_layer = f"cgroup limits: {exc.strerror or exc}"
@@ -456,6 +457,7 @@ def _spawn(
         try:
             # The usual limits; a job with others changes them when it arrives.
             cgroup.create(*sandbox.cgroup_limits(layers.default_limits or {"memory_mib": 512}))
+            cgroup.set_idle(True)
         except OSError as exc:
             cgroup.remove()
             cgroup, cgroup_error = None, f"cgroup: {exc.strerror or exc}"

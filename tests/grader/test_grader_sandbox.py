@@ -205,15 +205,61 @@ def test_a_dead_standby_is_replaced_and_standbys_die_with_the_zygote() -> None:
     assert sandbox_processes(set(g.uids)) == []
 
 
+def _cpu_idle(pid: int) -> str | None:
+    """The `cpu.idle` of a process's cgroup (v1 cpu hierarchy or v2), None where there is none."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            mounts = ["cpu", "cpu,cpuacct"]
+        elif not controllers:
+            mounts = [""]
+        else:
+            continue
+        for mount in mounts:
+            file = os.path.join("/sys/fs/cgroup", mount, path.lstrip("/"), "cpu.idle")
+            if os.path.exists(file):
+                with open(file) as idle:
+                    return idle.read().strip()
+    return None
+
+
 def test_a_job_runs_at_normal_priority(grader: Grader) -> None:
-    # Standbys prepare at SCHED_IDLE; the job itself must not be starved by other load.
+    # Standbys prepare at idle priority; the job itself must not be starved by other load.
     source = """
         import os
 
         def f():
-            return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)]
+            idle = None
+            for line in open("/proc/self/cgroup").read().splitlines():
+                _, controllers, path = line.split(":", 2)
+                file = "/sys/fs/cgroup/cpu" + path + "/cpu.idle"
+                if "cpu" in controllers.split(",") and os.path.exists(file):
+                    idle = open(file).read().strip()
+            return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), idle]
         """
-    assert output_of(grader, source) == [os.SCHED_OTHER, 0]
+    policy, nice, idle = output_of(grader, source)
+    assert [policy, nice] == [os.SCHED_OTHER, 0]
+    assert idle in ("0", None)  # None: a kernel without cgroup idle (before 5.15)
+
+
+def test_standbys_prepare_at_idle_priority_as_a_whole_cgroup() -> None:
+    # A task's SCHED_IDLE weighs only against the tasks of its own cgroup: each standby sits in
+    # its job's cgroup, so the cgroup itself must be idle, or every standby preparing would take
+    # a full share of the CPU from the running job.
+    ex = probe_exercise()
+    with Grader(slots=2, base_uid=own_base_uid(3)) as g:
+        assert full_marks(g.grade(ex, ex.reference))
+        zygote = g.pool._zygote
+        assert zygote is not None and g.wait_idle(30)
+        standbys = _wait_for_standbys(zygote.info["pid"], g.slots + 1)
+        idle = [_cpu_idle(pid) for pid in standbys]
+        if idle == [None] * len(standbys):
+            pytest.skip("no cgroup cpu.idle here (a kernel before 5.15, or no cpu controller)")
+        assert idle == ["1"] * len(standbys)
+        # and once a standby is handed a job, its cgroup runs at a normal priority again
+        assert full_marks(g.grade(ex, ex.reference))
 
 
 def test_hidden_directories_are_empty_read_only_mounts(grader: Grader) -> None:
