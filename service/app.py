@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_migrate import Migrate
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
@@ -70,6 +72,35 @@ def _require_json_body() -> None:
             415,
             f"Send the request body as application/json, not {mimetype or 'no content type'}.",
         )
+
+
+class HoldoutFlask(Flask):
+    """Flask, asking once per function whether a view or request hook is a coroutine: Flask asks
+    `inspect` again for each of them on every request (about a dozen calls a request here)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._sync[func]
+        except KeyError:
+            sync = self._sync[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+
+
+class CookieSessionWhenSent(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only when the request carries its cookie. Flask
+    builds the cookie's signer on every request first; holdout keeps its sign-ins in its own
+    cookie (pages/sessions.py), so a call with a token would pay for it for nothing."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 class DrainRefusedBody:
@@ -155,7 +186,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     configure_logging(settings.log_level)
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
 
-    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app = HoldoutFlask(__name__, instance_path=str(settings.instance_dir))
+    app.session_interface = CookieSessionWhenSent()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
