@@ -98,7 +98,9 @@ class CookieSessionWhenSent(SecureCookieSessionInterface):
     cookie (pages/sessions.py), so a call with a token would pay for it for nothing."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(
+            self.get_cookie_name(app)
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -17,6 +17,7 @@ from flask import Flask, Response, g, has_request_context, request
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 REQUEST_ID_HEADER = "X-Request-ID"
 # Paths that carry a credential (a sign-in link's key): logged without it.
+SECRET_PREFIX = "/app/enter/"
 SECRET_PATH = re.compile(r"^(/app/enter/)[^/]+")
 
 
@@ -61,6 +62,10 @@ def _valid_request_id(value: str | None) -> bool:
     return bool(value) and len(value or "") <= 128 and (value or "").isprintable()
 
 
+def _loggable(path: str) -> str:
+    return SECRET_PATH.sub(r"\1[redacted]", path) if path.startswith(SECRET_PREFIX) else path
+
+
 def install_request_logging(app: Flask) -> None:
     log = logging.getLogger("holdout.access")
 
@@ -78,7 +83,7 @@ def install_request_logging(app: Flask) -> None:
             "request",
             extra={
                 "method": request.method,
-                "path": SECRET_PATH.sub(r"\1[redacted]", request.path),
+                "path": _loggable(request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
