@@ -33,6 +33,8 @@ QUEUE = "holdout-grading"
 # Grading is idempotent and the sweeper re-sends lost work, so Dramatiq's own retries and time
 # limits are left out: a slow student's code is a grade, not a retry.
 MIDDLEWARE = [AgeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries]
+# How long, past the grace, a stopping worker waits for its broker connections to close.
+STOP_CLOSE_SECONDS = 10.0
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -123,6 +125,15 @@ def _redact(url: str) -> str:
         return url.split("@")[-1]
 
 
+def _stop_worker(worker: dramatiq.Worker, grace_seconds: float) -> None:
+    try:
+        worker.stop(timeout=int(grace_seconds * 1000))
+    except Exception:
+        # The broker client can fail while closing (pika races its own I/O loop on a consumer
+        # that is being cancelled): what is in flight is released all the same.
+        log.warning("the broker connection failed while stopping", exc_info=True)
+
+
 def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: float) -> None:
     """Consume grading messages until SIGTERM or SIGINT; then finish or release what's in flight."""
     from service.background import start_background, stop_background
@@ -146,12 +157,20 @@ def run_worker(app: Flask, queue: BrokerQueue, threads: int, grace_seconds: floa
                 db.session.remove()
     stop_background(app)
     log.info("stopping: finishing jobs in flight", extra={"grace_seconds": grace_seconds})
-    try:
-        worker.stop(timeout=int(grace_seconds * 1000))
-    except Exception:
-        # The broker client can fail while closing (pika races its own I/O loop on a consumer
-        # that is being cancelled): what is in flight is released all the same, below.
-        log.warning("the broker connection failed while stopping", exc_info=True)
+    # Stopping closes every thread's broker connection from this one; pika's connections are not
+    # thread-safe, and a close can wait forever for a reply another thread's I/O loop consumed
+    # (seen here: still closing 30 s after SIGTERM). It gets a bounded time; whatever it leaves
+    # open closes with the process, and the broker requeues what was not acknowledged.
+    stopper = threading.Thread(
+        target=_stop_worker, args=(worker, grace_seconds), name="holdout-stop", daemon=True
+    )
+    stopper.start()
+    stopper.join(grace_seconds + STOP_CLOSE_SECONDS)
+    if stopper.is_alive():
+        log.warning(
+            "the broker connection did not close in time; the exit closes it",
+            extra={"waited_seconds": grace_seconds + STOP_CLOSE_SECONDS},
+        )
     with queue.lock:
         left = dict(queue.in_flight)
     with app.app_context():
