@@ -18,7 +18,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 REQUEST_ID_HEADER = "X-Request-ID"
 # Paths that carry a credential (a sign-in link's key): logged without it.
 SECRET_PREFIX = "/app/enter/"
-SECRET_PATH = re.compile(r"^(/app/enter/)[^/]+")
+SECRET_PATH = re.compile(f"^({re.escape(SECRET_PREFIX)})[^/]+")
 
 
 class JsonFormatter(logging.Formatter):
