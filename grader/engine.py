@@ -97,8 +97,11 @@ class Grader:
             allow_unsafe = SANDBOX_ALLOW_UNSAFE.read()
         self.allow_unsafe = allow_unsafe
         extra = SANDBOX_HIDE.read()
+        # The private temp directories replace what they cover already (and hiding one, say a
+        # service started in /tmp, would cover the job's own working directory).
         hidden = sorted(
-            {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])} - {"/"}
+            {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])}
+            - {"/", *sandbox.PRIVATE_TMP}
         )
         self.cache = ResultCache(cache_dir) if cache_dir is not None else None
         if self.cache is not None:

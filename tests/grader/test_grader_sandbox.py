@@ -279,3 +279,20 @@ def test_hidden_directories_are_empty_read_only_mounts(grader: Grader) -> None:
     assert {"/root", "/work"} <= set(seen)
     for path, (fstype, ro, sb_ro, nosuid, entries) in seen.items():
         assert (fstype, ro, sb_ro, nosuid, entries) == ("tmpfs", True, True, True, []), path
+
+
+def test_a_grader_started_in_tmp_keeps_the_private_tmp_and_the_mount_namespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The working directory is hidden from jobs; /tmp is replaced by the job's own instead: hiding
+    # it too covered the job directory, and the probe then saw no mount namespace (status false,
+    # jobs in a fallback directory).
+    monkeypatch.chdir("/tmp")
+    ex = probe_exercise()
+    with Grader(slots=1, base_uid=own_base_uid(4), hide=["/var/tmp"]) as g:
+        status = g.sandbox_status()
+        assert status["mountns"] is True and status["private_tmp"] is True, status
+        assert not g.pool.needs_fallback_dir
+        assert full_marks(g.grade(ex, ex.reference))
+        assert output_of(g, "import os\ndef f():\n    return os.getcwd()\n") == "/tmp/job"
+    assert sandbox_processes(set(g.uids)) == []
