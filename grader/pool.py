@@ -54,7 +54,7 @@ class Zygote:
             "pkg = types.ModuleType('grader'); "
             f"pkg.__path__ = [{package!r}]; "
             "sys.modules['grader'] = pkg; "
-            "from grader.zygote import main; main(int(sys.argv[1]), sys.argv[2])"
+            "from grader.zygote import main; main(int(sys.argv[1]))"
         )
         from grader.spec import DEFAULT_LIMITS
 
@@ -63,7 +63,7 @@ class Zygote:
             {"hide": hide, "standbys": standbys, "tmp_kib": tmp_kib, "limits": DEFAULT_LIMITS}
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(child.fileno()), options],
+            [sys.executable, "-I", "-c", boot, str(child.fileno())],
             pass_fds=[child.fileno()],
             env=ZYGOTE_ENV,
             cwd="/",
@@ -74,6 +74,9 @@ class Zygote:
         self.sock = parent
         self.sock.settimeout(120)
         try:
+            # The options go over the socket, never on the command line: every process forked
+            # from the zygote, the jobs included, can read that in /proc/self/cmdline.
+            self.sock.send(options.encode())
             hello = json.loads(self.sock.recv(65536) or b"{}")
         except (OSError, ValueError) as exc:
             self.proc.kill()

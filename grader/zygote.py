@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_MESSAGE = 65536
+MAX_OPTIONS = 1 << 20
 MAX_STANDBYS = 8
 # How long a standby that failed to fork is not retried, so a fork failure does not spin the loop.
 RESPAWN_DELAY = 0.2
@@ -198,13 +199,16 @@ def forget_caches() -> None:
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
     zipimport._zip_directory_cache.clear()  # type: ignore[attr-defined]
-    # The zygote's command line (the boot code and its options) is nothing a job needs.
+    # The zygote's command line (its boot code) is nothing a job needs.
     sys.argv[:] = sys.argv[:1]
     sys.orig_argv[:] = sys.orig_argv[:1]
 
 
-def main(control_fd: int, boot: str = "{}") -> None:
-    options = json.loads(boot)
+def main(control_fd: int) -> None:
+    """Serve jobs on `control_fd`, whose first message holds the options (a JSON object)."""
+    sock = socket.socket(fileno=control_fd)
+    sock.setblocking(True)
+    options = json.loads(sock.recv(MAX_OPTIONS) or b"{}")
     hide: list[str] = list(options.get("hide", []))
     tmp_kib = int(options.get("tmp_kib", 16 * 1024))
     want = max(1, min(MAX_STANDBYS, int(options.get("standbys", 1))))
@@ -215,8 +219,6 @@ def main(control_fd: int, boot: str = "{}") -> None:
 
     layers = _build_layers(options)
     ns = _Namespaces(sandbox)
-    sock = socket.socket(fileno=control_fd)
-    sock.setblocking(True)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, None)
     standbys: list[_Standby] = []
@@ -623,4 +625,4 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "{}")
+    main(int(sys.argv[1]))

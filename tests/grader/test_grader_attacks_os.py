@@ -438,6 +438,15 @@ def test_zygote_caches_show_no_sources_or_directory_listings(grader: Grader, tar
         found += [k for k in sys.path_importer_cache]
         found += list(zipimport._zip_directory_cache)
         found += [a for a in sys.argv + sys.orig_argv if "hide" in a]  # the zygote's options
+        # The kernel's copy of the command line, which clearing sys.argv does not change: the
+        # job's own, and its reaper's (a fork of the zygote too) where it is readable.
+        for pid in ("self", "1"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            found += [f"/proc/{pid}/cmdline"] if '"hide"' in cmdline else []
         return found
     """
     report = grader.grade(target, probe(attack))
