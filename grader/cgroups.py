@@ -34,6 +34,12 @@ PREFIX = "holdout-"
 V1_REQUIRED = ("memory", "pids", "freezer")
 V1_OPTIONAL = ("cpu", "cpuacct")
 V2_REQUIRED = ("memory", "pids")
+# The v1 hierarchies a job's cgroup is in, and every v1 controller's name (as in /proc/cgroups).
+JOB_CONTROLLERS = frozenset((*V1_REQUIRED, *V1_OPTIONAL))
+V1_CONTROLLERS = frozenset(
+    {"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "misc"}
+    | {"net_cls", "net_prio", "perf_event", "pids", "rdma"}
+)
 CPU_PERIOD_US = 100_000
 # How long a v1 kill waits for the freezer to stop every task before it signals them anyway.
 FREEZE_WAIT = 0.05
@@ -67,7 +73,7 @@ def _keyed(path: str, key: str) -> int | None:
     return None
 
 
-def _mounts() -> list[tuple[str, str, set[str]]]:
+def mounts() -> list[tuple[str, str, set[str]]]:
     """(mount point, fs type, options) of the cgroup file systems this process sees."""
     found = []
     try:
@@ -111,8 +117,8 @@ class Tree:
         """The hierarchies to use here; CgroupError says why there are none."""
         name = name or f"{PREFIX}{os.getpid()}"
         own = _own_paths()
-        mounts = _mounts()
-        for point, fstype, _ in mounts:
+        found = mounts()
+        for point, fstype, _ in found:
             if fstype != "cgroup2":
                 continue
             try:
@@ -122,7 +128,7 @@ class Tree:
             if set(V2_REQUIRED) <= available:
                 return cls(2, {"": _under(point, own.get("", "/"))}, name)
         bases: dict[str, str] = {}
-        for point, fstype, options in mounts:
+        for point, fstype, options in found:
             if fstype != "cgroup":
                 continue
             for controller in (*V1_REQUIRED, *V1_OPTIONAL):
@@ -399,7 +405,8 @@ class Job:
 
 
 def observe(memory_bytes: int, pids: int) -> bool:
-    """From inside a job: it sits in a job cgroup with the job's memory and task limits."""
+    """From inside a job: it sees its own cgroup only, as the root of its cgroup namespace, and
+    that cgroup has the job's memory and task limits."""
     try:
         tree = Tree.detect("")
     except OSError:
@@ -413,17 +420,17 @@ def observe(memory_bytes: int, pids: int) -> bool:
         else:
             mem_dir = os.path.join(_v1_point("memory"), own["memory"].lstrip("/"))
             pid_dir = os.path.join(_v1_point("pids"), own["pids"].lstrip("/"))
-            d = mem_dir
             memory = int(_read(os.path.join(mem_dir, "memory.limit_in_bytes")))
             task_max = int(_read(os.path.join(pid_dir, "pids.max")))
     except (OSError, KeyError, ValueError):
         return False
-    return os.path.basename(d).startswith("job-") and memory == memory_bytes and task_max == pids
+    confined = all(own.get(c) == "/" for c in (("",) if tree.version == 2 else ("memory", "pids")))
+    return confined and memory == memory_bytes and task_max == pids
 
 
 def _v2_point() -> str:
-    return next((p for p, t, _ in _mounts() if t == "cgroup2"), ROOT)
+    return next((p for p, t, _ in mounts() if t == "cgroup2"), ROOT)
 
 
 def _v1_point(controller: str) -> str:
-    return next((p for p, t, o in _mounts() if t == "cgroup" and controller in o), ROOT)
+    return next((p for p, t, o in mounts() if t == "cgroup" and controller in o), ROOT)

@@ -22,6 +22,7 @@ from typing import Any
 from grader import cgroups, seccomp
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
@@ -142,10 +143,11 @@ def _attempt(layers: dict[str, Any], name: str, fn: Any) -> None:
         layers[name] = f"{type(exc).__name__}: {exc}"
 
 
-def prepare(hide: list[str], tmp_kib: int) -> dict[str, Any]:
+def prepare(hide: list[str], tmp_kib: int, in_cgroup: bool = False) -> dict[str, Any]:
     """The layers that do not depend on the job, applied by a standby process while it waits:
     returns {layer: True | "error text"}, plus the hidden paths as "hidden" and the size of the
-    private /tmp as "tmp_kib" (a job of another size resizes it)."""
+    private /tmp as "tmp_kib" (a job of another size resizes it). `in_cgroup`: the process has
+    joined its job's cgroup, which then becomes all of the cgroup tree the job sees."""
     layers: dict[str, Any] = {}
     hidden: list[str] = []
     _attempt(layers, "ipcns", lambda: unshare(CLONE_NEWIPC | CLONE_NEWUTS))
@@ -153,6 +155,8 @@ def prepare(hide: list[str], tmp_kib: int) -> dict[str, Any]:
     # arrives): nothing one job binds in it, such as an abstract Unix socket, reaches the next.
     _attempt(layers, "netns", lambda: unshare(CLONE_NEWNET))
     _attempt(layers, "mountns", lambda: _private_mounts(hide, hidden, tmp_kib))
+    if in_cgroup and layers["mountns"] is True:
+        _attempt(layers, "cgroup_view", _own_cgroup_view)
     # Irreversible; it only stops execve() from granting privileges, which the standby never needs
     # (mounts, setns and the uid switch still work).
     _attempt(layers, "no_new_privs", lambda: prctl(PR_SET_NO_NEW_PRIVS, 1) and None)
@@ -203,6 +207,30 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
+
+
+def _own_cgroup_view() -> None:
+    """A cgroup namespace rooted at the job's cgroup, and the job's hierarchies mounted again in
+    it: the job sees its own cgroup as the whole tree. The host's cgroup files would show it every
+    other job's memory, CPU and task counts as they change, a channel between two students' jobs
+    running at once (and the host's own usage)."""
+    root = cgroups.ROOT
+    found = [(p, t, o) for p, t, o in cgroups.mounts() if p == root or p.startswith(root + "/")]
+    unshare(CLONE_NEWCGROUP)
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if any(p == root and t == "cgroup2" for p, t, _ in found):
+        mount("cgroup2", root, "cgroup2", flags)
+        return
+    # cgroup v1: an empty directory over the tree, then only the hierarchies the job has a cgroup
+    # in (in the others it sits at the host's root, which its namespace would show whole).
+    mount("tmpfs", root, "tmpfs", flags, "size=4k,mode=755")
+    for point, fstype, options in found:
+        controllers = sorted(options & cgroups.V1_CONTROLLERS)
+        if fstype != "cgroup" or not set(controllers) & cgroups.JOB_CONTROLLERS or point == root:
+            continue
+        os.makedirs(point, exist_ok=True)
+        mount("cgroup", point, "cgroup", flags, ",".join(controllers))
+    mount(None, root, None, MS_REMOUNT | HIDE_FLAGS)
 
 
 def _hide(paths: list[str], hidden: list[str]) -> None:

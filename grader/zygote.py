@@ -527,8 +527,10 @@ def _standby(
     if os.geteuid() == 0:
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    prepared = sandbox.prepare(hide, tmp_kib)
-    prepared["cgroup"] = joined
+    prepared = sandbox.prepare(hide, tmp_kib, in_cgroup=joined is True)
+    view = prepared.pop("cgroup_view", True)
+    # A job that could see the other jobs' cgroups does not have the cgroup layer.
+    prepared["cgroup"] = joined if view is True else f"cgroup view: {view}"
     prepared["seccomp"] = layers.filter_error or True
     if os.getpid() != 1:
         # Without a PID namespace, orphans still come to the reaper rather than to init.

@@ -13,6 +13,8 @@ import json
 import os
 import signal
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyseccomp
 import pytest
@@ -195,6 +197,65 @@ def test_the_kernel_keyring_carries_nothing_between_jobs(grader: Grader, target)
     for _ in range(2 * len(grader.uids) + 1):
         report = grader.grade(target, source)
         assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
+def test_no_job_sees_another_jobs_cgroup(grader: Grader, target) -> None:
+    # Class 2 again, between two jobs running at once: one modulates its memory, CPU or task count,
+    # the other reads it in the first one's cgroup files. Here the sender holds 64 MiB for a
+    # second while the receiver looks for any cgroup but its own, and for that much memory used
+    # anywhere it can read.
+    sender = """
+        import time
+        held = bytearray(64 << 20)
+        for i in range(0, len(held), 4096):
+            held[i] = 1
+        time.sleep(1.0)
+        return False
+    """
+    receiver = """
+        import os, time
+        found = []
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and not found:
+            for top, dirs, files in os.walk("/sys/fs/cgroup"):
+                if "cgroup.procs" in files and top.count("/") > 4:
+                    found.append(top)  # a cgroup below the job's own (which is a mount's root)
+                for name in ("memory.usage_in_bytes", "memory.current"):
+                    if name in files:
+                        with open(os.path.join(top, name)) as f:
+                            if int(f.read()) > 48 << 20:
+                                found.append(os.path.join(top, name))
+                if len(found) > 3:
+                    break
+            time.sleep(0.05)
+        return found[:4]
+    """
+    with ThreadPoolExecutor(2) as pool:
+        sent = pool.submit(grader.grade, target, probe(sender))
+        time.sleep(0.3)
+        report = grader.grade(target, probe(receiver))
+        assert full_marks(sent.result())
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
+def test_a_job_sees_its_own_cgroup_with_its_limits(grader: Grader) -> None:
+    # What the job can read of its cgroup: its own limits, at the root of its view.
+    ex = attack_exercise(memory_mib=300)
+    attack = """
+        with open("/proc/self/cgroup") as f:
+            paths = {line.split(":", 2)[1]: line.split(":", 2)[2].strip() for line in f}
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        limit = "/sys/fs/cgroup/memory.max" if v2 else "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+        try:
+            with open(limit) as f:
+                memory = int(f.read())
+        except OSError as exc:
+            return f"cannot read its own limit: {exc}"
+        own = [paths.get("")] if v2 else [paths.get("memory"), paths.get("pids")]
+        return memory != 300 << 20 or own != ["/"] * len(own)
+    """
+    report = grader.grade(ex, probe(attack, "import os"))
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
 # ------------------------------------------------------------------------------------------------
