@@ -202,11 +202,27 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     # Nothing we mount may propagate back to the host's mount namespace.
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     if os.getpid() == 1:
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _mount_proc()
     _hide(hide, hidden)
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
+
+
+def _mount_proc() -> None:
+    """/proc for the PID namespace, showing the job its own processes and nothing system-wide.
+
+    The machine's counters (forks in /proc/stat, /proc/meminfo, /proc/vmstat, pressure...) would
+    let two jobs running at once signal to each other, and PID 1 (the reaper, root) and its
+    command line are none of the job's business. Kernels before 5.8 know neither option; there the
+    job sees a plain /proc of its namespace."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    try:
+        mount("proc", "/proc", "proc", flags, "hidepid=invisible,subset=pid")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        mount("proc", "/proc", "proc", flags)
 
 
 def _own_cgroup_view() -> None:
@@ -331,7 +347,7 @@ def _interfaces() -> list[str]:
     """The network interfaces of this process's network namespace (without a socket, which the
     seccomp filter may refuse)."""
     try:
-        with open("/proc/net/dev") as f:
+        with open("/proc/self/net/dev") as f:
             return sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
     except OSError:
         return ["?"]

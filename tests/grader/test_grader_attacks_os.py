@@ -238,6 +238,31 @@ def test_no_job_sees_another_jobs_cgroup(grader: Grader, target) -> None:
     assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
+def test_no_job_reads_the_machines_counters_or_its_reaper(grader: Grader, target) -> None:
+    # The machine-wide counters are a channel between two jobs running at once: one forks k times
+    # a second (the "processes" line of /proc/stat), or holds memory (/proc/meminfo), the other
+    # reads them. The reaper, PID 1 and root, shows the zygote's command line and state.
+    attack = """
+        import os
+        paths = ["/proc/stat", "/proc/meminfo", "/proc/vmstat", "/proc/loadavg", "/proc/diskstats",
+                 "/proc/interrupts", "/proc/pressure/cpu", "/proc/sys/kernel/ns_last_pid",
+                 "/proc/1/cmdline", "/proc/1/stat", "/proc/1/status"]
+        readable = []
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    f.read(64)
+                readable.append(path)
+            except OSError:
+                pass
+        with open("/proc/self/net/dev") as f:  # what the job needs of /proc is still there
+            f.read()
+        return readable + (["pid 1 listed"] if "1" in os.listdir("/proc") else [])
+    """
+    report = grader.grade(target, probe(attack))
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
 def test_a_job_sees_its_own_cgroup_with_its_limits(grader: Grader) -> None:
     # What the job can read of its cgroup: its own limits, at the root of its view.
     ex = attack_exercise(memory_mib=300)
@@ -521,7 +546,7 @@ def test_abstract_unix_sockets_do_not_outlive_the_job(grader: Grader, target) ->
         import socket, sys
         if hasattr(sys, "_holdout_bound"):
             return False  # this job's second test: the name is its own
-        with open("/proc/net/unix") as f:
+        with open("/proc/self/net/unix") as f:
             if "@holdout-covert" in f.read():
                 return "an earlier job's socket is still bound"
         sys._holdout_bound = True

@@ -52,7 +52,7 @@ SEEN = """
     import os
 
     def f():
-        with open("/proc/net/dev") as dev:  # no socket: the seccomp filter allows AF_UNIX only
+        with open("/proc/self/net/dev") as dev:  # no socket: the seccomp filter allows AF_UNIX only
             names = sorted(line.split(":")[0].strip() for line in dev.readlines()[2:])
         return [os.getuid(), os.stat("/proc/self/ns/net").st_ino, names]
     """
