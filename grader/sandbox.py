@@ -59,6 +59,7 @@ DEFAULT_HIDE = [
     "/etc/ssl/private",
 ]
 PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm"]
+SYS = "/sys"
 JOB_DIR = "/tmp/job"
 SANDBOX_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -155,8 +156,10 @@ def prepare(hide: list[str], tmp_kib: int, in_cgroup: bool = False) -> dict[str,
     # arrives): nothing one job binds in it, such as an abstract Unix socket, reaches the next.
     _attempt(layers, "netns", lambda: unshare(CLONE_NEWNET))
     _attempt(layers, "mountns", lambda: _private_mounts(hide, hidden, tmp_kib))
-    if in_cgroup and layers["mountns"] is True:
-        _attempt(layers, "cgroup_view", _own_cgroup_view)
+    if layers["mountns"] is True:
+        if in_cgroup:
+            _attempt(layers, "cgroup_view", _own_cgroup_view)
+        _attempt(layers, "mountns", _seal_sys)
     # Irreversible; it only stops execve() from granting privileges, which the standby never needs
     # (mounts, setns and the uid switch still work).
     _attempt(layers, "no_new_privs", lambda: prctl(PR_SET_NO_NEW_PRIVS, 1) and None)
@@ -204,6 +207,11 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     if os.getpid() == 1:
         _mount_proc()
     _hide(hide, hidden)
+    # /sys is the machine's, counters included (memory per NUMA node, disks, energy): a channel
+    # between jobs running at once, like /proc's. An empty directory instead; `_seal_sys` makes it
+    # read-only once the job's own cgroup files are in it.
+    if os.path.isdir(SYS):
+        mount("tmpfs", SYS, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
@@ -226,27 +234,31 @@ def _mount_proc() -> None:
 
 
 def _own_cgroup_view() -> None:
-    """A cgroup namespace rooted at the job's cgroup, and the job's hierarchies mounted again in
-    it: the job sees its own cgroup as the whole tree. The host's cgroup files would show it every
-    other job's memory, CPU and task counts as they change, a channel between two students' jobs
-    running at once (and the host's own usage)."""
+    """A cgroup namespace rooted at the job's cgroup, and the job's hierarchies mounted in the
+    job's empty /sys: it sees its own cgroup as the whole tree. The host's cgroup files would show
+    it every other job's memory, CPU and task counts as they change, a channel between two
+    students' jobs running at once (and the host's own usage)."""
     root = cgroups.ROOT
     found = [(p, t, o) for p, t, o in cgroups.mounts() if p == root or p.startswith(root + "/")]
     unshare(CLONE_NEWCGROUP)
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    os.makedirs(root, exist_ok=True)
     if any(p == root and t == "cgroup2" for p, t, _ in found):
         mount("cgroup2", root, "cgroup2", flags)
         return
-    # cgroup v1: an empty directory over the tree, then only the hierarchies the job has a cgroup
-    # in (in the others it sits at the host's root, which its namespace would show whole).
-    mount("tmpfs", root, "tmpfs", flags, "size=4k,mode=755")
+    # cgroup v1: only the hierarchies the job has a cgroup in (in the others it sits at the
+    # host's root, which its namespace would show whole).
     for point, fstype, options in found:
         controllers = sorted(options & cgroups.V1_CONTROLLERS)
         if fstype != "cgroup" or not set(controllers) & cgroups.JOB_CONTROLLERS or point == root:
             continue
         os.makedirs(point, exist_ok=True)
         mount("cgroup", point, "cgroup", flags, ",".join(controllers))
-    mount(None, root, None, MS_REMOUNT | HIDE_FLAGS)
+
+
+def _seal_sys() -> None:
+    if os.path.isdir(SYS):
+        mount(None, SYS, None, MS_REMOUNT | HIDE_FLAGS)
 
 
 def _hide(paths: list[str], hidden: list[str]) -> None:

@@ -246,7 +246,10 @@ def test_no_job_reads_the_machines_counters_or_its_reaper(grader: Grader, target
         import os
         paths = ["/proc/stat", "/proc/meminfo", "/proc/vmstat", "/proc/loadavg", "/proc/diskstats",
                  "/proc/interrupts", "/proc/pressure/cpu", "/proc/sys/kernel/ns_last_pid",
-                 "/proc/1/cmdline", "/proc/1/stat", "/proc/1/status"]
+                 "/proc/1/cmdline", "/proc/1/stat", "/proc/1/status",
+                 "/sys/devices/system/node/node0/meminfo", "/sys/block/vda/stat",
+                 "/sys/kernel/mm/transparent_hugepage/enabled",
+                 "/sys/class/net/lo/statistics/rx_bytes"]
         readable = []
         for path in paths:
             try:
@@ -257,7 +260,8 @@ def test_no_job_reads_the_machines_counters_or_its_reaper(grader: Grader, target
                 pass
         with open("/proc/self/net/dev") as f:  # what the job needs of /proc is still there
             f.read()
-        return readable + (["pid 1 listed"] if "1" in os.listdir("/proc") else [])
+        listed = ["pid 1 listed"] if "1" in os.listdir("/proc") else []
+        return readable + listed + sorted(set(os.listdir("/sys")) - {"fs"})
     """
     report = grader.grade(target, probe(attack))
     assert full_marks(report), (report.output, [t.message for t in report.tests])
