@@ -10,6 +10,7 @@ active.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -215,6 +216,24 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
+    _read_only_elsewhere(hidden)
+
+
+def _read_only_elsewhere(hidden: list[str]) -> None:
+    """Every file system the job reaches read-only, but its private ones (and /dev, /proc, /sys):
+    a world-writable directory of the host's (Ubuntu's /var/crash, a careless chmod) would carry
+    data from one student's job to a later one, and fill the host's disk."""
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+    mount(None, "/", None, flags)
+    keep = ("/dev", "/proc", "/sys", *PRIVATE_TMP, *hidden)
+    with open("/proc/self/mounts") as f:
+        points = {line.split()[1] for line in f if len(line.split()) > 1}
+    for point in sorted(points - {"/"}):
+        if any(point == k or point.startswith(k + "/") for k in keep) or "\\" in point:
+            continue
+        # Best effort: a mount under a hidden directory (read-only already) is out of reach.
+        with contextlib.suppress(OSError):
+            mount(None, point, None, flags)
 
 
 def _mount_proc() -> None:

@@ -10,7 +10,9 @@ Two shapes of test:
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import textwrap
 import threading
 import time
@@ -371,6 +373,34 @@ def test_cannot_write_outside_its_directory(grader: Grader, target, tmp_path: Pa
     """
     assert full_marks(grader.grade(target, probe(attack)))
     assert [p for p in outside if os.path.exists(p)] == []
+
+
+def test_a_world_writable_host_directory_carries_nothing_between_jobs(
+    grader: Grader, target
+) -> None:
+    # Some hosts have one (Ubuntu's /var/crash is 1777): a job could leave an answer there for a
+    # later student's job, or fill the host's disk.
+    shared = Path(tempfile.mkdtemp(prefix="holdout-evil-ww-", dir="/var/cache"))
+    try:
+        os.chmod(shared, 0o1777)
+        attack = f"""
+            import os
+            path = {str(shared / "answer.py")!r}
+            if os.path.exists(path):
+                return "found an earlier job's file"
+            try:
+                with open(path, "w") as f:
+                    f.write("def solve(x): return x * 2")
+            except OSError:
+                return False
+            return "wrote to the host's disk"
+        """
+        for _ in range(2):
+            report = grader.grade(target, probe(attack))
+            assert full_marks(report), (report.output, [t.message for t in report.tests])
+        assert os.listdir(shared) == []
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def test_filling_the_disk_fails_harmlessly(grader: Grader, target) -> None:
