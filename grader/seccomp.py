@@ -11,6 +11,8 @@ allows by default and denies, with EPERM (a clear Python `PermissionError`, neve
   on an old kernel, because its flags sit in memory a filter cannot read, and libc then falls back
   to `clone`), the new mount API, io_uring, `userfaultfd`, `perf_event_open`, process memory access
   of other processes, `personality` changes;
+- precise views of other processes' use of shared files: inotify, fanotify, `cachestat`, and
+  `preadv2`/`pwritev2` with `RWF_NOWAIT` (whether a page is cached);
 - sockets of any family but AF_UNIX.
 
 System calls of another architecture's ABI (x86's `int 0x80`, x32) are refused as well.
@@ -102,7 +104,20 @@ SANDBOX_DENIED = (
     "lsm_set_self_attr",
     "set_mempolicy_home_node",
 )
-DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED
+# Precise views of what other processes do with files that every job can read (a library, a
+# file of /etc): a job watching for opens of one (inotify, fanotify), or asking whether its pages
+# are cached (cachestat, a read with RWF_NOWAIT), sees another job running at once touch it, a
+# channel between two students' jobs.
+CHANNELS_DENIED = (
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "fanotify_init",
+    "fanotify_mark",
+    "cachestat",
+)
+DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED + CHANNELS_DENIED
+RWF_NOWAIT = 0x8  # preadv2/pwritev2 flags (their sixth argument)
 # clone(flags, ...): any of these creates a namespace.
 NAMESPACE_FLAGS = (
     0x00020000,  # CLONE_NEWNS
@@ -168,6 +183,8 @@ def build() -> Filter:
     for flag in NAMESPACE_FLAGS:
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     f.add_rule(deny, "personality", sc.Arg(0, sc.NE, PERSONALITY_QUERY))
+    for call in ("preadv2", "pwritev2"):
+        f.add_rule(deny, call, sc.Arg(5, sc.MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
     for call in ("socket", "socketpair"):
         f.add_rule(deny, call, sc.Arg(0, sc.NE, socket.AF_UNIX))
     read_fd, write_fd = os.pipe()

@@ -267,6 +267,35 @@ def test_no_job_reads_the_machines_counters_or_its_reaper(grader: Grader, target
     assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
+def test_no_job_watches_the_files_other_jobs_use(grader: Grader, target) -> None:
+    # Every job reads the same libraries and /etc files: one job watching for opens of a file,
+    # or asking whether its pages are in the page cache, sees another job running at once use it.
+    attack = f"""
+        import os
+        worked = []
+        try:
+            fd = os.open("/etc/passwd", os.O_RDONLY)
+        except OSError as exc:
+            return f"no shared file to try on: {{exc}}"
+        for name, nr, args in (("inotify_init1", {nr("inotify_init1")}, (0,)),
+                               ("fanotify_init", {nr("fanotify_init")}, (0, 0)),
+                               ("cachestat", {nr("cachestat")}, (fd, 0, 0, 0))):
+            ret, err = call(nr, *args)
+            if err != errno.EPERM:
+                worked.append(f"{{name}}: {{ret}} {{err}}")
+        try:
+            os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+            worked.append("preadv2 RWF_NOWAIT")
+        except PermissionError:
+            pass
+        os.preadv(fd, [bytearray(16)], 0)  # plain reads still work
+        os.close(fd)
+        return worked
+    """
+    report = grader.grade(target, probe(attack, LIBC))
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
 def test_a_job_sees_its_own_cgroup_with_its_limits(grader: Grader) -> None:
     # What the job can read of its cgroup: its own limits, at the root of its view.
     ex = attack_exercise(memory_mib=300)
