@@ -11,8 +11,9 @@ allows by default and denies, with EPERM (a clear Python `PermissionError`, neve
   on an old kernel, because its flags sit in memory a filter cannot read, and libc then falls back
   to `clone`), the new mount API, io_uring, `userfaultfd`, `perf_event_open`, process memory access
   of other processes, `personality` changes;
-- precise views of other processes' use of shared files: inotify, fanotify, `cachestat`, and
-  `preadv2`/`pwritev2` with `RWF_NOWAIT` (whether a page is cached);
+- precise views of other processes' use of shared files: inotify, fanotify, `cachestat`,
+  `preadv2`/`pwritev2` with `RWF_NOWAIT` (whether a page is cached), and file locks (`flock`, the
+  lock and lease commands of `fcntl`);
 - sockets of any family but AF_UNIX.
 
 System calls of another architecture's ABI (x86's `int 0x80`, x32) are refused as well.
@@ -115,7 +116,13 @@ CHANNELS_DENIED = (
     "fanotify_init",
     "fanotify_mark",
     "cachestat",
+    # Locks: a read-only descriptor suffices to lock a shared file (flock) or to see another
+    # process's lock on it (fcntl F_GETLK), one bit at a time and without noise.
+    "flock",
 )
+# fcntl(fd, cmd, ...) commands that take or query a lock (POSIX and open file description locks,
+# leases); every other fcntl command (descriptor flags, pipe sizes...) stays allowed.
+FCNTL_LOCK_COMMANDS = (5, 6, 7, 36, 37, 38, 1024, 1025)
 DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED + CHANNELS_DENIED
 RWF_NOWAIT = 0x8  # preadv2/pwritev2 flags (their sixth argument)
 # clone(flags, ...): any of these creates a namespace.
@@ -183,6 +190,8 @@ def build() -> Filter:
     for flag in NAMESPACE_FLAGS:
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     f.add_rule(deny, "personality", sc.Arg(0, sc.NE, PERSONALITY_QUERY))
+    for command in FCNTL_LOCK_COMMANDS:
+        f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, command))
     for call in ("preadv2", "pwritev2"):
         f.add_rule(deny, call, sc.Arg(5, sc.MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
     for call in ("socket", "socketpair"):

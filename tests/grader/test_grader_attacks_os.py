@@ -289,6 +289,18 @@ def test_no_job_watches_the_files_other_jobs_use(grader: Grader, target) -> None
         except PermissionError:
             pass
         os.preadv(fd, [bytearray(16)], 0)  # plain reads still work
+        # A lock on it, or a look at another process's lock: one bit at a time, without noise.
+        import fcntl, struct
+        for name, lock in (("flock", lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
+                           ("lockf", lambda: fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
+                           ("F_GETLK", lambda: fcntl.fcntl(fd, fcntl.F_GETLK,
+                                                           struct.pack("hhqqi", 1, 0, 0, 0, 0)))):
+            try:
+                lock()
+                worked.append(name)
+            except PermissionError:
+                pass
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)  # descriptor flags still work
         os.close(fd)
         return worked
     """
