@@ -18,6 +18,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 from typing import Any
 
 from grader import cgroups, seccomp
@@ -61,6 +62,14 @@ DEFAULT_HIDE = [
 ]
 PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm"]
 SYS = "/sys"
+DEV = "/dev"
+DEV_NODES = ("null", "zero", "full", "random", "urandom")
+DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+}
 JOB_DIR = "/tmp/job"
 SANDBOX_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -213,10 +222,31 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     # read-only once the job's own cgroup files are in it.
     if os.path.isdir(SYS):
         mount("tmpfs", SYS, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
+    _minimal_dev()
     for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
+    if os.path.isdir(DEV):
+        mount(None, DEV, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     _read_only_elsewhere(hidden)
+
+
+def _minimal_dev() -> None:
+    """A /dev of its own: null, zero, full, random and urandom, the fd links, an empty shm.
+
+    The host's /dev has the host's terminals: a job that opens /dev/ptmx makes an entry in the
+    host's /dev/pts, which any other job running at once can count (a channel), and sockets such
+    as /dev/log reach the host's services."""
+    if not os.path.isdir(DEV):
+        return
+    nodes = {name: os.stat(os.path.join(DEV, name)).st_rdev for name in DEV_NODES}
+    mount("tmpfs", DEV, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=4k,mode=755,nr_inodes=64")
+    for name, rdev in nodes.items():
+        os.mknod(os.path.join(DEV, name), stat.S_IFCHR | 0o666, rdev)
+        os.chmod(os.path.join(DEV, name), 0o666)  # mknod applies the umask
+    for name, target in DEV_LINKS.items():
+        os.symlink(target, os.path.join(DEV, name))
+    os.mkdir(os.path.join(DEV, "shm"))
 
 
 def _read_only_elsewhere(hidden: list[str]) -> None:
@@ -225,7 +255,7 @@ def _read_only_elsewhere(hidden: list[str]) -> None:
     data from one student's job to a later one, and fill the host's disk."""
     flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
     mount(None, "/", None, flags)
-    keep = ("/dev", "/proc", "/sys", *PRIVATE_TMP, *hidden)
+    keep = (DEV, "/proc", SYS, *PRIVATE_TMP, *hidden)
     with open("/proc/self/mounts") as f:
         points = {line.split()[1] for line in f if len(line.split()) > 1}
     for point in sorted(points - {"/"}):

@@ -308,6 +308,28 @@ def test_no_job_watches_the_files_other_jobs_use(grader: Grader, target) -> None
     assert full_marks(report), (report.output, [t.message for t in report.tests])
 
 
+def test_a_jobs_dev_holds_only_harmless_devices(grader: Grader, target) -> None:
+    # The host's /dev has its terminals (a pty a job opens shows in the host's /dev/pts, where
+    # another job running at once can count them) and sockets such as /dev/log.
+    attack = """
+        import os
+        found = sorted(set(os.listdir("/dev")) - {"null", "zero", "full", "random", "urandom",
+                                                   "fd", "stdin", "stdout", "stderr", "shm"})
+        try:
+            os.close(os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY))
+            found.append("opened a pty")
+        except OSError:
+            pass
+        with open("/dev/null", "w") as null, open("/dev/zero", "rb") as zero:
+            null.write("still works")
+            assert zero.read(4) == bytes(4)
+        assert len(os.urandom(8)) == 8 and os.listdir("/dev/shm") == []
+        return found
+    """
+    report = grader.grade(target, probe(attack))
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
 def test_a_job_sees_its_own_cgroup_with_its_limits(grader: Grader) -> None:
     # What the job can read of its cgroup: its own limits, at the root of its view.
     ex = attack_exercise(memory_mib=300)
