@@ -131,7 +131,7 @@ class Tree:
         for point, fstype, options in found:
             if fstype != "cgroup":
                 continue
-            for controller in (*V1_REQUIRED, *V1_OPTIONAL):
+            for controller in JOB_CONTROLLERS:
                 if controller in options and controller not in bases:
                     bases[controller] = _under(point, own.get(controller, "/"))
         missing = [c for c in V1_REQUIRED if c not in bases]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import socket
 
@@ -122,7 +123,16 @@ CHANNELS_DENIED = (
 )
 # fcntl(fd, cmd, ...) commands that take or query a lock (POSIX and open file description locks,
 # leases); every other fcntl command (descriptor flags, pipe sizes...) stays allowed.
-FCNTL_LOCK_COMMANDS = (5, 6, 7, 36, 37, 38, 1024, 1025)
+FCNTL_LOCK_COMMANDS = (
+    fcntl.F_GETLK,
+    fcntl.F_SETLK,
+    fcntl.F_SETLKW,
+    fcntl.F_OFD_GETLK,
+    fcntl.F_OFD_SETLK,
+    fcntl.F_OFD_SETLKW,
+    fcntl.F_GETLEASE,
+    fcntl.F_SETLEASE,
+)
 DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED + CHANNELS_DENIED
 RWF_NOWAIT = 0x8  # preadv2/pwritev2 flags (their sixth argument)
 # clone(flags, ...): any of these creates a namespace.
