@@ -160,7 +160,8 @@ def main() -> None:
             f"| {name} | {len(m.times)} | {rate} | {p50 * 1000:.1f} "
             f"| {percentile(m.times, 0.99) * 1000:.1f} | {m.cpu_ms:.0f} | {p50 / cold_p50:.2f} |"
         )
-    lab_case(args.lab_jobs)
+    if args.lab_jobs > 0:
+        lab_case(args.lab_jobs)
 
 
 LABS = ("lab-dropout", "lab-weight-decay", "lab-early-stopping", "lab-regularized-network")

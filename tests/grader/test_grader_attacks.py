@@ -31,10 +31,12 @@ def src(code: str) -> str:
 
 
 def probe(attack: str) -> str:
-    """A submission that answers correctly only when `attack()` returns False."""
+    """A submission that answers correctly only when `attack()` returns False (an attack that
+    breaks on its own bugs fails the test: see ATTACK_BUGS)."""
     return src(
         """
         import numpy as np
+        ATTACK_BUGS = (NameError, AttributeError, TypeError, SyntaxError, ImportError)
 
         def attack():
         {body}
@@ -42,6 +44,8 @@ def probe(attack: str) -> str:
         def _succeeded():
             try:
                 return bool(attack())
+            except ATTACK_BUGS:
+                raise  # the attack never ran as meant: a failed test, never a vacuous pass
             except BaseException:
                 return False
 

@@ -45,8 +45,8 @@ def probe(attack: str, prelude: str = "") -> str:
         def _succeeded():
             try:
                 found = attack()
-            except AssertionError:
-                raise
+            except (AssertionError, NameError, AttributeError, TypeError, SyntaxError, ImportError):
+                raise  # the attack never ran as meant: a failed test, never a vacuous pass
             except BaseException as exc:
                 print("attack raised", repr(exc))
                 return False
