@@ -36,6 +36,22 @@ def busy_cpu_ms() -> float:
     return (sum(fields[:8]) - idle) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_split(grader: Grader) -> dict[str, float]:
+    """CPU ms so far of this (grading) process, its zygote, the zygote's reaped children (the
+    standbys/reapers and, reaped by them, the jobs), and the whole machine."""
+    mine = os.times()
+    with open(f"/proc/{grader.pool.zygote_info()['pid']}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return {
+        "grading process": (mine.user + mine.system) * 1000,
+        "zygote": (utime + stime) * tick,
+        "sandbox processes": (cutime + cstime) * tick,
+        "machine": busy_cpu_ms(),
+    }
+
+
 class Measured(NamedTuple):
     times: list[float]  # seconds per job
     wall: float  # seconds for them all
@@ -115,7 +131,10 @@ def main() -> None:
         def grade() -> None:
             check(grader.grade(exercise, source))
 
+        before = cpu_split(grader)
         rows.append(("grade via warm zygote (1 slot), back to back", measure(grade, args.jobs)))
+        grader.wait_idle()  # every job reaped: its CPU is counted in the zygote's children
+        split = {k: (v - before[k]) / args.jobs for k, v in cpu_split(grader).items()}
         # What a student sees when the grader is not busy: the standbys are ready when the
         # submission comes (back to back, every grade also waits for their preparation).
         rows.append(
@@ -160,6 +179,20 @@ def main() -> None:
             f"| {name} | {len(m.times)} | {rate} | {p50 * 1000:.1f} "
             f"| {percentile(m.times, 0.99) * 1000:.1f} | {m.cpu_ms:.0f} | {p50 / cold_p50:.2f} |"
         )
+    parts = ("grading process", "zygote", "sandbox processes")
+    rest = split["machine"] - sum(split[k] for k in parts)
+    print(
+        "\nWhere the CPU of a grade goes (back to back, 1 slot; ms per grade): the sandbox "
+        "processes are the standbys, which become the reapers, and the jobs; the rest is the "
+        "kernel's threads, interrupts and anything else on the machine.\n"
+    )
+    print("| " + " | ".join(parts) + " | the rest | machine |")
+    print("|" + "---:|" * (len(parts) + 2))
+    print(
+        "| "
+        + " | ".join(f"{split[k]:.1f}" for k in parts)
+        + f" | {rest:.1f} | {split['machine']:.1f} |"
+    )
     if args.lab_jobs > 0:
         lab_case(args.lab_jobs)
 

@@ -9,6 +9,7 @@ Run: .venv/bin/python bench/pipeline.py [--burst 1000]; the second part needs Po
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import PG_ADMIN_URL
 from tests.jobs.conftest import read_answer
 from tests.jobs.processes import (
+    FAST_JOBS,
     deployment_env,
     holdout,
     prepare_database,
@@ -41,6 +43,56 @@ UNLIMITED = {
     "HOLDOUT_RATE_LIMIT": "1000000 per minute",
     "HOLDOUT_SUBMIT_RATE_LIMIT": "1000000 per minute",
 }
+
+
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+# Processes by what their command line says they are; a zygote's reaped children (the standbys
+# that become reapers, and the jobs they reap) are counted as "sandbox processes".
+ROLES = (
+    ("grader.zygote", "zygotes"),
+    ("gunicorn", "API processes (gunicorn)"),
+    ("holdout worker", "workers (holdout worker)"),
+    ("postgres", "PostgreSQL"),
+    ("redis-server", "Redis"),
+)
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU ms so far by role (ROLES), of this process ("bench client") and of the machine."""
+    found: dict[str, float] = {"bench client": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own = (int(fields[11]) + int(fields[12])) * TICK_MS
+        children = (int(fields[13]) + int(fields[14])) * TICK_MS
+        role = next((name for key, name in ROLES if key in command), None)
+        if int(pid) == os.getpid():
+            role = "bench client"
+        if role == "zygotes":
+            found["sandbox processes"] = found.get("sandbox processes", 0.0) + children
+        if role is not None:
+            found[role] = found.get(role, 0.0) + own
+    with open("/proc/stat") as f:
+        cpu = [int(v) for v in f.readline().split()[1:]]
+    found["machine"] = (sum(cpu[:8]) - cpu[3] - cpu[4]) * TICK_MS
+    return found
+
+
+def bench_env(tmp: Path, database_url: str, broker_url: str | None = None) -> dict[str, str]:
+    """The deployment's environment with the product's own lease and sweep timings, not the test
+    suite's short ones (FAST_JOBS: a sweep that sends every row queued for 2 s to the broker again
+    would be measured as part of the pipeline), and no rate limits."""
+    env = deployment_env(tmp, database_url, broker_url)
+    for name in FAST_JOBS:
+        env.pop(name, None)
+    return {**env, **UNLIMITED, "HOLDOUT_LOG_LEVEL": "WARNING"}
 
 
 def cold_numpy(runs: int = 10) -> float:
@@ -144,10 +196,15 @@ def measure(
     sequential.sort()
 
     sources = [read_answer("reference"), read_answer("no_scaling")] * (burst // 2)
+    cpu = cpu_by_role()
     started = time.perf_counter()
     ids = submit_burst(base, headers, sources)
     result = wait_all(database_url, ids, 1200)
     elapsed = time.perf_counter() - started
+    time.sleep(1)  # the last jobs reaped, so their CPU is counted
+    after = cpu_by_role()
+    # A process that ended during the burst is missing from `after`: only roles in both count.
+    result["cpu_ms"] = {k: (after[k] - cpu[k]) / len(ids) for k in after if k in cpu}
     result.update(
         name=name,
         per_second=result["graded"] / elapsed,
@@ -162,7 +219,7 @@ def measure(
 
 def embedded(tmp: Path, burst: int) -> dict[str, Any]:
     database_url = f"sqlite:///{tmp / 'holdout.db'}"
-    env = {**deployment_env(tmp, database_url), **UNLIMITED, "HOLDOUT_LOG_LEVEL": "WARNING"}
+    env = bench_env(tmp, database_url)
     headers = students(env, prepare_database(tmp, env))
     server, base = start_gunicorn(env, tmp, workers=2)
     try:
@@ -180,8 +237,7 @@ def scaled_out(tmp: Path, burst: int) -> dict[str, Any]:
     database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
         with private_redis(tmp) as (broker_url, _):
-            env = {**deployment_env(tmp, database_url, broker_url), **UNLIMITED,
-                   "HOLDOUT_LOG_LEVEL": "WARNING"}  # fmt: skip
+            env = bench_env(tmp, database_url, broker_url)
             headers = students(env, prepare_database(tmp, env))
             server, base = start_gunicorn(env, tmp, workers=2)
             workers = [start_worker(env, tmp, str(i), "--threads", "2") for i in range(2)]
@@ -219,6 +275,20 @@ def main() -> None:
             f"| {r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms "
             f"| {r['burst_p50_ms'] / 1000:.1f} / {r['burst_p99_ms'] / 1000:.1f} s "
             f"| {r['accepted']} / {r['graded']} / {r['lost']} / {r['graded_twice']} |"
+        )
+    print(
+        "\nWhere the CPU of a submission goes in the burst (ms per submission): the sandbox "
+        "processes are the zygotes' standbys, which become reapers, and the jobs; the rest is "
+        "the kernel's threads, interrupts and anything else on the machine.\n"
+    )
+    for r in results:
+        cpu = r["cpu_ms"]
+        named = {k: v for k, v in cpu.items() if k != "machine" and v >= 0.05}
+        rest = cpu["machine"] - sum(named.values())
+        print(
+            f"- {r['name']}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(named.items(), key=lambda kv: -kv[1]))
+            + f", the rest {rest:.1f}; machine {cpu['machine']:.1f}"
         )
     if any(r["lost"] or r["graded_twice"] or r["graded"] != r["accepted"] for r in results):
         raise SystemExit("a submission was lost or graded twice")

@@ -89,20 +89,25 @@ class BrokerQueue:
 
     def _grade(self, submission_id: int) -> None:
         next_id: int | None = submission_id
+        reserved = False
         while next_id is not None:
-            next_id = self._grade_one(next_id)
+            next_id = self._grade_one(next_id, reserved)
+            reserved = True  # every later id came from RUNNING.done
 
-    def _grade_one(self, submission_id: int) -> int | None:
+    def _grade_one(self, submission_id: int, reserved: bool = False) -> int | None:
         """Grade one submission if it can be claimed now; returns the next one this thread grades
-        (one of the same student's, parked meanwhile: see StudentJobs)."""
+        (one of the same student's, parked meanwhile: see StudentJobs). `reserved`: the id came
+        from RUNNING.done."""
         from service.jobs import run_claimed
 
         assert self.app is not None, "only workers consume messages"
         owner = new_owner()
         with self.app.app_context():
             try:
-                if not claim_for_student(submission_id, owner, RUNNING):
-                    return None  # parked, graded already, or someone else holds the lease
+                if not claim_for_student(submission_id, owner, RUNNING, reserved):
+                    # Parked, graded already, or someone else holds the lease. A reserved turn
+                    # that was not used goes to the student's next parked submission.
+                    return RUNNING.done(submission_id) if reserved else None
             finally:
                 db.session.remove()
         with self.lock:

@@ -74,9 +74,12 @@ class StudentJobs:
     grading thread while other students wait (their jobs run in the threads left free).
 
     Claims go through `lock`, so that two threads never both take a job of the same student. A
-    worker's message for a busy student is parked here and graded, in order, by the thread that
-    finishes that student's job: parked ids exist only while their student has a job running here
-    (if the process dies, the rows are still queued and the sweeper sends them again)."""
+    worker's message for a busy student is parked here (once, however often the sweeper sends it)
+    and graded, in order, by the thread that finishes that student's job: `done` hands that thread
+    the next parked id with the student's turn reserved for it, and when that id cannot be claimed
+    (another process graded it meanwhile) the thread calls `done` for it and takes the one after.
+    Parked ids exist only while their student has a job running or reserved here (if the process
+    dies, the rows are still queued and the sweeper sends them again)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -90,10 +93,14 @@ class StudentJobs:
         self._students[submission_id] = user_id
 
     def park(self, user_id: int, submission_id: int) -> None:
-        self._parked.setdefault(user_id, deque()).append(submission_id)
+        waiting = self._parked.setdefault(user_id, deque())
+        if submission_id not in waiting:
+            waiting.append(submission_id)
 
     def done(self, submission_id: int) -> int | None:
-        """The job ended; returns the next parked submission of its student, if any."""
+        """The job ended (or the caller's reserved turn could not be claimed); returns the next
+        parked submission of its student, if any, with the student's turn reserved for it: claim
+        it with `claim_for_student(..., reserved=True)`."""
         with self.lock:
             user_id = self._students.pop(submission_id, None)
             waiting = self._parked.get(user_id) if user_id is not None else None
@@ -102,6 +109,7 @@ class StudentJobs:
             next_id = waiting.popleft()
             if not waiting:
                 del self._parked[user_id]
+            self._students[next_id] = user_id
             return next_id
 
 
@@ -132,10 +140,13 @@ def _claim_oldest(owner: str, busy: set[int], running: StudentJobs | None) -> in
     return None
 
 
-def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> bool:
+def claim_for_student(
+    submission_id: int, owner: str, running: StudentJobs, reserved: bool = False
+) -> bool:
     """Claim this submission and record it in `running`, unless its student already has a job
     there: then it is parked, for the thread that finishes that job. False when not claimed now
-    (parked, graded already, or someone else holds the lease)."""
+    (parked, graded already, or someone else holds the lease). `reserved`: the id came from
+    `running.done`, which holds the student's turn for it (a False then needs `done` again)."""
     with running.lock:
         user_id = db.session.scalar(
             select(Submission.user_id).where(Submission.id == submission_id)
@@ -143,7 +154,7 @@ def claim_for_student(submission_id: int, owner: str, running: StudentJobs) -> b
         db.session.rollback()
         if user_id is None:
             return False
-        if user_id in running.students():
+        if not reserved and user_id in running.students():
             running.park(user_id, submission_id)
             return False
         if not claim(submission_id, owner):

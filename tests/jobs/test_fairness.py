@@ -54,7 +54,9 @@ def test_a_worker_parks_a_busy_students_message_for_the_thread_that_frees_them(
     student: dict[str, str],
     other_student: dict[str, str],
 ) -> None:
-    first, second = (submit(client, student, read_answer("reference"))["id"] for _ in range(2))
+    first, second, third = (
+        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
+    )
     others = submit(client, other_student, read_answer("reference"))["id"]
     running = jobs.StudentJobs()
     with dropout_app.app_context():
@@ -66,8 +68,38 @@ def test_a_worker_parks_a_busy_students_message_for_the_thread_that_frees_them(
         assert not jobs.claim_for_student(first, "w2", jobs.StudentJobs())  # leased
         assert running.done(others) is None
         assert running.done(first) == second  # the thread that finished `first` takes it
-        assert jobs.claim_for_student(second, "w", running)
-        assert running.done(second) is None
+        # Its turn is reserved for that thread: a message for the student meanwhile is parked.
+        assert not jobs.claim_for_student(third, "w", running)
+        assert jobs.claim_for_student(second, "w", running, reserved=True)
+        assert running.done(second) == third
+        assert jobs.claim_for_student(third, "w", running, reserved=True)
+        assert running.done(third) is None
+
+
+def test_a_parked_message_graded_elsewhere_does_not_strand_the_students_next_one(
+    dropout_app: Flask, client: FlaskClient, student: dict[str, str]
+) -> None:
+    """The sweeper sends a long-queued row again; another process may grade it while it waits
+    here. The thread that finishes the student's job must go on to the student's next parked
+    submission, not stop (which left it queued until the sweeper sent it once more)."""
+    first, second, third = (
+        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
+    )
+    running = jobs.StudentJobs()
+    with dropout_app.app_context():
+        assert jobs.claim_for_student(first, "w", running)
+        assert not jobs.claim_for_student(second, "w", running)  # parked
+        assert not jobs.claim_for_student(second, "w", running)  # sent again: parked once
+        assert not jobs.claim_for_student(third, "w", running)  # parked
+        assert jobs.claim_for_student(second, "w2", jobs.StudentJobs())  # another worker's now
+        assert running.done(first) == second
+        assert not jobs.claim_for_student(second, "w", running, reserved=True)
+        assert running.done(second) == third  # the unused turn passes on
+        assert jobs.claim_for_student(third, "w", running, reserved=True)
+        assert running.done(third) is None  # `second` was parked once, and is gone
+        row = db.session.get(Submission, third)
+        assert row is not None and row.status == SubmissionStatus.RUNNING
+        assert row.lease_owner == "w"
 
 
 # Near the 10 s wall clock of the dropout exercise, in every call: each of these submissions
