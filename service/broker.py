@@ -102,23 +102,29 @@ class BrokerQueue:
 
         assert self.app is not None, "only workers consume messages"
         owner = new_owner()
-        with self.app.app_context():
-            try:
-                if not claim_for_student(submission_id, owner, RUNNING, reserved):
-                    # Parked, graded already, or someone else holds the lease. A reserved turn
-                    # that was not used goes to the student's next parked submission.
-                    return RUNNING.done(submission_id) if reserved else None
-            finally:
-                db.session.remove()
-        with self.lock:
-            self.in_flight[submission_id] = owner
         try:
-            run_claimed(self.app, submission_id, owner)
-        finally:
-            next_id = RUNNING.done(submission_id)
+            with self.app.app_context():
+                try:
+                    claimed = claim_for_student(submission_id, owner, RUNNING, reserved)
+                finally:
+                    db.session.remove()
+            if not claimed:
+                # Parked, graded already, or someone else holds the lease. A reserved turn that
+                # was not used goes to the student's next parked submission.
+                return RUNNING.done(submission_id) if reserved else None
             with self.lock:
-                self.in_flight.pop(submission_id, None)
-        return next_id
+                self.in_flight[submission_id] = owner
+            try:
+                run_claimed(self.app, submission_id, owner)
+            finally:
+                with self.lock:
+                    self.in_flight.pop(submission_id, None)
+        except BaseException:
+            # Logged where it happened; the student's turn must not stay taken by a thread that
+            # is gone (their later messages would be parked for good).
+            RUNNING.abandon(submission_id)
+            raise
+        return RUNNING.done(submission_id)
 
 
 def _redact(url: str) -> str:

@@ -97,6 +97,14 @@ class StudentJobs:
         if submission_id not in waiting:
             waiting.append(submission_id)
 
+    def abandon(self, submission_id: int) -> None:
+        """The thread that ran or held this job failed: free its student's turn and drop their
+        parked ids (their rows are still queued: the sweeper sends them again)."""
+        with self.lock:
+            user_id = self._students.pop(submission_id, None)
+            if user_id is not None:
+                self._parked.pop(user_id, None)
+
     def done(self, submission_id: int) -> int | None:
         """The job ended (or the caller's reserved turn could not be claimed); returns the next
         parked submission of its student, if any, with the student's turn reserved for it: claim

@@ -15,7 +15,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import jobs
+from service import broker, jobs
 from service.models import Submission, SubmissionStatus, db
 from tests.jobs.conftest import read_answer
 from tests.jobs.processes import (
@@ -100,6 +100,75 @@ def test_a_parked_message_graded_elsewhere_does_not_strand_the_students_next_one
         row = db.session.get(Submission, third)
         assert row is not None and row.status == SubmissionStatus.RUNNING
         assert row.lease_owner == "w"
+
+
+def worker_queue(app: Flask, monkeypatch: pytest.MonkeyPatch) -> broker.BrokerQueue:
+    """A worker's view of the broker, with its own record of running jobs; nothing is sent."""
+    queue = broker.BrokerQueue("redis://127.0.0.1:6379/15")
+    queue.app = app
+    monkeypatch.setattr(broker, "RUNNING", jobs.StudentJobs())
+    return queue
+
+
+def test_a_worker_thread_goes_on_to_the_students_next_parked_submission(
+    dropout_app: Flask,
+    client: FlaskClient,
+    student: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the worker's own loop: while the first job runs, two more messages of the student
+    arrive and are parked; another process grades the first of them. The thread then grades the
+    other one, and no job of the student ever runs beside another."""
+    first, second, third = (
+        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
+    )
+    queue = worker_queue(dropout_app, monkeypatch)
+    ran = []
+
+    def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
+        ran.append(submission_id)
+        if submission_id == first:
+            queue._grade(second)  # other threads' messages: parked, the student is busy
+            queue._grade(third)
+            with app.app_context():
+                assert jobs.claim_for_student(second, "elsewhere", jobs.StudentJobs())
+
+    monkeypatch.setattr(jobs, "run_claimed", run_claimed)
+    queue._grade(first)
+    assert ran == [first, third]
+    assert broker.RUNNING.students() == set()
+
+
+def test_a_failed_job_does_not_leave_its_student_busy_in_the_worker(
+    dropout_app: Flask,
+    client: FlaskClient,
+    student: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job whose grading raised (the database went away, say) frees the student's turn: their
+    next message is graded, not parked for a thread that is gone."""
+    first, second, third = (
+        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
+    )
+    queue = worker_queue(dropout_app, monkeypatch)
+    ran = []
+
+    def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
+        ran.append(submission_id)
+        if submission_id == first:
+            queue._grade(second)  # parked
+            raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(jobs, "run_claimed", run_claimed)
+    with pytest.raises(RuntimeError):
+        queue._grade(first)
+    assert broker.RUNNING.students() == set()
+    queue._grade(third)  # the student's next message
+    assert ran == [first, third]
+    with dropout_app.app_context():
+        row = db.session.get(Submission, second)
+        # Dropped from the worker's memory only: still queued, for the sweeper to send again.
+        assert row is not None and row.status == SubmissionStatus.QUEUED
 
 
 # Near the 10 s wall clock of the dropout exercise, in every call: each of these submissions
