@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,7 @@ def test_a_worker_parks_a_busy_students_message_for_the_thread_that_frees_them(
     student: dict[str, str],
     other_student: dict[str, str],
 ) -> None:
-    first, second, third = (
-        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
-    )
+    first, second, third = three_answers(client, student)
     others = submit(client, other_student, read_answer("reference"))["id"]
     running = jobs.StudentJobs()
     with dropout_app.app_context():
@@ -82,9 +81,7 @@ def test_a_parked_message_graded_elsewhere_does_not_strand_the_students_next_one
     """The sweeper sends a long-queued row again; another process may grade it while it waits
     here. The thread that finishes the student's job must go on to the student's next parked
     submission, not stop (which left it queued until the sweeper sent it once more)."""
-    first, second, third = (
-        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
-    )
+    first, second, third = three_answers(client, student)
     running = jobs.StudentJobs()
     with dropout_app.app_context():
         assert jobs.claim_for_student(first, "w", running)
@@ -102,12 +99,26 @@ def test_a_parked_message_graded_elsewhere_does_not_strand_the_students_next_one
         assert row.lease_owner == "w"
 
 
-def worker_queue(app: Flask, monkeypatch: pytest.MonkeyPatch) -> broker.BrokerQueue:
-    """A worker's view of the broker, with its own record of running jobs; nothing is sent."""
-    queue = broker.BrokerQueue("redis://127.0.0.1:6379/15")
-    queue.app = app
-    monkeypatch.setattr(broker, "RUNNING", jobs.StudentJobs())
-    return queue
+class WorkerLoop:
+    """A worker's view of the broker (nothing is sent) with its own record of running jobs; the
+    grading of a claimed job is replaced by one that records its id and, in the first job, calls
+    `during_first(queue)`."""
+
+    def __init__(
+        self, app: Flask, monkeypatch: pytest.MonkeyPatch, during_first: Callable[..., None]
+    ) -> None:
+        self.queue = broker.BrokerQueue("redis://127.0.0.1:6379/15")
+        self.queue.app = app
+        self.ran: list[int] = []
+        self.during_first = during_first
+        monkeypatch.setattr(broker, "RUNNING", jobs.StudentJobs())
+        monkeypatch.setattr(jobs, "run_claimed", self._run_claimed)
+
+    def _run_claimed(self, app: Flask, submission_id: int, owner: str) -> None:
+        self.ran.append(submission_id)
+        if len(self.ran) == 1:
+            with app.app_context():
+                self.during_first(self.queue)
 
 
 def test_a_worker_thread_goes_on_to_the_students_next_parked_submission(
@@ -119,23 +130,16 @@ def test_a_worker_thread_goes_on_to_the_students_next_parked_submission(
     """Through the worker's own loop: while the first job runs, two more messages of the student
     arrive and are parked; another process grades the first of them. The thread then grades the
     other one, and no job of the student ever runs beside another."""
-    first, second, third = (
-        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
-    )
-    queue = worker_queue(dropout_app, monkeypatch)
-    ran = []
+    first, second, third = three_answers(client, student)
 
-    def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
-        ran.append(submission_id)
-        if submission_id == first:
-            queue._grade(second)  # other threads' messages: parked, the student is busy
-            queue._grade(third)
-            with app.app_context():
-                assert jobs.claim_for_student(second, "elsewhere", jobs.StudentJobs())
+    def during_first(queue: broker.BrokerQueue) -> None:
+        queue._grade(second)  # other threads' messages: parked, the student is busy
+        queue._grade(third)
+        assert jobs.claim_for_student(second, "elsewhere", jobs.StudentJobs())
 
-    monkeypatch.setattr(jobs, "run_claimed", run_claimed)
-    queue._grade(first)
-    assert ran == [first, third]
+    worker = WorkerLoop(dropout_app, monkeypatch, during_first)
+    worker.queue._grade(first)
+    assert worker.ran == [first, third]
     assert broker.RUNNING.students() == set()
 
 
@@ -147,28 +151,26 @@ def test_a_failed_job_does_not_leave_its_student_busy_in_the_worker(
 ) -> None:
     """A job whose grading raised (the database went away, say) frees the student's turn: their
     next message is graded, not parked for a thread that is gone."""
-    first, second, third = (
-        submit(client, student, read_answer("reference"))["id"] for _ in range(3)
-    )
-    queue = worker_queue(dropout_app, monkeypatch)
-    ran = []
+    first, second, third = three_answers(client, student)
 
-    def run_claimed(app: Flask, submission_id: int, owner: str) -> None:
-        ran.append(submission_id)
-        if submission_id == first:
-            queue._grade(second)  # parked
-            raise RuntimeError("the database went away")
+    def during_first(queue: broker.BrokerQueue) -> None:
+        queue._grade(second)  # parked
+        raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(jobs, "run_claimed", run_claimed)
+    worker = WorkerLoop(dropout_app, monkeypatch, during_first)
     with pytest.raises(RuntimeError):
-        queue._grade(first)
+        worker.queue._grade(first)
     assert broker.RUNNING.students() == set()
-    queue._grade(third)  # the student's next message
-    assert ran == [first, third]
+    worker.queue._grade(third)  # the student's next message
+    assert worker.ran == [first, third]
     with dropout_app.app_context():
         row = db.session.get(Submission, second)
         # Dropped from the worker's memory only: still queued, for the sweeper to send again.
         assert row is not None and row.status == SubmissionStatus.QUEUED
+
+
+def three_answers(client: FlaskClient, headers: dict[str, str]) -> list[int]:
+    return [int(submit(client, headers, read_answer("reference"))["id"]) for _ in range(3)]
 
 
 # Near the 10 s wall clock of the dropout exercise, in every call: each of these submissions
