@@ -102,10 +102,11 @@ class BrokerQueue:
 
         assert self.app is not None, "only workers consume messages"
         owner = new_owner()
+        held = reserved  # whether this thread holds the student's turn (reserved, or claimed)
         try:
             with self.app.app_context():
                 try:
-                    claimed = claim_for_student(submission_id, owner, RUNNING, reserved)
+                    held = claimed = claim_for_student(submission_id, owner, RUNNING, reserved)
                 finally:
                     db.session.remove()
             if not claimed:
@@ -121,8 +122,10 @@ class BrokerQueue:
                     self.in_flight.pop(submission_id, None)
         except BaseException:
             # Logged where it happened; the student's turn must not stay taken by a thread that
-            # is gone (their later messages would be parked for good).
-            RUNNING.abandon(submission_id)
+            # is gone (their later messages would be parked for good). Only the thread holding
+            # it frees it: another thread's message for the same id is merely parked.
+            if held:
+                RUNNING.abandon(submission_id)
             raise
         return RUNNING.done(submission_id)
 

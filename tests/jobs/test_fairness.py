@@ -169,6 +169,43 @@ def test_a_failed_job_does_not_leave_its_student_busy_in_the_worker(
         assert row is not None and row.status == SubmissionStatus.QUEUED
 
 
+def test_a_failing_copy_of_a_message_does_not_free_the_turn_of_the_thread_running_it(
+    dropout_app: Flask,
+    client: FlaskClient,
+    student: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-sent copy of the running job's message, whose claim fails with an error in another
+    thread, leaves the student busy: only the thread holding the turn frees it."""
+    first, second, _ = three_answers(client, student)
+    busy_while_running = []
+
+    def during_first(queue: broker.BrokerQueue) -> None:
+        real = broker.claim_for_student
+
+        def failing(*args: object) -> bool:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(broker, "claim_for_student", failing)
+        with pytest.raises(RuntimeError):
+            queue._grade(first)  # the copy, in another thread
+        monkeypatch.setattr(broker, "claim_for_student", real)
+        busy_while_running.append(broker.RUNNING.students())
+        queue._grade(second)  # so still parked, not run beside the first
+
+    worker = WorkerLoop(dropout_app, monkeypatch, during_first)
+    worker.queue._grade(first)
+    assert busy_while_running == [{dropout_user_id(dropout_app, first)}]
+    assert worker.ran == [first, second]
+
+
+def dropout_user_id(app: Flask, submission_id: int) -> int:
+    with app.app_context():
+        row = db.session.get(Submission, submission_id)
+        assert row is not None
+        return int(row.user_id)
+
+
 def three_answers(client: FlaskClient, headers: dict[str, str]) -> list[int]:
     return [int(submit(client, headers, read_answer("reference"))["id"]) for _ in range(3)]
 
