@@ -41,8 +41,8 @@ class GradeReport:
     sandbox: dict[str, Any]
     timings: dict[str, float]
     exercise_version: str
-    # The submission's stdout/stderr (first output_kib): may contain hidden inputs it printed,
-    # so it is not part of to_dict().
+    # The submission's stdout/stderr in its visible run (first output_kib; the hidden run's is
+    # dropped), or in its one run for the reference and trusted runs; not part of to_dict().
     output: str = ""
     # Lab exercises only: the curves of the baseline, the student's visible run and the
     # reference's, with the marked epochs (grader/curves.py `lab_report`; SPEC.md).
