@@ -24,31 +24,22 @@ ROOT = Path(__file__).resolve().parent.parent
 IDLE_PAUSE = 0.2
 sys.path.insert(0, str(ROOT))
 
+from proc_cpu import machine_busy_ms, process_ms  # noqa: E402
+
 from grader import Grader, GradeReport, load_exercise  # noqa: E402
 from grader.protocol import build_job  # noqa: E402
-
-
-def busy_cpu_ms() -> float:
-    """CPU time the whole machine has spent on anything but idling, in ms (/proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_split(grader: Grader) -> dict[str, float]:
     """CPU ms so far of this (grading) process, its zygote, the zygote's reaped children (the
     standbys/reapers and, reaped by them, the jobs), and the whole machine."""
     mine = os.times()
-    with open(f"/proc/{grader.pool.zygote_info()['pid']}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    zygote, reaped = process_ms(grader.pool.zygote_info()["pid"])
     return {
         "grading process": (mine.user + mine.system) * 1000,
-        "zygote": (utime + stime) * tick,
-        "sandbox processes": (cutime + cstime) * tick,
-        "machine": busy_cpu_ms(),
+        "zygote": zygote,
+        "sandbox processes": reaped,
+        "machine": machine_busy_ms(),
     }
 
 
@@ -61,7 +52,7 @@ class Measured(NamedTuple):
 def measure(job: Callable[[], object], n: int, pause: float = 0.0) -> Measured:
     """n sequential jobs, each after `pause` seconds of nothing (not counted in its time)."""
     times = []
-    cpu = busy_cpu_ms()
+    cpu = machine_busy_ms()
     start = time.perf_counter()
     for _ in range(n):
         if pause:
@@ -69,7 +60,7 @@ def measure(job: Callable[[], object], n: int, pause: float = 0.0) -> Measured:
         t = time.perf_counter()
         job()
         times.append(time.perf_counter() - t)
-    return Measured(times, time.perf_counter() - start, (busy_cpu_ms() - cpu) / n)
+    return Measured(times, time.perf_counter() - start, (machine_busy_ms() - cpu) / n)
 
 
 def measure_concurrently(job: Callable[[], object], n: int, clients: int) -> Measured:
@@ -85,13 +76,13 @@ def measure_concurrently(job: Callable[[], object], n: int, clients: int) -> Mea
                 times.append(time.perf_counter() - t)
 
     threads = [threading.Thread(target=client, args=(n // clients,)) for _ in range(clients)]
-    cpu = busy_cpu_ms()
+    cpu = machine_busy_ms()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return Measured(times, time.perf_counter() - start, (busy_cpu_ms() - cpu) / len(times))
+    return Measured(times, time.perf_counter() - start, (machine_busy_ms() - cpu) / len(times))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,6 +28,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from proc_cpu import machine_busy_ms, process_ms
+
 from tests.conftest import PG_ADMIN_URL
 from tests.jobs.conftest import read_answer
 from tests.jobs.processes import (
@@ -46,7 +48,6 @@ UNLIMITED = {
 }
 
 
-TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 # Processes by what their command line says they are; a zygote's reaped children (the standbys
 # that become reapers, and the jobs they reap) are counted as "sandbox processes".
 ROLES = (
@@ -67,12 +68,9 @@ def cpu_by_role() -> dict[str, float]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            own, children = process_ms(int(pid))
         except OSError:
             continue
-        own = (int(fields[11]) + int(fields[12])) * TICK_MS
-        children = (int(fields[13]) + int(fields[14])) * TICK_MS
         role = next((name for key, name in ROLES if key in command), None)
         if int(pid) == os.getpid():
             role = "bench client"
@@ -80,9 +78,7 @@ def cpu_by_role() -> dict[str, float]:
             found["sandbox processes"] = found.get("sandbox processes", 0.0) + children
         if role is not None:
             found[role] = found.get(role, 0.0) + own
-    with open("/proc/stat") as f:
-        cpu = [int(v) for v in f.readline().split()[1:]]
-    found["machine"] = (sum(cpu[:8]) - cpu[3] - cpu[4]) * TICK_MS
+    found["machine"] = machine_busy_ms()
     return found
 
 
