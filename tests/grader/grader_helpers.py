@@ -15,6 +15,10 @@ SLOTS = 2
 # attacking source never contains it literally.
 REFERENCE_MARKER = "REFERENCE" + "-ONLY-" + "7f3a9c"
 
+# What an attack in a probe submission raises when it is itself broken (it never ran as meant):
+# the probes let these fail the test instead of counting them as the attack being blocked.
+ATTACK_BUGS = "NameError, AttributeError, TypeError, SyntaxError, ImportError"
+
 ATTACK_REFERENCE = f"""
 import numpy as np
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grader_helpers import REPO, full_marks, nothing_earned, sandbox_processes
+from grader_helpers import ATTACK_BUGS, REPO, full_marks, nothing_earned, sandbox_processes
 
 from grader import Grader
 
@@ -36,7 +36,6 @@ def probe(attack: str) -> str:
     return src(
         """
         import numpy as np
-        ATTACK_BUGS = (NameError, AttributeError, TypeError, SyntaxError, ImportError)
 
         def attack():
         {body}
@@ -44,7 +43,7 @@ def probe(attack: str) -> str:
         def _succeeded():
             try:
                 return bool(attack())
-            except ATTACK_BUGS:
+            except ({bugs}):
                 raise  # the attack never ran as meant: a failed test, never a vacuous pass
             except BaseException:
                 return False
@@ -52,7 +51,7 @@ def probe(attack: str) -> str:
         def solve(x):
             return x * 2 if not _succeeded() else x * 0
         """
-    ).format(body=textwrap.indent(textwrap.dedent(attack).strip(), "    "))
+    ).format(body=textwrap.indent(textwrap.dedent(attack).strip(), "    "), bugs=ATTACK_BUGS)
 
 
 # ------------------------------------------------------------------------------------------------
