@@ -235,8 +235,9 @@ class Settings:
         "HOLDOUT_REDISPATCH_SECONDS",
         Number(positive=True),
         30.0,
-        "with a broker: queued jobs not picked up after this long are sent again by the "
-        "workers' sweeper",
+        "with a broker: a queued job not picked up after this long is sent again by the "
+        "workers' sweeper once a later one is being graded or none is (after 10 times this "
+        "long in any case)",
     )
     code_cooldown_seconds: int = setting(
         "HOLDOUT_CODE_COOLDOWN_SECONDS",

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from grader import SandboxUnavailable
 from service import config, metrics
@@ -34,6 +34,8 @@ LEASE_SECONDS = config.current().lease_seconds
 MAX_CLAIMS = config.current().max_claims
 POLL_SECONDS = config.current().poll_seconds
 REDISPATCH_SECONDS = config.current().redispatch_seconds
+# A queued row sent this many sweep periods ago is sent again even if the queue looks busy.
+LOST_AFTER_SWEEPS = 10
 
 
 def new_owner() -> str:
@@ -355,18 +357,30 @@ class EmbeddedExecutor:
 
 
 def redispatch_due(send: Callable[[int], None]) -> int:
-    """Send again what a broker may have lost: queued rows never sent or sent long ago, and
-    running rows whose lease expired (their worker died). Returns how many were sent."""
+    """Send again what a broker may have lost: queued rows never sent, queued rows the queue has
+    moved past (a row sent after them is running, or nothing runs at all), and running rows whose
+    lease expired (their worker died). Returns how many were sent.
+
+    A queued row in a backlog is only waiting its turn: sending it again every sweep would pile
+    copies of the backlog onto the broker. It is sent again only once a later one is being
+    graded (or no worker grades anything), and in any case after LOST_AFTER_SWEEPS periods."""
     now = utcnow()
     stale = now - timedelta(seconds=REDISPATCH_SECONDS)
+    lost = now - timedelta(seconds=REDISPATCH_SECONDS * LOST_AFTER_SWEEPS)
+    running = Submission.status == SubmissionStatus.RUNNING
+    passed = db.session.scalar(select(func.max(Submission.dispatched_at)).where(running))
+    overtaken = Submission.dispatched_at < (min(stale, passed) if passed is not None else stale)
     due = db.session.scalars(
         select(Submission.id)
         .where(
             or_(
                 (Submission.status == SubmissionStatus.QUEUED)
-                & or_(Submission.dispatched_at.is_(None), Submission.dispatched_at < stale),
-                (Submission.status == SubmissionStatus.RUNNING)
-                & (Submission.lease_expires_at < now),
+                & or_(
+                    Submission.dispatched_at.is_(None),
+                    overtaken,
+                    Submission.dispatched_at < lost,
+                ),
+                running & (Submission.lease_expires_at < now),
             )
         )
         .order_by(Submission.id)
