@@ -160,6 +160,9 @@ def run_job(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> None:
     """Entry point in the job process (the reaper's child) once its job arrived: never returns.
     `filt` is the zygote's seccomp filter, installed as the last layer before the job runs."""
     job_fd = sandbox.JOB_FD
+    # The streams' flush, taken before any submission code runs: a submission may replace
+    # sys.stdout or its methods, and nothing of it may run once its results are in.
+    flushes = [(type(stream).flush, stream) for stream in (sys.stdout, sys.stderr)]
     try:
         layers = sandbox.enter(cfg, prepared, filt)
         missing = [k for k in sandbox.REQUIRED_LAYERS if layers.get(k) is not True]
@@ -174,12 +177,10 @@ def run_job(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> None:
                 time.sleep(3600)
         else:
             _run(job)
+        for flush, stream in flushes:
+            with contextlib.suppress(BaseException):
+                flush(stream)
         emit({"t": Kind.DONE})
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
-            pass
         # Close the channels now: the parent sees EOF at once instead of after namespace teardown.
         for fd in (sandbox.RESULT_FD, 1, 2):
             with contextlib.suppress(OSError):

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,25 @@ ZYGOTE_ENV = {
 }
 
 
+# How long the channels may stay open once a job reported DONE: it has nothing more to send.
+AFTER_DONE_SECONDS = 0.5
+
+
 class ZygoteDied(RuntimeError):
     pass
+
+
+@dataclass
+class JobHandle:
+    """A job handed to a zygote: its reply (once the job is reaped and its cgroup empty)."""
+
+    zygote: Zygote
+    job: int
+    future: Future[dict[str, Any]]
+
+    def end(self) -> None:
+        """The results are complete: have the zygote kill whatever of the job is still left."""
+        self.zygote.end(self.job)
 
 
 class Zygote:
@@ -95,7 +113,7 @@ class Zygote:
         self._reader = threading.Thread(target=self._read, name="holdout-zygote", daemon=True)
         self._reader.start()
 
-    def submit(self, cfg: dict[str, Any], fds: list[int]) -> Future[dict[str, Any]]:
+    def submit(self, cfg: dict[str, Any], fds: list[int]) -> JobHandle:
         future: Future[dict[str, Any]] = Future()
         with self._lock:
             if not self.alive:
@@ -112,7 +130,14 @@ class Zygote:
                 self.alive = False
                 self._pending.pop(job, None)
                 raise ZygoteDied(str(exc)) from exc
-        return future
+        return JobHandle(self, job, future)
+
+    def end(self, job: int) -> None:
+        with self._lock:
+            if not self.alive or job not in self._pending:
+                return  # reported already (or the zygote is gone, and the job with it)
+            with contextlib.suppress(OSError):
+                self.sock.send(json.dumps({"op": "end", "job": job}).encode())
 
     def _read(self) -> None:
         while True:
@@ -240,6 +265,10 @@ class SandboxPool:
                 self._free_uids.append(uid)
                 self._slot_cond.notify_all()
 
+        def reaped(done: Future[dict[str, Any]]) -> None:
+            finish_running()
+            release(done)
+
         try:
             cfg = {**self.cfg(uid, limits), **(extra or {})}
             if self.needs_fallback_dir:
@@ -253,17 +282,21 @@ class SandboxPool:
                         if cold is not None:
                             cold.close()
                         cold = Zygote(self.hide)
-                    run, future = self.run_once(cfg, job, cold, on_test)
+                    run, handle = self.run_once(cfg, job, cold, on_test)
                 except ZygoteDied:
                     if attempt:
                         raise SandboxUnavailable("the grading zygote keeps dying") from None
                     continue
+                future = handle.future
                 if run.done and not run.protocol_error and not run.overflow and not need_status:
-                    # The results are complete. Tearing down the job's namespaces takes a few more
-                    # milliseconds; the slot (and its uid) is reused only once the job is reaped.
-                    finish_running()
-                    future.add_done_callback(release)
+                    # The results are complete: the caller has them now. The slot and its uid are
+                    # reused only once the zygote reports the job reaped and its cgroup empty, and
+                    # whatever of the job did not exit by itself is killed at once.
+                    handle.end()
+                    future.add_done_callback(reaped)
                     return run
+                if run.protocol_error or run.overflow:
+                    handle.end()  # nothing it does from now on counts
                 try:
                     reply = future.result(timeout=limits["wall_seconds"] + 15)
                 except ZygoteDied:
@@ -304,7 +337,7 @@ class SandboxPool:
         job: dict[str, Any],
         zygote: Zygote | None = None,
         on_test: OnTest | None = None,
-    ) -> tuple[Run, Future[dict[str, Any]]]:
+    ) -> tuple[Run, JobHandle]:
         limits = cfg["limits"]
         zygote = zygote or self._get_zygote()
         job_fd = os.memfd_create("holdout-job", os.MFD_CLOEXEC)
@@ -315,7 +348,7 @@ class SandboxPool:
             fcntl.fcntl(result_w, fcntl.F_SETPIPE_SZ, RESULT_PIPE_BYTES)
         try:
             os.write(job_fd, json.dumps(job).encode())
-            future = zygote.submit(cfg, [job_fd, result_w, output_w])
+            handle = zygote.submit(cfg, [job_fd, result_w, output_w])
         finally:
             os.close(job_fd)
             os.close(result_w)
@@ -336,7 +369,7 @@ class SandboxPool:
                 if fd not in closed:
                     os.close(fd)
         run.wall = time.monotonic() - started
-        return run, future
+        return run, handle
 
     def _read_channels(
         self,
@@ -356,8 +389,14 @@ class SandboxPool:
         sel.register(result_r, selectors.EVENT_READ, "result")
         sel.register(output_r, selectors.EVENT_READ, "output")
         open_fds = 2
+        after_done = False
         try:
             while open_fds:
+                if (run.done or run.protocol_error) and not after_done:
+                    # Once DONE (or garbage) is in, a job that keeps its channels open only
+                    # delays its end: nothing it sends later counts.
+                    after_done = True
+                    deadline = min(deadline, time.monotonic() + AFTER_DONE_SECONDS)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

@@ -51,6 +51,8 @@ MAX_STANDBYS = 8
 RESPAWN_DELAY = 0.2
 # How often a reaped job whose cgroup still holds a task is killed and looked at again.
 DRAIN_INTERVAL = 0.01
+# How long a job whose results are complete ("end") has to exit by itself before it is killed.
+END_GRACE = 0.02
 
 
 def preload() -> None:
@@ -125,6 +127,7 @@ class _Job:
     cpus: float  # the job's CPU quota
     cpu_check: float  # when the job's cgroup may first have used up its CPU seconds
     timed_out: bool = False
+    ended: bool = False  # its results are complete: the parent asked for its end
     cpu_exceeded: bool = False
     reaped: dict[str, Any] | None = None  # set once the reaper is reaped
     recheck: float = 0.0  # when to look again at a cgroup that was not empty yet
@@ -286,6 +289,11 @@ def main(control_fd: int) -> None:
                         for fd in fds:
                             os.close(fd)
                         return
+                    if request.get("op") == "end":
+                        for fd in fds:
+                            os.close(fd)
+                        _end(jobs.values(), request.get("job"))
+                        continue
                     try:
                         job = _dispatch(request, fds, standbys, busy_uids, spawn, sandbox)
                     finally:
@@ -338,7 +346,7 @@ def _reap(job: _Job) -> dict[str, Any]:
     reported it, or, when the reaper itself was killed (the deadline), the reaper's."""
     _, wstatus, usage = os.wait4(job.pid, 0)
     status: dict[str, Any] = {
-        "timed_out": job.timed_out,
+        "timed_out": job.timed_out and not job.ended,
         "exit": os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else None,
         "signal": os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else None,
         "cpu": usage.ru_utime + usage.ru_stime,
@@ -366,6 +374,16 @@ def _cgroup_usage(cgroup: Any) -> dict[str, Any]:
     if peak is not None:
         found["memory_peak_kib"] = peak // 1024
     return found
+
+
+def _end(jobs: Any, job_id: Any) -> None:
+    """The parent has a job's complete results: whatever of it has not exited by END_GRACE from
+    now is killed (a job has nothing left to do once it reported DONE; one that lingers on, say
+    spinning after closing its channels, would hold its uid and take CPU from the next jobs)."""
+    for job in jobs:
+        if job.job_id == job_id and not job.timed_out:
+            job.ended = True
+            job.deadline = min(job.deadline, time.monotonic() + END_GRACE)
 
 
 def _check_cpu(job: _Job, now: float) -> None:

@@ -96,6 +96,11 @@ def test_every_denied_system_call_fails_with_eperm(grader: Grader, target) -> No
         ret, err = call({nr("clone3")}, 0, 0)
         if err != errno.ENOSYS:  # so that libc falls back to clone, whose flags are checked
             wrong["clone3"] = err or ret
+        # Newer than the filter's review (open_tree_attr, statmount, mseal...), as if absent.
+        for number in range({nr(seccomp.NEWEST_REVIEWED) + 1}, {seccomp.SYSCALL_NUMBERS_END}):
+            ret, err = call(number)
+            if err != errno.ENOSYS:
+                wrong[number] = err or ret
         return wrong
     """
     report = grader.grade(target, probe(attack, LIBC))
@@ -676,3 +681,72 @@ def test_job_cgroups_are_removed_even_after_a_killed_zygote(target) -> None:
         assert second != first and leftovers(first) == []
         assert g.wait_idle(30)
     assert leftovers(second) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# a job that lingers once its results are in (classes 1 and 8)
+
+LINGERING = {
+    "a stdout whose flush closes the channels and spins": """
+        import os, sys
+
+        class Out:
+            armed = False
+            def write(self, text):
+                return len(text)
+            def flush(self):
+                if self.armed:
+                    for fd in (3, 1, 2):
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                    while True:
+                        pass
+
+        sys.stdout = sys.stderr = Out()
+
+        def solve(x):
+            sys.stdout.armed = True
+            return x * 2
+        """,
+    "a forged DONE record, then spinning with the channels open": """
+        import os
+
+        def solve(x):
+            os.write(3, b'{"t":"done"}\\n')
+            while True:
+                pass
+        """,
+    "garbage on the result channel, then spinning with the channels open": """
+        import os
+
+        def solve(x):
+            os.write(3, b"{not a record}\n")
+            while True:
+                pass
+        """,
+    "a child that keeps the channels open after the job exits": """
+        import os, time
+
+        def solve(x):
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+            return x * 2
+        """,
+}
+
+
+@pytest.mark.parametrize("attack", LINGERING.values(), ids=list(LINGERING))
+def test_a_job_ends_once_its_results_are_in(grader: Grader, attack: str) -> None:
+    """A job that reports (or fakes) its end and goes on running is ended with its results: its
+    slot and uid are not handed out while it lives, and it takes no CPU from the next jobs."""
+    patient = attack_exercise(wall_seconds=20, cpu_seconds=15)
+    started = time.monotonic()
+    report = grader.grade(patient, src(attack))
+    assert report.status in ("graded", "failed")
+    # Every process of the job is gone long before its wall clock or CPU budget would end it.
+    assert grader.wait_idle(8), "a job lived on after its results were in"
+    assert time.monotonic() - started < 10
+    assert full_marks(grader.grade(patient, src("def solve(x):\n    return x * 2\n")))

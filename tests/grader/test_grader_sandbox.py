@@ -100,11 +100,11 @@ def test_the_zygote_refuses_a_second_live_job_for_one_uid() -> None:
         worker = threading.Thread(target=lambda: first.append(g.pool.run_once(cfg, slow)))
         worker.start()
         time.sleep(0.3)
-        run, future = g.pool.run_once(cfg, slow)  # same uid while the first job lives
+        run, handle = g.pool.run_once(cfg, slow)  # same uid while the first job lives
         assert run.setup is None
-        assert "still has a live job" in future.result(timeout=10)["error"]
+        assert "still has a live job" in handle.future.result(timeout=10)["error"]
         worker.join()
-        assert first[0][0].done and "status" in first[0][1].result(timeout=10)
+        assert first[0][0].done and "status" in first[0][1].future.result(timeout=10)
 
 
 @pytest.mark.parametrize(
