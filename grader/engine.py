@@ -100,7 +100,7 @@ class Grader:
         # The private temp directories replace what they cover already (and hiding one, say a
         # service started in /tmp, would cover the job's own working directory).
         hidden = sorted(
-            {*sandbox.DEFAULT_HIDE, str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])}
+            {*sandbox.default_hide(), str(PROJECT_ROOT), os.getcwd(), *extra, *(hide or [])}
             - {"/", *sandbox.PRIVATE_TMP}
         )
         self.cache = ResultCache(cache_dir) if cache_dir is not None else None

@@ -46,6 +46,11 @@ RESULT_FD = 3
 JOB_FD = 4
 # Paths where secrets, project files, databases and Unix sockets usually live. The project root and
 # anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
+# What a job sees of the machine's file system: its own /proc, /dev, /sys and temp directories.
+# Every other top-level directory is hidden (see `default_hide`): the system's files are shared
+# with every other job through the page cache (whether a page is cached shows in a read's cost),
+# and a job needs none of them, the zygote having loaded all it runs.
+VISIBLE_TOP_LEVEL = ("/proc", "/dev", "/sys", "/tmp")
 DEFAULT_HIDE = [
     "/home",
     "/root",
@@ -61,6 +66,21 @@ DEFAULT_HIDE = [
     "/etc/ssl/private",
 ]
 PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm"]
+
+
+def default_hide() -> list[str]:
+    """Every top-level directory but VISIBLE_TOP_LEVEL (symbolic links such as /lib point into
+    a hidden one), and DEFAULT_HIDE for a machine whose / cannot be listed."""
+    try:
+        names = os.listdir("/")
+    except OSError:
+        names = []
+    tops = {
+        path for name in names if os.path.isdir(path := "/" + name) and not os.path.islink(path)
+    }
+    return sorted((tops | set(DEFAULT_HIDE)) - set(VISIBLE_TOP_LEVEL))
+
+
 SYS = "/sys"
 DEV = "/dev"
 DEV_NODES = ("null", "zero", "full", "random", "urandom")

@@ -9,12 +9,15 @@ no process under the sandbox uids (the `leaves_nothing` fixture).
 
 from __future__ import annotations
 
+import ctypes
 import json
+import mmap
 import os
 import signal
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyseccomp
 import pytest
@@ -274,15 +277,16 @@ def test_no_job_reads_the_machines_counters_or_its_reaper(grader: Grader, target
 
 
 def test_no_job_watches_the_files_other_jobs_use(grader: Grader, target) -> None:
-    # Every job reads the same libraries and /etc files: one job watching for opens of a file,
-    # or asking whether its pages are in the page cache, sees another job running at once use it.
+    # Were a file shared (no file of the machine is left to a job: see
+    # test_no_file_of_the_machine_can_be_read), one job watching for opens of it, or asking
+    # whether its pages are in the page cache, would see another job running at once use it.
+    # The calls are refused whatever the file: a file of the job's own stands in.
     attack = f"""
         import os
         worked = []
-        try:
-            fd = os.open("/etc/passwd", os.O_RDONLY)
-        except OSError as exc:
-            return f"no shared file to try on: {{exc}}"
+        with open("probe", "wb") as f:
+            f.write(bytes(8192))
+        fd = os.open("probe", os.O_RDONLY)
         for name, nr, args in (("inotify_init1", {nr("inotify_init1")}, (0,)),
                                ("fanotify_init", {nr("fanotify_init")}, (0, 0)),
                                ("cachestat", {nr("cachestat")}, (fd, 0, 0, 0))):
@@ -750,3 +754,90 @@ def test_a_job_ends_once_its_results_are_in(grader: Grader, attack: str) -> None
     assert grader.wait_idle(8), "a job lived on after its results were in"
     assert time.monotonic() - started < 10
     assert full_marks(grader.grade(patient, src("def solve(x):\n    return x * 2\n")))
+
+
+# ------------------------------------------------------------------------------------------------
+# the page cache: one job's reads seen by a later one (classes 2 and 3)
+
+
+def test_no_file_of_the_machine_can_be_read(grader: Grader, target) -> None:
+    """Every page of a file a job can read is shared with every later job through the page cache:
+    caching one (by reading it) is a bit a later job can read back (from what its own reads cost),
+    so a hidden run could hand its inputs to the student's next visible run. A job reads no file
+    of the machine's: the top-level directories other than its own /proc, /dev, /sys and /tmp
+    are empty."""
+    attack = """
+        import os
+        found = []
+        for top in os.listdir("/"):
+            path = "/" + top
+            if path in ("/proc", "/dev", "/sys", "/tmp") or os.path.islink(path):
+                continue
+            if not os.path.isdir(path):
+                continue  # a file at the top (a container's marker), not a library to probe
+            for root, dirs, files in os.walk(path):
+                for name in files:
+                    try:
+                        with open(os.path.join(root, name), "rb") as f:
+                            f.read(1)
+                        found.append(os.path.join(root, name))
+                    except OSError:
+                        pass
+                if len(found) > 3:
+                    return found
+        for gone in ("/usr/lib", "/etc/passwd", "/var/lib", "/lib", "/bin/sh"):
+            if os.path.exists(gone):
+                found.append(gone)
+        return found
+    """
+    report = grader.grade(target, probe(attack))
+    assert full_marks(report), (report.output, [t.message for t in report.tests])
+
+
+def test_every_page_a_job_inherits_is_cached_already(grader: Grader, target) -> None:
+    """What a job can still touch of a file is what the zygote mapped (its interpreter and
+    libraries): all of it is in the page cache before the first job, so a job's touching a page
+    caches nothing a later job could notice."""
+    import numpy
+
+    # As after a reboot: numpy's libraries out of the cache (but the pages something maps).
+    for library in Path(numpy.__file__).parent.rglob("*.so"):
+        fd = os.open(library, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+    with Grader(slots=1) as fresh:
+        assert full_marks(fresh.grade(target, "def solve(x):\n    return x * 2\n"))
+        zygote = fresh.pool.zygote_info()["pid"]
+        files = set()
+        with open(f"/proc/{zygote}/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and fields[5].startswith("/") and "(deleted)" not in fields[5]:
+                    files.add(fields[5].strip())
+        assert any("numpy" in f for f in files) and any("libc" in f for f in files)
+        uncached = {path: n for path in sorted(files) if (n := _pages_not_cached(path))}
+    assert not uncached, f"pages not in the page cache: {uncached}"
+
+
+def _pages_not_cached(path: str) -> int:
+    """How many pages of the file are not in the page cache (mincore on a mapping of it: this
+    process is root, so it sees the cache itself, not just its own page tables)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3 + [ctypes.c_long]
+    size = os.path.getsize(path)
+    if not size:
+        return 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+        try:
+            pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+            vec = (ctypes.c_ubyte * pages)()
+            assert libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vec) == 0
+            return sum(1 for v in vec if not v & 1)
+        finally:
+            libc.munmap(ctypes.c_void_p(address), ctypes.c_size_t(size))
+    finally:
+        os.close(fd)

@@ -178,8 +178,13 @@ print("SEEN", seen)
 """ + (DROPOUT / "reference.py").read_text()
         report = g.grader.grade(dropout, probe)
         seen = report.output.split("SEEN", 1)[1]
-        # An empty read-only folder stands in its place: none of its files, no writing.
-        assert seen.strip() == "[True, '[]', 'OSError']", seen
+        # Gone with all of /var (every top-level directory is hidden); in a directory a job
+        # could see, an empty read-only folder would stand in its place. Either way: none of its
+        # files, no writing.
+        assert seen.strip() in (
+            "[False, 'FileNotFoundError', 'FileNotFoundError']",
+            "[True, '[]', 'OSError']",
+        ), seen
         assert not (folder / "poison.result").exists()
         assert report.score == report.max_score
     finally:
