@@ -18,6 +18,12 @@ Needs: VIEW (quizzes, questions, one's own work), STAFF (the students' work and 
 course: instructors, teaching assistants, lms tokens) and TEACH (author a course's quizzes,
 questions and webhooks, regrade: instructors only). A course instructor authors the questions
 of their course, never the site's shared bank.
+
+Authority over a question (`has_authority`) is the one rule behind answer keys
+(`sees_answer_keys`), what goes into a quiz (`may_add`) and whom an assessment seals
+(service.quizzes.sealing_quiz): site staff over every question, a course's staff over their
+course's own questions; using a shared question gives none, unless someone with authority put it
+in the course's quiz (recorded when added: QuizQuestion.granted, Quiz.granted_pools).
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar, cast
 
-from flask import g
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from flask import g, has_request_context
+from sqlalchemy import ColumnElement, Select, String, false, or_, select, true
+from sqlalchemy import cast as sql_cast
 
 from service.auth import Principal, current_principal
 from service.errors import Problem
@@ -336,16 +343,84 @@ def require_regrade(question: Question) -> None:
     raise Problem(403, _refusal(Need.TEACH))
 
 
+def acts_for_site() -> bool:
+    """Whether the caller acts for the whole site: site staff (admin, an instructor without a
+    course), or no caller at all (the command line, `bank load`)."""
+    return not has_request_context() or courses(Need.TEACH) is ALL
+
+
+def has_authority(question: Question, need: Need = Need.TEACH) -> bool:
+    """Authority over a question, the one concept behind answer keys, adding to quizzes and
+    sealing: site staff have it over every question; a course's instructors (TEACH), and for
+    reading also its teaching assistants (STAFF), over their course's own questions. The shared
+    bank's questions are the site staff's alone: a course that uses one does not get authority
+    over it, unless someone with authority put it in the course's quiz (QuizQuestion.granted,
+    Quiz.granted_pools, recorded when added)."""
+    if acts_for_site():
+        return True
+    allowed = courses(need)
+    return allowed is ALL or (question.course_id is not None and question.course_id in allowed)
+
+
+def _granted_in(question: Question, allowed: Courses) -> bool:
+    """Whether someone with authority put this question in a quiz of these courses (in its list,
+    or as a pool that draws it)."""
+    if not allowed:
+        return False
+    quizzes = select(Quiz.id).where(_in(Quiz.course_id, allowed))
+    listed = db.session.scalar(
+        select(QuizQuestion.id)
+        .where(
+            QuizQuestion.question_id == question.id,
+            QuizQuestion.granted.is_(True),
+            QuizQuestion.quiz_id.in_(quizzes),
+        )
+        .limit(1)
+    )
+    if listed is not None:
+        return True
+    pooled = db.session.scalars(
+        select(Quiz).where(
+            _in(Quiz.course_id, allowed), sql_cast(Quiz.granted_pools, String) != "[]"
+        )
+    )
+    return any(
+        (question.course_id is None or question.course_id == quiz.course_id)
+        and any(tag in question.tags for tag in quiz.granted_pools or [])
+        and any(pool["tag"] in question.tags for pool in quiz.pools or [])
+        for quiz in pooled
+    )
+
+
 def sees_answer_keys(question: Question) -> bool:
-    """Authors see a question's keys, and so do the staff of a course whose quizzes use it."""
-    if principal().role == Role.LMS:
+    """Who has authority over a question sees its keys (data in full, explanation), and so do
+    the staff of a course into whose quiz someone with authority put it. Merely using a question
+    (listing it in one's own quiz, drawing it in a pool, linking it from the LMS) shows none."""
+    if has_request_context() and principal().role == Role.LMS:
         return False  # an LMS syncs grades; it never needs the keys
-    if courses(Need.TEACH) is ALL:
+    if has_authority(question, Need.STAFF):
         return True
-    teach = courses(Need.TEACH)
-    if teach is not ALL and question.course_id in teach:
-        return True
-    return _uses(question, courses(Need.STAFF))
+    return _granted_in(question, courses(Need.STAFF))
+
+
+def may_add(question: Question, course_id: int | None) -> str | None:
+    """Why the caller may not put this question into a quiz of this course (None: they may).
+    Site staff may put any question into any quiz. Anyone else: their course's own questions,
+    and shared questions that no open assessment of another course holds (that course's exam
+    stays its own while it runs; the question may be added once it closes). Another course's
+    questions are never theirs to add."""
+    if acts_for_site() or (question.course_id is not None and question.course_id == course_id):
+        return None
+    if question.course_id is not None:
+        return f"'{question.slug}' belongs to another course."
+    from service.quizzes import sealed_elsewhere
+
+    if sealed_elsewhere(question, course_id) is not None:
+        return (
+            f"'{question.slug}' is in an open assessment of another course; it can be put in "
+            "this course's quizzes once that assessment closes."
+        )
+    return None
 
 
 def _refusal(need: Need) -> str:

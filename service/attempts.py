@@ -91,7 +91,7 @@ def draw_layout(quiz: Quiz, user: User, number: int) -> dict[str, Any]:
     questions = [item.question for item in quiz.items]
     fixed = {q.slug for q in questions}
     for pool in quiz.pools or []:
-        candidates = pool_questions(pool, fixed | {q.slug for q in questions})
+        candidates = pool_questions(pool, fixed | {q.slug for q in questions}, quiz.course_id)
         questions += rng.sample(candidates, pool["draw"])
     if quiz.shuffle_questions:
         rng.shuffle(questions)
@@ -373,14 +373,26 @@ def review_of(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
 
 
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:
-    """Per question: what was answered, and what the review options let the viewer see."""
+    """Per question: what was answered, and what the review options let the viewer see. Staff
+    see everything, except the correct answer and explanation of a question whose answer keys
+    are not theirs (service.access.sees_answer_keys): those they see as the student does."""
+    from service import access
+
     latest = latest_answers(attempt)
     shows = review_of(attempt, staff)
+    as_student = review_of(attempt)
     views = []
     for question in attempt_questions(attempt):
         submission = latest.get(question.id)
         variant = variant_of(attempt, question.slug)
         key = correct_answer(question.type, resolve(question.type, question.data, variant))
+        shown = shows
+        if staff and not access.sees_answer_keys(question):
+            shown = {
+                **shows,
+                "correct_answer": as_student["correct_answer"],
+                "explanation": as_student["explanation"],
+            }
         views.append(
             AnswerView(
                 question=question.slug,
@@ -389,8 +401,8 @@ def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerVie
                 score=(submission.score or 0.0 if submission else 0.0) if shows["score"] else None,
                 max_score=question.points,
                 feedback=submission.feedback if shows["feedback"] and submission else None,
-                explanation=question.explanation if shows["explanation"] else None,
-                correct_answer=key if shows["correct_answer"] else None,
+                explanation=question.explanation if shown["explanation"] else None,
+                correct_answer=key if shown["correct_answer"] else None,
                 variant=variant,
             )
         )

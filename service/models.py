@@ -276,6 +276,10 @@ class Quiz(db.Model):  # type: ignore[name-defined]
     shuffle_questions: Mapped[bool] = mapped_column(default=False)
     # [{"tag": ..., "draw": N}]: each attempt also gets N questions drawn from the tagged set.
     pools: Mapped[list[Any]] = mapped_column(default=list)
+    # The tags of the pools put in by someone with authority over the shared questions they
+    # draw (service.access.has_authority): only those pools let the course's staff see the
+    # drawn shared questions' answer keys, and seal them for every student.
+    granted_pools: Mapped[list[Any]] = mapped_column(default=list)
     bank_fingerprint: Mapped[str | None] = mapped_column(String(64))
     edited_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -294,6 +298,11 @@ class QuizQuestion(db.Model):  # type: ignore[name-defined]
     quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
     position: Mapped[int]
+    # Whether whoever put the question in the quiz had authority over it (site staff, or the
+    # staff of the question's own course): only then do the quiz's course's staff see its answer
+    # keys through the quiz, and does the quiz, as an assessment, seal it for every student
+    # (else only for the course's members). See service.access.has_authority.
+    granted: Mapped[bool] = mapped_column(default=True)
 
     # A quiz's questions are read together (its page, every attempt): with its items, not one
     # query per question.

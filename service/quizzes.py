@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import String, cast, event, select
+from sqlalchemy import String, cast, event, func, or_, select
 
 from service.errors import Problem
 from service.models import (
     AttemptStatus,
     Course,
+    Enrollment,
     Question,
     Quiz,
     QuizAttempt,
@@ -53,8 +54,10 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
     if missing:
         raise Problem(422, f"Unknown question slugs: {', '.join(missing)}.")
     pools = [dict(p) for p in fields.get("pools") or []]
+    existing = db.session.scalar(select(Course.id).where(Course.slug == fields["course"]))
     for pool in pools:
-        pool_questions(pool, exclude=set(slugs))  # 422 unless the pool can be drawn from
+        # 422 unless the pool can be drawn from (in this course: a new one draws only shared ones)
+        pool_questions(pool, exclude=set(slugs), course_id=existing)
     opens, due, closes = fields.get("opens_at"), fields.get("due_at"), fields.get("closes_at")
     if opens and closes and closes <= opens:
         raise Problem(422, "closes_at must be later than opens_at.")
@@ -84,8 +87,15 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
     for part in REVIEW_PARTS:
         setattr(quiz, f"review_{part}", ReviewTime(review.get(part, ReviewTime.AFTER_SUBMIT)))
     quiz.shuffle_questions = bool(fields.get("shuffle_questions", False))
+    # Authority is kept by what stays, and given by who adds (service.access.has_authority).
+    from service import access
+
+    site = access.acts_for_site()
+    kept = set(quiz.granted_pools or []) & {p["tag"] for p in quiz.pools or []}
+    quiz.granted_pools = [p["tag"] for p in pools if site or p["tag"] in kept]
     quiz.pools = pools
     quiz.updated_at = utcnow()
+    granted = {item.question.slug: item.granted for item in quiz.items}
     current = [item.question.slug for item in quiz.items]
     if current != slugs:
         quiz.items.clear()
@@ -93,6 +103,8 @@ def save_quiz(fields: dict[str, Any]) -> Quiz:
         quiz.items.extend(
             QuizQuestion(question=found[slug], position=i) for i, slug in enumerate(slugs)
         )
+    for item in quiz.items:
+        item.granted = granted.get(item.question.slug, False) or access.has_authority(item.question)
     return quiz
 
 
@@ -126,10 +138,13 @@ def review_settings(quiz: Quiz) -> dict[str, str]:
 # --- pools ---------------------------------------------------------------------------------------
 
 
-def pool_questions(pool: dict[str, Any], exclude: set[str]) -> list[Question]:
-    """The questions a pool draws from (tagged, not archived, not already fixed in the quiz).
-    A pool must hold at least `draw` of them, all worth the same points, so every student's
-    attempt has the same maximum."""
+def pool_questions(
+    pool: dict[str, Any], exclude: set[str], course_id: int | None
+) -> list[Question]:
+    """The questions a pool of a quiz in this course draws from: tagged, not archived, not
+    already fixed in the quiz, and the shared bank's or the course's own (never another
+    course's, whoever wrote the quiz). A pool must hold at least `draw` of them, all worth the
+    same points, so every student's attempt has the same maximum."""
     tag, count = pool["tag"], pool["draw"]
     candidates = [
         q
@@ -138,6 +153,7 @@ def pool_questions(pool: dict[str, Any], exclude: set[str]) -> list[Question]:
             .where(
                 Question.archived_at.is_(None),
                 cast(Question.tags, String).contains(f'"{tag}"'),
+                drawable_in(course_id),
             )
             .order_by(Question.slug)
         )
@@ -146,8 +162,8 @@ def pool_questions(pool: dict[str, Any], exclude: set[str]) -> list[Question]:
     if len(candidates) < count:
         raise Problem(
             422,
-            f"The pool tagged '{tag}' has {len(candidates)} question(s) outside the quiz's own "
-            f"list; it cannot draw {count}.",
+            f"The pool tagged '{tag}' has {len(candidates)} question(s) of the shared bank or "
+            f"this course outside the quiz's own list; it cannot draw {count}.",
         )
     points = {q.points for q in candidates}
     if len(points) > 1:
@@ -159,12 +175,19 @@ def pool_questions(pool: dict[str, Any], exclude: set[str]) -> list[Question]:
     return candidates
 
 
+def drawable_in(course_id: int | None) -> Any:
+    """The questions a pool of a quiz in this course may draw: the shared bank's and its own."""
+    if course_id is None:
+        return Question.course_id.is_(None)
+    return or_(Question.course_id.is_(None), Question.course_id == course_id)
+
+
 def quiz_max_score(quiz: Quiz) -> float:
     fixed = sum(item.question.points for item in quiz.items)
     drawn = 0.0
     for pool in quiz.pools or []:
         try:
-            candidates = pool_questions(pool, {i.question.slug for i in quiz.items})
+            candidates = pool_questions(pool, {i.question.slug for i in quiz.items}, quiz.course_id)
         except Problem:
             continue
         drawn += pool["draw"] * candidates[0].points
@@ -262,27 +285,74 @@ def content_hidden(quiz: Quiz, now: datetime | None = None) -> bool:
     return quiz.opens_at is not None and (now or utcnow()) < quiz.opens_at
 
 
-def sealing_quiz(question: Question, user_id: int, now: datetime | None = None) -> Quiz | None:
-    """An assessment that holds this question (in its list or a pool) and has not closed for
-    this student: until then, the question is answered and read in full only in an attempt."""
-    now = now or utcnow()
-    holders = list(
-        db.session.scalars(
-            select(Quiz)
+def holding_assessments(question: Question) -> list[tuple[Quiz, bool]]:
+    """The assessments that hold this question (in their list, or in a pool that may draw it),
+    each with whether it holds it with authority (service.access.has_authority): put there by
+    someone with authority over it, or the quiz's course's own question."""
+    held: list[tuple[Quiz, bool]] = [
+        (quiz, granted or question.course_id == quiz.course_id)
+        for quiz, granted in db.session.execute(
+            select(Quiz, QuizQuestion.granted)
             .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
             .where(QuizQuestion.question_id == question.id)
-        )
-    )
-    holders += [
-        q
-        for q in db.session.scalars(select(Quiz).where(cast(Quiz.pools, String) != "[]"))
-        if any(pool["tag"] in question.tags for pool in q.pools or [])
+        ).all()
     ]
-    for quiz in holders:
-        if not is_assessment(quiz):
-            continue
+    for quiz in db.session.scalars(select(Quiz).where(cast(Quiz.pools, String) != "[]")):
+        if question.course_id is not None and question.course_id != quiz.course_id:
+            continue  # a pool never draws another course's questions
+        tags = [pool["tag"] for pool in quiz.pools or [] if pool["tag"] in question.tags]
+        if tags:
+            granted = question.course_id == quiz.course_id or any(
+                tag in (quiz.granted_pools or []) for tag in tags
+            )
+            held.append((quiz, granted))
+    return [(quiz, granted) for quiz, granted in held if is_assessment(quiz)]
+
+
+def _member(user_id: int, course_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Enrollment.id).where(
+                Enrollment.user_id == user_id, Enrollment.course_id == course_id
+            )
+        )
+        is not None
+    )
+
+
+def sealing_quiz(question: Question, user_id: int, now: datetime | None = None) -> Quiz | None:
+    """An assessment that holds this question (in its list or a pool), has not closed for this
+    student and is relevant to them: until then, the question is answered and read in full
+    only in an attempt. An assessment holding the question with authority (its own course's
+    question, or put there by site staff) seals it for every student; one that merely uses a
+    shared question seals it only for the members of its course, so no course locks the shared
+    bank for the rest of the site."""
+    now = now or utcnow()
+    for quiz, granted in holding_assessments(question):
         closes = closes_for(quiz, user_id)
-        if closes is None or now < closes:
+        if closes is not None and now >= closes:
+            continue
+        if granted or _member(user_id, quiz.course_id):
+            return quiz
+    return None
+
+
+def open_for_anyone(quiz: Quiz, now: datetime | None = None) -> bool:
+    """Whether an assessment is still open for some student (an extension may keep it open)."""
+    now = now or utcnow()
+    if quiz.closes_at is None or now < quiz.closes_at:
+        return True
+    extended = db.session.scalar(
+        select(func.max(QuizExtension.due_at)).where(QuizExtension.quiz_id == quiz.id)
+    )
+    return extended is not None and now < extended
+
+
+def sealed_elsewhere(question: Question, course_id: int | None) -> Quiz | None:
+    """An open assessment of another course that holds this question (what a course's
+    instructor may not take into their own quizzes: service.access.may_add)."""
+    for quiz, _granted in holding_assessments(question):
+        if quiz.course_id != course_id and open_for_anyone(quiz):
             return quiz
     return None
 

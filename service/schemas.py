@@ -356,7 +356,10 @@ class SubmissionSchema(Schema):
         return s.feedback if self._feedback_shown(s) else ""
 
     def _explanation(self, s: Submission) -> str | None:
-        shown = viewer_is_staff(Submission, s) or explanation_visible(s)
+        # Staff see it if the question's keys are theirs (service.access.sees_answer_keys),
+        # else as the student does.
+        staff = viewer_is_staff(Submission, s) and viewer_is_instructor(s.question)
+        shown = staff or explanation_visible(s)
         return s.question.explanation if shown and s.graded_at else None
 
     def _curves(self, s: Submission) -> Any:

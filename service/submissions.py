@@ -24,9 +24,7 @@ from service.grades import grade_result, write_grade
 from service.models import (
     AttemptStatus,
     Question,
-    Quiz,
     QuizAttempt,
-    QuizQuestion,
     Submission,
     SubmissionStatus,
     User,
@@ -75,25 +73,25 @@ def check_cooldown(user: User, question: Question, attempt: QuizAttempt | None) 
 
 
 def check_not_in_open_attempt(user: User, question: Question) -> None:
-    """While a quiz attempt holding this question is open, answering it on its own would show
-    the score (and the explanation) the attempt keeps hidden until it is submitted."""
-    quiz_slug = db.session.scalar(
-        select(Quiz.slug)
-        .join(QuizAttempt, QuizAttempt.quiz_id == Quiz.id)
-        .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
-        .where(
-            QuizAttempt.user_id == user.id,
-            QuizAttempt.status == AttemptStatus.IN_PROGRESS,
-            QuizQuestion.question_id == question.id,
-        )
-        .limit(1)
+    """While a quiz attempt holding this question (fixed, or drawn from a pool into it) is open,
+    answering it on its own would show the score (and the explanation) the attempt keeps hidden
+    until it is submitted."""
+    open_attempts = db.session.scalars(
+        select(QuizAttempt)
+        .where(QuizAttempt.user_id == user.id, QuizAttempt.status == AttemptStatus.IN_PROGRESS)
+        .order_by(QuizAttempt.id)
     )
-    if quiz_slug is not None:
-        raise Problem(
-            409,
-            f"Your attempt at quiz '{quiz_slug}' holds this question and is still open: "
-            "answer it there, or submit the attempt first.",
-        )
+    for attempt in open_attempts:
+        if attempt.layout:
+            held = question.slug in attempt.layout.get("questions", [])
+        else:  # attempts older than layouts hold the quiz's fixed questions
+            held = any(item.question_id == question.id for item in attempt.quiz.items)
+        if held:
+            raise Problem(
+                409,
+                f"Your attempt at quiz '{attempt.quiz.slug}' holds this question and is still "
+                "open: answer it there, or submit the attempt first.",
+            )
     sealed = sealing_quiz(question, user.id)
     if sealed is not None:
         raise Problem(

@@ -28,7 +28,7 @@ from service.models import (
     User,
     db,
 )
-from service.quizzes import extension_for, save_quiz
+from service.quizzes import extension_for, pool_questions, save_quiz
 from service.revisions import record, revision, revisions
 from service.schemas import (
     MAX_ID,
@@ -79,18 +79,44 @@ def own_attempt_or_404(attempt_id: int) -> QuizAttempt:
     return attempt
 
 
-def _check_questions(body: dict[str, Any]) -> None:
-    """A quiz may hold only questions its author may see (the shared bank, their course's)."""
-    visible = set(
-        db.session.scalars(
-            select(Question.slug).where(
-                Question.slug.in_(body["questions"]), access.scoped(Question)
-            )
+def _check_questions(body: dict[str, Any], quiz: Quiz | None = None) -> None:
+    """A quiz may hold only questions its author may see (the shared bank, their course's), and
+    take in only those they may add to this course (service.access.may_add): what the quiz
+    already holds stays; each question newly listed, and each new pool's questions, are
+    checked (422 naming them)."""
+    slugs: list[str] = body["questions"]
+    listed = {
+        q.slug: q
+        for q in db.session.scalars(
+            select(Question).where(Question.slug.in_(slugs), access.scoped(Question))
         )
-    )
-    hidden = [slug for slug in body["questions"] if slug not in visible]
+    }
+    hidden = [slug for slug in slugs if slug not in listed]
     if hidden:
         raise Problem(422, f"Unknown question slugs: {', '.join(hidden)}.")
+    course_id = db.session.scalar(select(Course.id).where(Course.slug == body["course"]))
+    if quiz is not None and quiz.course.slug != body["course"]:
+        quiz = None  # moved to another course: everything it holds is new there
+    held = {item.question.slug for item in quiz.items} if quiz is not None else set()
+    refused = [
+        reason
+        for slug in slugs
+        if slug not in held and (reason := access.may_add(listed[slug], course_id))
+    ]
+    if refused:
+        raise Problem(422, "These questions cannot be put in this quiz: " + " ".join(refused))
+    pooled = {pool["tag"] for pool in quiz.pools or []} if quiz is not None else set()
+    for pool in body.get("pools") or []:
+        if pool["tag"] in pooled:
+            continue
+        for question in pool_questions(pool, set(slugs), course_id):
+            reason = access.may_add(question, course_id)
+            if reason:
+                raise Problem(
+                    422,
+                    f"The pool tagged '{pool['tag']}' cannot be put in this quiz: it would draw "
+                    f"{reason}",
+                )
 
 
 @blp.route("/quizzes")
@@ -140,9 +166,9 @@ def get_quiz(slug: str) -> Quiz:
 @blp.response(200, QuizSchema)
 def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
     """Replace a quiz's settings and question list (the course's instructors)."""
-    quiz_or_404(slug, Need.TEACH)
+    current = quiz_or_404(slug, Need.TEACH)
     _require_course_teacher(body["course"])
-    _check_questions(body)
+    _check_questions(body, current)
     if body["slug"] != slug:
         raise Problem(422, "The slug in the body differs from the one in the URL.")
     quiz = save_quiz(body)
@@ -175,7 +201,7 @@ def restore_quiz(slug: str, number: int) -> Quiz:
     except ValidationError as exc:
         raise Problem(409, f"Revision {number} cannot be restored: {exc.messages}") from exc
     _require_course_teacher(fields["course"])
-    _check_questions(fields)
+    _check_questions(fields, quiz)
     quiz = save_quiz(fields)
     record(quiz, "restore", current_user())
     db.session.commit()

@@ -570,10 +570,14 @@ def submission(submission_id: int) -> str:
     instructor = access.allows(Submission, item, Need.STAFF)
     staff = instructor and request.args.get("view") != "student"
     shows = review_of(item.attempt, staff) if item.attempt is not None else None
+    shows = shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")}
+    if staff and not access.sees_answer_keys(item.question):  # then as its student sees it
+        student = review_of(item.attempt) if item.attempt is not None else shows
+        shows = {**shows, "explanation": student["explanation"]}
     return _render(
         "submission.html",
         submission=item,
-        shows=shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")},
+        shows=shows,
         staff=staff,
         instructor=instructor,
         teacher=staff and access.allows(Submission, item, Need.TEACH),

@@ -242,3 +242,35 @@ def test_a_practice_variant_is_the_students_own_and_stable(
         headers=student,
     ).get_json()
     assert (result["score"], result["variant"]) == (2.0, mine)
+
+
+def test_a_pool_drawn_question_of_an_open_attempt_is_not_answered_on_its_own(
+    client: FlaskClient,
+    questions: dict[str, Any],
+    instructor: dict[str, str],
+    student: dict[str, str],
+) -> None:
+    never = {part: "never" for part in ("score", "feedback", "correct_answer", "explanation")}
+    quiz = {
+        "slug": "drawn",
+        "title": "Drawn",
+        "course": "reg-101",
+        "questions": ["t-true-false"],
+        "pools": [{"tag": "inference", "draw": 1}],  # t-single alone has the tag
+        "review": never,
+    }
+    assert client.post("/api/v1/quizzes", json=quiz, headers=instructor).status_code == 201
+    attempt = start(client, student, "drawn").get_json()
+    assert [q["slug"] for q in attempt["questions"]] == ["t-true-false", "t-single"]
+
+    for slug, value in (("t-true-false", True), ("t-single", "b")):
+        alone = client.post(
+            f"/api/v1/questions/{slug}/submissions", json={"answer": value}, headers=student
+        )
+        assert_problem(alone, 409, "drawn", "still open")
+
+    client.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=student)
+    after = client.post(
+        "/api/v1/questions/t-single/submissions", json={"answer": "b"}, headers=student
+    )
+    assert after.status_code == 201, after.get_json()
