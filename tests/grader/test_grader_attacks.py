@@ -612,6 +612,26 @@ def test_hidden_feedback_reveals_no_inputs(grader: Grader, target) -> None:
     assert "Leak" in report.tests[0].message  # visible tests do show the exception
 
 
+def test_a_hidden_test_names_only_a_few_exceptions(grader: Grader, target) -> None:
+    """Which builtin exception a hidden test raises is the submission's choice, made with the
+    hidden inputs in hand: with 60 names to pick from, a hidden test's feedback would carry about
+    6 bits of them per submission. It names only a few, the rest are "an exception"."""
+    shown = set()
+    for name in ("ConnectionError", "Warning", "UnicodeError", "OverflowError", "ValueError"):
+        source = src(
+            f"""
+            def solve(x):
+                if len(x) == 3:
+                    return x * 2
+                raise {name}("smuggled")
+            """
+        )
+        report = grader.grade(target, source)
+        assert report.tests[0].passed and not report.tests[1].passed
+        shown.add(report.tests[1].message)
+    assert shown == {"failed: raised an exception", "failed: raised ValueError"}
+
+
 # ------------------------------------------------------------------------------------------------
 # reaching outside the sandbox
 
