@@ -734,3 +734,20 @@ def test_concurrent_jobs_run_under_separate_uids(grader: Grader, target) -> None
         t.join()
     assert all(full_marks(r) for r in reports)
     assert any(len(s) == 2 for s in seen), "the two jobs never ran at the same time as two uids"
+
+
+def test_the_harness_modules_are_out_of_a_submissions_sight(grader: Grader, target) -> None:
+    """A submission that patches the harness by name (`sys.modules["grader._child"]._sharing =
+    ...`) to fake the checks on its own side effects finds none of its modules."""
+    source = src(
+        """
+        import sys
+
+        found = sorted(n for n in sys.modules if n == "grader" or n.startswith("grader."))
+
+        def solve(x):
+            return x * 0 if found else x * 2
+        """
+    )
+    report = grader.grade(target, source)
+    assert full_marks(report), [t.message for t in report.tests]
