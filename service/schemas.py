@@ -740,7 +740,7 @@ class ExtensionWriteSchema(StrictSchema):
         validate=validate.Range(0, 10_000),
         metadata={"description": "Added to the quiz's time limit for this student"},
     )
-    due_at = fields.AwareDateTime(
+    due_at = UtcDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=None,

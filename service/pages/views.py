@@ -5,13 +5,14 @@ attempts, and an instructor's course page. Scripts only enhance them: every form
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -89,7 +90,7 @@ from service.quizzes import (
     time_limit_for,
 )
 from service.regrades import override_score
-from service.schemas import MAX_ID
+from service.schemas import MAX_ID, UtcDateTime
 from service.submissions import SETTLED, create_submission, standalone_variant
 
 bp = Blueprint(
@@ -383,9 +384,9 @@ def extend(slug: str) -> Response:
     due_text = (request.form.get("due_at") or "").strip()
     due = None
     if due_text:
-        try:
-            due = datetime.fromisoformat(due_text).replace(tzinfo=UTC)
-        except ValueError as exc:
+        try:  # the API's date and time field; the form's own (no offset) means UTC
+            due = UtcDateTime(default_timezone=UTC).deserialize(due_text)
+        except ValidationError as exc:
             raise Problem(422, f"'{due_text}' is not a date and time (UTC).") from exc
     extension = extension_for(item, student.id)
     if minutes == 0 and due is None:
