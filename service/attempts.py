@@ -37,6 +37,7 @@ from service.models import (
     utcnow,
 )
 from service.quizzes import (
+    REVIEW_PARTS,
     attempt_deadline,
     closes_for,
     pool_questions,
@@ -50,22 +51,6 @@ log = logging.getLogger("holdout.attempts")
 
 def deadline(attempt: QuizAttempt) -> datetime | None:
     return attempt_deadline(attempt)
-
-
-def results_visible(submission: Submission) -> bool:
-    """A score is shown once graded; inside an attempt, only when its review options allow."""
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "score")
-
-
-def feedback_visible(submission: Submission) -> bool:
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "feedback")
-
-
-def explanation_visible(submission: Submission) -> bool:
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "explanation")
 
 
 def enroll(user: User, course_id: int) -> None:
@@ -367,9 +352,18 @@ class AnswerView:
 def review_of(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
     """Which parts of the review this viewer sees now: staff everything, students what the
     quiz's review options allow."""
-    from service.quizzes import REVIEW_PARTS
-
     return {part: staff or review_allows(attempt, part) for part in REVIEW_PARTS}
+
+
+def result_review(submission: Submission, staff: bool = False) -> dict[str, bool]:
+    """Which parts of one submission's result this viewer sees now, wherever it is shown (the
+    submission, its grade history, the pages): all of them outside a quiz attempt; inside one,
+    what `review_of` its attempt says. "score" is every score; "feedback" is the feedback text,
+    the per-test results, a lab's curves and an override's comment (it may name the right
+    answer); "explanation" the question's explanation; "correct_answer" the answer key."""
+    if submission.attempt is None:
+        return {part: True for part in REVIEW_PARTS}
+    return review_of(submission.attempt, staff)
 
 
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:

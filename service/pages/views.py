@@ -38,6 +38,7 @@ from service.attempts import (
     hand_in_if_expired,
     latest_answers,
     question_views,
+    result_review,
     review_of,
     start_attempt,
     submit_attempt,
@@ -570,11 +571,10 @@ def submission(submission_id: int) -> str:
     item = access.get(Submission, submission_id)  # one's own, or as staff of its course
     instructor = access.allows(Submission, item, Need.STAFF)
     staff = instructor and request.args.get("view") != "student"
-    shows = review_of(item.attempt, staff) if item.attempt is not None else None
     return _render(
         "submission.html",
         submission=item,
-        shows=shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")},
+        shows=result_review(item, staff),
         staff=staff,
         instructor=instructor,
         teacher=staff and access.allows(Submission, item, Need.TEACH),
