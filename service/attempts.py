@@ -37,6 +37,7 @@ from service.models import (
     utcnow,
 )
 from service.quizzes import (
+    REVIEW_PARTS,
     attempt_deadline,
     closes_for,
     pool_questions,
@@ -50,22 +51,6 @@ log = logging.getLogger("holdout.attempts")
 
 def deadline(attempt: QuizAttempt) -> datetime | None:
     return attempt_deadline(attempt)
-
-
-def results_visible(submission: Submission) -> bool:
-    """A score is shown once graded; inside an attempt, only when its review options allow."""
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "score")
-
-
-def feedback_visible(submission: Submission) -> bool:
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "feedback")
-
-
-def explanation_visible(submission: Submission) -> bool:
-    attempt = submission.attempt
-    return attempt is None or review_allows(attempt, "explanation")
 
 
 def enroll(user: User, course_id: int) -> None:
@@ -210,28 +195,67 @@ def _question_in(attempt: QuizAttempt, slug: str) -> Question:
     raise Problem(404, f"Quiz '{attempt.quiz.slug}' has no question '{slug}' in this attempt.")
 
 
-def answer_question(attempt: QuizAttempt, slug: str, answer: Any) -> Submission:
-    if attempt.status != AttemptStatus.IN_PROGRESS:
-        if attempt.ended_by == "time" and attempt.submitted_at is not None:
-            raise Problem(
-                409,
-                f"The time for this attempt ran out at {attempt.submitted_at.isoformat()}; "
-                "it was handed in with the answers given in time.",
-            )
-        raise Problem(409, "This attempt has been submitted; start a new attempt to answer again.")
-    limit = deadline(attempt)
-    if limit is not None and utcnow() >= limit:
-        raise Problem(409, f"The time for this attempt ran out at {limit.isoformat()}.")
-    question = _question_in(attempt, slug)
-    return create_submission(
-        attempt.user, question, answer, attempt=attempt, variant=variant_of(attempt, slug)
+def hold_open(attempt: QuizAttempt) -> bool:
+    """Take the attempt's row for the rest of this transaction if it is still open; False once
+    it has been handed in (a moment ago, maybe, by another request or process).
+
+    Answering and handing in both begin with this conditional UPDATE, so they exclude each
+    other in the database (the house style of service.jobs.claim): on PostgreSQL the row lock
+    makes the second one wait until the first commits and then re-check that the attempt is
+    still open; on SQLite the first write takes the database's one write lock until commit. An
+    answer is therefore either committed before the hand-in (which then counts it) or refused."""
+    return (
+        rows_changed(
+            update(QuizAttempt)
+            .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.IN_PROGRESS)
+            .values(status=QuizAttempt.status)
+        )
+        == 1
     )
 
 
+def _handed_in(attempt: QuizAttempt) -> Problem:
+    db.session.refresh(attempt)
+    if attempt.ended_by == "time" and attempt.submitted_at is not None:
+        return Problem(
+            409,
+            f"The time for this attempt ran out at {attempt.submitted_at.isoformat()}; "
+            "it was handed in with the answers given in time.",
+        )
+    return Problem(409, "This attempt has been submitted; start a new attempt to answer again.")
+
+
+def answer_question(attempt: QuizAttempt, slug: str, answer: Any) -> Submission:
+    """Record an answer in an open attempt, before its deadline; 409 otherwise. The attempt's
+    row is held (`hold_open`) until the caller commits, and the answer's time is taken once the
+    row is held: a hand-in waits for the answer and counts it, or the answer is refused."""
+    if attempt.status != AttemptStatus.IN_PROGRESS or not hold_open(attempt):
+        raise _handed_in(attempt)
+    now = utcnow()
+    limit = deadline(attempt)
+    if limit is not None and now >= limit:
+        raise Problem(409, f"The time for this attempt ran out at {limit.isoformat()}.")
+    question = _question_in(attempt, slug)
+    return create_submission(
+        attempt.user, question, answer, attempt=attempt, variant=variant_of(attempt, slug), at=now
+    )
+
+
+def counted_answers(attempt: QuizAttempt) -> list[Submission]:
+    """The attempt's answers that count, oldest first: every one while it is open; once handed
+    in, those given at or before its hand-in (`submitted_at`, which is never later than the
+    deadline unless an accepted answer was, see `submit_attempt`). Answering and handing in
+    exclude each other, so nothing is stored later; should anything ever be, it never counts
+    (score, review, gradebook, rescoring)."""
+    cutoff = attempt.submitted_at
+    return [s for s in attempt.submissions if cutoff is None or s.created_at <= cutoff]
+
+
 def latest_answers(attempt: QuizAttempt) -> dict[int, Submission]:
-    """The last answer to each question in the attempt (earlier ones are kept, not counted)."""
+    """The last counted answer to each question in the attempt (earlier ones are kept, not
+    counted)."""
     latest: dict[int, Submission] = {}
-    for submission in attempt.submissions:
+    for submission in counted_answers(attempt):
         latest[submission.question_id] = submission
     return latest
 
@@ -243,20 +267,34 @@ def score_attempt(attempt: QuizAttempt) -> float:
 def submit_attempt(
     attempt: QuizAttempt, ended_by: str = "student", at: datetime | None = None
 ) -> QuizAttempt | None:
-    """Hand in an attempt, exactly once: a conditional UPDATE, so a student's click and the
-    background loop at the deadline (in any process) cannot both hand it in. Returns None if it
-    was already handed in by someone else."""
-    if attempt.status == AttemptStatus.SUBMITTED:
+    """Hand in an attempt, exactly once: the conditional UPDATE of `hold_open`, so a student's
+    click and the background loop at the deadline (in any process) cannot both hand it in, and
+    an answer being saved meanwhile is committed first (and counted) or refused after. Returns
+    None if it was already handed in by someone else.
+
+    `submitted_at` is the hand-in's moment (`at`, the deadline, for the background loop), taken
+    once the row is held and never later than the deadline; but never earlier than an answer
+    that was accepted, whatever the clocks of the processes that took them (an answer that got
+    a 2xx always counts)."""
+    if attempt.status == AttemptStatus.SUBMITTED or not hold_open(attempt):
+        db.session.refresh(attempt)
         return attempt if ended_by == "student" else None
     moment = at or utcnow()
-    won = rows_changed(
+    limit = deadline(attempt)
+    if at is None and limit is not None and moment >= limit:
+        moment, ended_by = limit, "time"  # the click came after the time ran out
+    last_answer = db.session.scalar(
+        select(func.max(Submission.created_at)).where(Submission.attempt_id == attempt.id)
+    )
+    if last_answer is not None and last_answer > moment:
+        moment = last_answer
+    rows_changed(
         update(QuizAttempt)
-        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.IN_PROGRESS)
+        .where(QuizAttempt.id == attempt.id)
         .values(status=AttemptStatus.SUBMITTED, submitted_at=moment, ended_by=ended_by)
     )
     db.session.refresh(attempt)
-    if won != 1:
-        return attempt if ended_by == "student" else None
+    db.session.expire(attempt, ["submissions"])  # read again: all that were accepted
     attempt.score = score_attempt(attempt)
     db.session.flush()
     publish(AttemptHandedIn(attempt_id=attempt.id, user_id=attempt.user_id))
@@ -367,9 +405,27 @@ class AnswerView:
 def review_of(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
     """Which parts of the review this viewer sees now: staff everything, students what the
     quiz's review options allow."""
-    from service.quizzes import REVIEW_PARTS
-
     return {part: staff or review_allows(attempt, part) for part in REVIEW_PARTS}
+
+
+def result_review(submission: Submission, staff: bool = False) -> dict[str, bool]:
+    """Which parts of one submission's result this viewer sees now, wherever it is shown (the
+    submission, its grade history, the pages): all of them outside a quiz attempt; inside one,
+    what `review_of` its attempt says. "score" is every score; "feedback" is the feedback text,
+    the per-test results, a lab's curves and an override's comment (it may name the right
+    answer); "explanation" the question's explanation; "correct_answer" the answer key. Staff
+    whose answer keys these are not (service.access.sees_answer_keys) see the explanation and the
+    key as the student does."""
+    from service import access
+
+    if submission.attempt is None:
+        return {part: True for part in REVIEW_PARTS}
+    shows = review_of(submission.attempt, staff)
+    if staff and not access.sees_answer_keys(submission.question):
+        student = review_of(submission.attempt)
+        shows = {**shows, "explanation": student["explanation"]}
+        shows["correct_answer"] = student["correct_answer"]
+    return shows
 
 
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:

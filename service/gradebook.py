@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
+from service.attempts import counted_answers, latest_answers
 from service.models import (
     AttemptStatus,
     Course,
@@ -80,7 +81,8 @@ def counted_quiz_score(quiz: Quiz, user_id: int) -> tuple[float, bool] | None:
     if attempt is None:
         return None
     pending = any(
-        s.status in (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING) for s in attempt.submissions
+        s.status in (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
+        for s in counted_answers(attempt)
     )
     return attempt.score or 0.0, pending
 
@@ -186,7 +188,11 @@ def course_gradebook(course: Course) -> Gradebook:
             select(Submission.user_id, Question.slug, func.count(Submission.id))
             .join(QuizAttempt, QuizAttempt.id == Submission.attempt_id)
             .join(Question, Question.id == Submission.question_id)
-            .where(QuizAttempt.quiz_id.in_(quiz_ids), QuizAttempt.status == AttemptStatus.SUBMITTED)
+            .where(
+                QuizAttempt.quiz_id.in_(quiz_ids),
+                QuizAttempt.status == AttemptStatus.SUBMITTED,
+                Submission.created_at <= QuizAttempt.submitted_at,  # as counted_answers
+            )
             .group_by(Submission.user_id, Question.slug)
         ):
             answer_counts[(user_id, slug)] = count
@@ -199,10 +205,7 @@ def course_gradebook(course: Course) -> Gradebook:
             row.item_scores[f"quiz:{quiz.slug}"] = row.scores[quiz.slug]
             if attempt is None:
                 continue
-            latest: dict[int, Submission] = {}
-            for submission in attempt.submissions:
-                latest[submission.question_id] = submission
-            for submission in latest.values():
+            for submission in latest_answers(attempt).values():
                 if submission.status == SubmissionStatus.GRADED:
                     slug = submission.question.slug
                     best = row.question_scores.get(slug)

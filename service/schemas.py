@@ -20,14 +20,12 @@ from question_bank.types import (
 from service.attempts import (
     attempt_answers,
     deadline,
-    explanation_visible,
-    feedback_visible,
     question_views,
-    results_visible,
+    result_review,
     review_of,
 )
 from service.auth import current_user
-from service.models import Question, Quiz, QuizAttempt, Role, Submission, utcnow
+from service.models import Grade, Question, Quiz, QuizAttempt, Role, Submission, utcnow
 from service.quizzes import (
     closes_for,
     content_hidden,
@@ -303,8 +301,14 @@ class LabEpochsSchema(Schema):
     reference = fields.Nested(LabMarksSchema)
 
 
+def result_shows(s: Submission) -> dict[str, bool]:
+    """What the caller sees of a submission's result (service.attempts.result_review): the one
+    rule for the submission view and its grade history alike."""
+    return result_review(s, viewer_is_staff(Submission, s))
+
+
 class SubmissionSchema(Schema):
-    """Scores, feedback and the explanation stay hidden while the quiz attempt is open."""
+    """Scores, feedback and the explanation show as the quiz's review options allow."""
 
     id = fields.Integer(required=True)
     question = fields.Function(lambda s: s.question.slug, required=True)
@@ -347,30 +351,24 @@ class SubmissionSchema(Schema):
     )
 
     def _score(self, s: Submission) -> float | None:
-        return s.score if viewer_is_staff(Submission, s) or results_visible(s) else None
+        return s.score if result_shows(s)["score"] else None
 
     def _tests(self, s: Submission) -> list[Any]:
-        return s.tests if self._feedback_shown(s) else []
+        return s.tests if result_shows(s)["feedback"] else []
 
     def _feedback(self, s: Submission) -> str:
-        return s.feedback if self._feedback_shown(s) else ""
+        return s.feedback if result_shows(s)["feedback"] else ""
 
     def _explanation(self, s: Submission) -> str | None:
-        # Staff see it if the question's keys are theirs (service.access.sees_answer_keys),
-        # else as the student does.
-        staff = viewer_is_staff(Submission, s) and viewer_is_instructor(s.question)
-        shown = staff or explanation_visible(s)
+        shown = result_shows(s)["explanation"]
         return s.question.explanation if shown and s.graded_at else None
 
+    # A lab's curves are feedback: shown with the per-test results, absent while hidden.
     def _curves(self, s: Submission) -> Any:
-        return s.lab["curves"] if s.lab and self._feedback_shown(s) else missing
+        return s.lab["curves"] if s.lab and result_shows(s)["feedback"] else missing
 
     def _epochs(self, s: Submission) -> Any:
-        return s.lab["epochs"] if s.lab and self._feedback_shown(s) else missing
-
-    def _feedback_shown(self, s: Submission) -> bool:
-        """A lab's curves are feedback: shown with the per-test results, absent while hidden."""
-        return viewer_is_staff(Submission, s) or feedback_visible(s)
+        return s.lab["epochs"] if s.lab and result_shows(s)["feedback"] else missing
 
 
 class WaitArgs(StrictSchema):
@@ -671,21 +669,38 @@ class RegradeSchema(Schema):
 
 
 class GradeSchema(Schema):
-    """One score a submission was given: its first grading, then one per regrade."""
+    """One score a submission was given: its first grading, then one per regrade or override.
+    Its parts show as they do in the submission itself (`result_shows`): feedback and an
+    override's comment only while the quiz's review options show feedback."""
 
     id = fields.Integer(required=True)
     regrade = fields.Integer(attribute="regrade_id", allow_none=True)
     status = fields.String(required=True)
-    score = fields.Float(required=True)
+    score = fields.Method("_score", required=True, metadata={"type": "number", "nullable": True})
     max_score = fields.Float(required=True)
     question_version = fields.Integer(required=True)
     exercise_version = fields.String(allow_none=True)
-    feedback = fields.String(required=True)
+    feedback = fields.Method(
+        "_feedback", required=True, metadata={"type": "string", "description": "As shown"}
+    )
     graded_at = fields.DateTime(required=True)
     graded_by = fields.Integer(
         attribute="graded_by_id", allow_none=True, metadata={"description": "An override's author"}
     )
-    comment = fields.String(allow_none=True, metadata={"description": "Why it was overridden"})
+    comment = fields.Method(
+        "_comment",
+        allow_none=True,
+        metadata={"type": "string", "nullable": True, "description": "Why it was overridden"},
+    )
+
+    def _score(self, grade: Grade) -> float | None:
+        return grade.score if result_shows(grade.submission)["score"] else None
+
+    def _feedback(self, grade: Grade) -> str:
+        return grade.feedback if result_shows(grade.submission)["feedback"] else ""
+
+    def _comment(self, grade: Grade) -> str | None:
+        return grade.comment if result_shows(grade.submission)["feedback"] else None
 
 
 class OverrideSchema(StrictSchema):
@@ -743,7 +758,7 @@ class ExtensionWriteSchema(StrictSchema):
         validate=validate.Range(0, 10_000),
         metadata={"description": "Added to the quiz's time limit for this student"},
     )
-    due_at = fields.AwareDateTime(
+    due_at = UtcDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=None,

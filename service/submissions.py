@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -45,8 +45,8 @@ def normalized_answer(question: Question, answer: Any) -> Any:
         raise Problem(422, f"Invalid answer for {question.type} question: {exc}") from exc
 
 
-def late_penalty(attempt: QuizAttempt | None) -> float:
-    return late_penalty_for(attempt)  # the student's own due date (an extension moves it)
+def late_penalty(attempt: QuizAttempt | None, now: datetime | None = None) -> float:
+    return late_penalty_for(attempt, now)  # the student's own due date (an extension moves it)
 
 
 def check_cooldown(user: User, question: Question, attempt: QuizAttempt | None) -> None:
@@ -112,9 +112,13 @@ def create_submission(
     answer: Any,
     attempt: QuizAttempt | None = None,
     variant: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Submission:
     """A new submission: quick answers graded at once, code answers queued for the grader.
-    The caller commits, then dispatches the queued ones (service.jobs.dispatch)."""
+    `at`: when it was given (default now; an attempt's answer passes the moment it checked
+    the deadline against). The caller commits, then dispatches the queued ones
+    (service.jobs.dispatch)."""
+    at = at or utcnow()
     answer = normalized_answer(question, answer)
     if attempt is None:
         check_not_in_open_attempt(user, question)
@@ -130,8 +134,9 @@ def create_submission(
         status=SubmissionStatus.QUEUED,
         tests=[],
         feedback="",
-        late_penalty=late_penalty(attempt),
+        late_penalty=late_penalty(attempt, at),
         variant=variant,
+        created_at=at,
     )
     db.session.add(submission)
     if not graded_at_once(question.type):

@@ -22,6 +22,7 @@ from service.schemas import (
     RegradeCreateSchema,
     RegradeSchema,
     SubmissionSchema,
+    result_shows,
 )
 
 blp = Blueprint("regrades", __name__, url_prefix="/api/v1", description="Regrades and history")
@@ -72,12 +73,9 @@ def get_regrade(regrade_id: int) -> Regrade:
 def submission_grades(submission_id: int) -> list[Grade]:
     """Every score this submission was given, oldest first (the owner and staff)."""
     submission = access.get(Submission, submission_id)
-    if submission.attempt is not None and submission.user_id == current_user().id:
-        from service.attempts import results_visible
-
-        if not results_visible(submission):
-            return []  # scores stay hidden as the quiz's review options say
-    return list(submission.grades)
+    if not result_shows(submission)["score"]:
+        return []  # scores stay hidden as the quiz's review options say
+    return list(submission.grades)  # each shown as the submission is (GradeSchema)
 
 
 @blp.route("/submissions/<int:submission_id>/override", methods=["POST"])

@@ -5,13 +5,14 @@ attempts, and an instructor's course page. Scripts only enhance them: every form
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -37,6 +38,7 @@ from service.attempts import (
     hand_in_if_expired,
     latest_answers,
     question_views,
+    result_review,
     review_of,
     start_attempt,
     submit_attempt,
@@ -89,7 +91,7 @@ from service.quizzes import (
     time_limit_for,
 )
 from service.regrades import override_score
-from service.schemas import MAX_ID
+from service.schemas import MAX_ID, UtcDateTime
 from service.submissions import SETTLED, create_submission, standalone_variant
 
 bp = Blueprint(
@@ -383,9 +385,9 @@ def extend(slug: str) -> Response:
     due_text = (request.form.get("due_at") or "").strip()
     due = None
     if due_text:
-        try:
-            due = datetime.fromisoformat(due_text).replace(tzinfo=UTC)
-        except ValueError as exc:
+        try:  # the API's date and time field; the form's own (no offset) means UTC
+            due = UtcDateTime(default_timezone=UTC).deserialize(due_text)
+        except ValidationError as exc:
             raise Problem(422, f"'{due_text}' is not a date and time (UTC).") from exc
     extension = extension_for(item, student.id)
     if minutes == 0 and due is None:
@@ -569,15 +571,10 @@ def submission(submission_id: int) -> str:
     item = access.get(Submission, submission_id)  # one's own, or as staff of its course
     instructor = access.allows(Submission, item, Need.STAFF)
     staff = instructor and request.args.get("view") != "student"
-    shows = review_of(item.attempt, staff) if item.attempt is not None else None
-    shows = shows or {p: True for p in ("score", "feedback", "correct_answer", "explanation")}
-    if staff and not access.sees_answer_keys(item.question):  # then as its student sees it
-        student = review_of(item.attempt) if item.attempt is not None else shows
-        shows = {**shows, "explanation": student["explanation"]}
     return _render(
         "submission.html",
         submission=item,
-        shows=shows,
+        shows=result_review(item, staff),
         staff=staff,
         instructor=instructor,
         teacher=staff and access.allows(Submission, item, Need.TEACH),

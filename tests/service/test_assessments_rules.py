@@ -46,11 +46,13 @@ def run_attempt_background(app: Flask) -> int:
 
 
 def age_attempt(app: Flask, attempt_id: int, minutes: float) -> None:
-    """Move an attempt's start into the past: the clock, without waiting."""
+    """Move an attempt's start, and its answers, into the past: the clock, without waiting."""
     with app.app_context():
         row = db.session.get(QuizAttempt, attempt_id)
         assert row is not None
         row.started_at = row.started_at - timedelta(minutes=minutes)
+        for answer in row.submissions:
+            answer.created_at = answer.created_at - timedelta(minutes=minutes)
         db.session.commit()
 
 
