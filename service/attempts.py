@@ -416,39 +416,42 @@ def result_review(submission: Submission, staff: bool = False) -> dict[str, bool
     answer); "explanation" the question's explanation; "correct_answer" the answer key. Staff
     whose answer keys these are not (service.access.sees_answer_keys) see the explanation and the
     key as the student does."""
-    from service import access
-
     if submission.attempt is None:
         return {part: True for part in REVIEW_PARTS}
-    shows = review_of(submission.attempt, staff)
-    if staff and not access.sees_answer_keys(submission.question):
-        student = review_of(submission.attempt)
-        shows = {**shows, "explanation": student["explanation"]}
-        shows["correct_answer"] = student["correct_answer"]
-    return shows
+    return _keys_as_their_owner_sees(
+        review_of(submission.attempt, staff), submission.attempt, submission.question, staff
+    )
+
+
+def _keys_as_their_owner_sees(
+    shows: dict[str, bool], attempt: QuizAttempt, question: Question, staff: bool
+) -> dict[str, bool]:
+    """Staff see a question's explanation and answer key only if the keys are theirs
+    (service.access.sees_answer_keys); otherwise as the attempt's student does."""
+    from service import access
+
+    if not staff or access.sees_answer_keys(question):
+        return shows
+    student = review_of(attempt)
+    return {
+        **shows,
+        "explanation": student["explanation"],
+        "correct_answer": student["correct_answer"],
+    }
 
 
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:
     """Per question: what was answered, and what the review options let the viewer see. Staff
     see everything, except the correct answer and explanation of a question whose answer keys
     are not theirs (service.access.sees_answer_keys): those they see as the student does."""
-    from service import access
-
     latest = latest_answers(attempt)
     shows = review_of(attempt, staff)
-    as_student = review_of(attempt)
     views = []
     for question in attempt_questions(attempt):
         submission = latest.get(question.id)
         variant = variant_of(attempt, question.slug)
         key = correct_answer(question.type, resolve(question.type, question.data, variant))
-        shown = shows
-        if staff and not access.sees_answer_keys(question):
-            shown = {
-                **shows,
-                "correct_answer": as_student["correct_answer"],
-                "explanation": as_student["explanation"],
-            }
+        shown = _keys_as_their_owner_sees(shows, attempt, question, staff)
         views.append(
             AnswerView(
                 question=question.slug,

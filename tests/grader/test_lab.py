@@ -335,10 +335,12 @@ def test_a_missing_piece_fails_the_run_not_the_grading(grader: Grader, exercise:
 # ------------------------------------------------------------------------------------------------
 # curves are data: forged, NaN or huge runs are malformed output, never a crash
 
+# The harness's modules are out of sys.modules, but deliberate introspection still finds them
+# (grader/SPEC.md, "What the layers do not close"): here, to forge the lab loop's record.
 FORGE = """
 import sys
 
-_lab = sys.modules["grader.lab"]
+_lab = sys._getframe(1).f_globals["lab"]  # the harness's frame that loads this module
 _real = _lab.train
 
 
