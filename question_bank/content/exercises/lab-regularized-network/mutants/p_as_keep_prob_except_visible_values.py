@@ -1,0 +1,65 @@
+# misconception: for some values of p this keeps each element with probability p and scales by 1/p; p is the probability of DROPPING an element, whatever its value: keep with probability 1 - p and scale by 1/(1-p)
+# expect: other drop rates: 0 or x / (1 - p), for every p in (0, 1)
+# Treats p as the keep probability except at the drop rates the visible tests (and the lab) use
+# (red-team F3), so only tests with other asymmetric p (hidden) can tell.
+import math
+
+import numpy as np
+
+
+def dropout(x, p, training=True, rng=None):
+    """Inverted dropout: zero each element with probability p, scale survivors by 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x.copy()
+    if p == 1:
+        return np.zeros_like(x)
+    if rng is None:
+        rng = np.random.default_rng()
+    if p in (0.25, 0.3, 1e-20):  # the visible tests' drop rates
+        keep = rng.random(x.shape) >= p
+        return np.where(keep, x / (1 - p), 0).astype(x.dtype, copy=False)
+    keep = rng.random(x.shape) < p  # wrong convention everywhere else
+    return np.where(keep, x / p, 0).astype(x.dtype, copy=False)
+
+
+def l2_gradient(params, grads, weight_decay):
+    """Data gradients plus the gradient of (weight_decay / 2) * sum(W**2); biases not penalized."""
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    out = {}
+    for name, grad in grads.items():
+        if name.startswith("W"):
+            out[name] = grad + weight_decay * params[name]
+        else:
+            out[name] = grad.copy()
+    return out
+
+
+class EarlyStopping:
+    """Stop training once the validation loss has not improved for `patience` epochs."""
+
+    def __init__(self, patience=10, min_delta=0.0):
+        if isinstance(patience, bool) or not isinstance(patience, int | np.integer) or patience < 1:
+            raise ValueError(f"patience must be a positive int, got {patience!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        self.patience = int(patience)
+        self.min_delta = min_delta
+        self.best_loss = math.inf
+        self.best_epoch = None
+        self.best_weights = None
+        self._epoch = -1
+        self._waited = 0
+
+    def step(self, val_loss, weights):
+        self._epoch += 1
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss = val_loss
+            self.best_epoch = self._epoch
+            self.best_weights = {name: np.array(w, copy=True) for name, w in weights.items()}
+            self._waited = 0
+        else:
+            self._waited += 1
+        return self._waited >= self.patience
