@@ -265,10 +265,6 @@ class SandboxPool:
                 self._free_uids.append(uid)
                 self._slot_cond.notify_all()
 
-        def reaped(done: Future[dict[str, Any]]) -> None:
-            finish_running()
-            release(done)
-
         try:
             cfg = {**self.cfg(uid, limits), **(extra or {})}
             if self.needs_fallback_dir:
@@ -289,11 +285,13 @@ class SandboxPool:
                     continue
                 future = handle.future
                 if run.done and not run.protocol_error and not run.overflow and not need_status:
-                    # The results are complete: the caller has them now. The slot and its uid are
-                    # reused only once the zygote reports the job reaped and its cgroup empty, and
-                    # whatever of the job did not exit by itself is killed at once.
+                    # The results are complete: the caller has them now, and the slot is free for
+                    # the next run (whatever of this job did not exit by itself is killed within
+                    # END_GRACE, so it takes next to no CPU from that run). Its uid is reused only
+                    # once the zygote reports it reaped and its cgroup empty.
                     handle.end()
-                    future.add_done_callback(reaped)
+                    finish_running()
+                    future.add_done_callback(release)
                     return run
                 if run.protocol_error or run.overflow:
                     handle.end()  # nothing it does from now on counts
