@@ -39,6 +39,9 @@ ZYGOTE_ENV = {
 
 # How long the channels may stay open once a job reported DONE: it has nothing more to send.
 AFTER_DONE_SECONDS = 0.5
+# How much of a job's stdout and stderr is read at most (the rest of it is never read: the job's
+# next write fails with EPIPE).
+OUTPUT_DRAIN_LIMIT = 8 << 20
 
 
 class ZygoteDied(RuntimeError):
@@ -387,6 +390,7 @@ class SandboxPool:
         sel.register(result_r, selectors.EVENT_READ, "result")
         sel.register(output_r, selectors.EVENT_READ, "output")
         open_fds = 2
+        drained = 0
         after_done = False
         try:
             while open_fds:
@@ -404,9 +408,18 @@ class SandboxPool:
                         sel.unregister(key.fd)
                         open_fds -= 1
                     elif key.data == "output":
-                        # Drained to the end so a chatty job never blocks; only the head is kept.
+                        # Drained so a chatty job never blocks; only the head is kept. Past
+                        # OUTPUT_DRAIN_LIMIT the channel is closed: copying what a job hands over
+                        # for free (vmsplice) would cost this process a CPU for the job's wall
+                        # clock, outside the job's cgroup.
+                        drained += len(data)
                         if len(output) < keep:
                             output += data[: keep - len(output)]
+                        if drained > max(keep, OUTPUT_DRAIN_LIMIT):
+                            sel.unregister(key.fd)
+                            open_fds -= 1
+                            os.close(key.fd)
+                            closed.add(key.fd)
                     elif size + len(data) > cap:
                         run.overflow = True
                         sel.unregister(key.fd)

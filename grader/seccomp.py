@@ -14,7 +14,8 @@ allows by default and denies, with EPERM (a clear Python `PermissionError`, neve
 - precise views of other processes' use of shared files: inotify, fanotify, `cachestat`,
   `preadv2`/`pwritev2` with `RWF_NOWAIT` and Linux AIO (whether a page is cached), evicting pages
   from the page cache (`fadvise64`), and file locks (`flock`, the lock and lease commands of
-  `fcntl`); and the machine's own counters (`sysinfo`);
+  `fcntl`); and the machine's own counters (`sysinfo`, socket and network namespace cookies,
+  the session sequence behind `setsid`);
 - sockets of any family but AF_UNIX;
 - every system call newer than the ones reviewed (ENOSYS, as on an older kernel).
 
@@ -137,6 +138,9 @@ CHANNELS_DENIED = (
     "io_pgetevents",
     # The machine's process count, free memory and load, changing with what other jobs do.
     "sysinfo",
+    # Each new session takes the next number of one machine-wide sequence (the autogroup a job
+    # reads in /proc/self/autogroup): sessions started in a hidden run show in the next job.
+    "setsid",
     # Locks: a read-only descriptor suffices to lock a shared file (flock) or to see another
     # process's lock on it (fcntl F_GETLK), one bit at a time and without noise.
     "flock",
@@ -162,6 +166,11 @@ NEWEST_REVIEWED = "map_shadow_stack"
 # Past the highest system call number of any ABI the kernel has (x32's start at 512).
 SYSCALL_NUMBERS_END = 512
 RWF_NOWAIT = 0x8  # preadv2/pwritev2 flags (their sixth argument)
+# getsockopt(fd, SOL_SOCKET, ...) options that read a machine-wide counter: a socket's cookie is
+# the next value of one (taken in per-CPU batches), so cookies drawn in a hidden run show in the
+# next job's; the network namespace's cookie counts the namespaces made so far.
+SO_COOKIE = 57
+SO_NETNS_COOKIE = 71
 # clone(flags, ...): any of these creates a namespace.
 NAMESPACE_FLAGS = (
     0x00020000,  # CLONE_NEWNS
@@ -241,6 +250,13 @@ def build() -> Filter:
         f.add_rule(deny, call, sc.Arg(5, sc.MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
     for call in ("socket", "socketpair"):
         f.add_rule(deny, call, sc.Arg(0, sc.NE, socket.AF_UNIX))
+    for option in (SO_COOKIE, SO_NETNS_COOKIE):
+        f.add_rule(
+            deny,
+            "getsockopt",
+            sc.Arg(1, sc.EQ, socket.SOL_SOCKET),
+            sc.Arg(2, sc.EQ, option),
+        )
     read_fd, write_fd = os.pipe()
     try:
         with os.fdopen(write_fd, "wb") as out:

@@ -172,7 +172,10 @@ def test_orphaned_and_double_forked_daemons_die_with_the_job(grader: Grader, tar
         import os, time
         def solve(x):
             if os.fork() == 0:
-                os.setsid()
+                try:
+                    os.setsid()  # refused (a machine-wide sequence), as a daemon may find
+                except OSError:
+                    pass
                 if os.fork() == 0:
                     while True:
                         time.sleep(0.1)

@@ -99,6 +99,17 @@ def test_every_denied_system_call_fails_with_eperm(grader: Grader, target) -> No
         ret, err = call({nr("clone3")}, 0, 0)
         if err != errno.ENOSYS:  # so that libc falls back to clone, whose flags are checked
             wrong["clone3"] = err or ret
+        # Socket and network namespace cookies: numbers from machine-wide counters.
+        import socket
+        a, b = socket.socketpair()
+        for option in ({seccomp.SO_COOKIE}, {seccomp.SO_NETNS_COOKIE}):
+            try:
+                a.getsockopt(socket.SOL_SOCKET, option, 8)
+                wrong[f"getsockopt {{option}}"] = "allowed"
+            except PermissionError:
+                pass
+        a.close()
+        b.close()
         # Newer than the filter's review (open_tree_attr, statmount, mseal...), as if absent.
         for number in range({nr(seccomp.NEWEST_REVIEWED) + 1}, {seccomp.SYSCALL_NUMBERS_END}):
             ret, err = call(number)
@@ -798,25 +809,33 @@ def test_every_page_a_job_inherits_is_cached_already(grader: Grader, target) -> 
     """What a job can still touch of a file is what the zygote mapped (its interpreter and
     libraries): all of it is in the page cache before the first job, so a job's touching a page
     caches nothing a later job could notice."""
-    import numpy
-
-    # As after a reboot: numpy's libraries out of the cache (but the pages something maps).
-    for library in Path(numpy.__file__).parent.rglob("*.so"):
-        fd = os.open(library, os.O_RDONLY)
+    # As after a reboot: the zygote's libseccomp out of the cache (but the pages something maps).
+    # A library that jobs never run, so that no job running meanwhile caches its pages again.
+    libseccomp = _mapped_by(grader.pool.zygote_info()["pid"], "libseccomp")
+    assert libseccomp, "the zygote maps no libseccomp"
+    for path in libseccomp:
+        fd = os.open(path, os.O_RDONLY)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
+    assert any(_pages_not_cached(path) for path in libseccomp), "nothing was evicted"
     with Grader(slots=1) as fresh:
         assert full_marks(fresh.grade(target, "def solve(x):\n    return x * 2\n"))
-        zygote = fresh.pool.zygote_info()["pid"]
-        files = set()
-        with open(f"/proc/{zygote}/maps") as maps:
-            for line in maps:
-                fields = line.split(maxsplit=5)
-                if len(fields) == 6 and fields[5].startswith("/") and "(deleted)" not in fields[5]:
-                    files.add(fields[5].strip())
-        assert any("numpy" in f for f in files) and any("libc" in f for f in files)
-        uncached = {path: n for path in sorted(files) if (n := _pages_not_cached(path))}
+        files = _mapped_by(fresh.pool.zygote_info()["pid"], "/")
+        assert set(libseccomp) <= files and any("numpy" in f for f in files)
+        uncached = {path: n for path in sorted(libseccomp) if (n := _pages_not_cached(path))}
     assert not uncached, f"pages not in the page cache: {uncached}"
+
+
+def _mapped_by(pid: int, part: str) -> set[str]:
+    """The files a process maps whose path contains `part`."""
+    files = set()
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/") and "(deleted)" not in fields[5]:
+                if part in fields[5]:
+                    files.add(fields[5].strip())
+    return files
 
 
 def _pages_not_cached(path: str) -> int:
@@ -841,3 +860,38 @@ def _pages_not_cached(path: str) -> int:
             libc.munmap(ctypes.c_void_p(address), ctypes.c_size_t(size))
     finally:
         os.close(fd)
+
+
+def test_a_flood_of_output_costs_the_grader_no_cpu(grader: Grader) -> None:
+    """Whatever a job writes to stdout, the grading process reads (and copies) at most
+    OUTPUT_DRAIN_LIMIT of it: a job that hands over pages for free (vmsplice) or just writes in a
+    loop would otherwise keep a CPU of the grader's busy for its whole wall clock, outside the
+    job's cgroup and its CPU share."""
+    import resource
+
+    from grader.pool import OUTPUT_DRAIN_LIMIT
+
+    flood = src(
+        """
+        import os
+
+        def solve(x):
+            chunk = bytes(1 << 20)
+            try:
+                while True:
+                    os.write(1, chunk)
+            except OSError:
+                pass
+            return x * 2
+        """
+    )
+    patient = attack_exercise(wall_seconds=8, cpu_seconds=6)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    report = grader.grade(patient, flood)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # Copying OUTPUT_DRAIN_LIMIT (8 MiB) twice (visible and hidden run) takes milliseconds; an
+    # unbounded drain took the job's CPU seconds again and more.
+    assert used < 1.0, f"the grading process used {used:.2f} s of CPU on a job's output"
+    assert OUTPUT_DRAIN_LIMIT < 64 << 20
+    assert report.tests[0].passed  # the flood stops once the channel closes; the answer counts
