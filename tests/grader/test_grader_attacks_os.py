@@ -17,7 +17,6 @@ import signal
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pyseccomp
 import pytest
