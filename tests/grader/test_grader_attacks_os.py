@@ -831,9 +831,9 @@ def _mapped_by(pid: int, part: str) -> set[str]:
     with open(f"/proc/{pid}/maps") as maps:
         for line in maps:
             fields = line.split(maxsplit=5)
-            if len(fields) == 6 and fields[5].startswith("/") and "(deleted)" not in fields[5]:
-                if part in fields[5]:
-                    files.add(fields[5].strip())
+            path = fields[5].strip() if len(fields) == 6 else ""
+            if path.startswith("/") and "(deleted)" not in path and part in path:
+                files.add(path)
     return files
 
 
