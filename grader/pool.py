@@ -287,17 +287,18 @@ class SandboxPool:
                         raise SandboxUnavailable("the grading zygote keeps dying") from None
                     continue
                 future = handle.future
-                if run.done and not run.protocol_error and not run.overflow and not need_status:
-                    # The results are complete: the caller has them now, and the slot is free for
-                    # the next run (whatever of this job did not exit by itself is killed within
-                    # END_GRACE, so it takes next to no CPU from that run). Its uid is reused only
-                    # once the zygote reports it reaped and its cgroup empty.
+                complete = run.done and not run.protocol_error and not run.overflow
+                if (complete and not need_status) or run.protocol_error or run.overflow:
+                    # Nothing the job does from now on counts: whatever of it did not exit by
+                    # itself is killed within END_GRACE, so it takes next to no CPU from the runs
+                    # after it.
                     handle.end()
+                if complete and not need_status:
+                    # The caller has the results now, and the slot is free for the next run. The
+                    # uid is reused only once the zygote reports the job reaped, its cgroup empty.
                     finish_running()
                     future.add_done_callback(release)
                     return run
-                if run.protocol_error or run.overflow:
-                    handle.end()  # nothing it does from now on counts
                 try:
                     reply = future.result(timeout=limits["wall_seconds"] + 15)
                 except ZygoteDied:
@@ -389,15 +390,20 @@ class SandboxPool:
         sel = selectors.DefaultSelector()
         sel.register(result_r, selectors.EVENT_READ, "result")
         sel.register(output_r, selectors.EVENT_READ, "output")
-        open_fds = 2
         drained = 0
-        after_done = False
+
+        def stop(fd: int) -> None:
+            """Read no more of a channel; closed, so the job's next write to it fails at once
+            instead of blocking it (and its slot) until the wall clock."""
+            sel.unregister(fd)
+            os.close(fd)
+            closed.add(fd)
+
         try:
-            while open_fds:
-                if (run.done or run.protocol_error) and not after_done:
+            while sel.get_map():
+                if run.done or run.protocol_error:
                     # Once DONE (or garbage) is in, a job that keeps its channels open only
                     # delays its end: nothing it sends later counts.
-                    after_done = True
                     deadline = min(deadline, time.monotonic() + AFTER_DONE_SECONDS)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -406,7 +412,6 @@ class SandboxPool:
                     data = os.read(key.fd, RESULT_PIPE_BYTES)
                     if not data:
                         sel.unregister(key.fd)
-                        open_fds -= 1
                     elif key.data == "output":
                         # Drained so a chatty job never blocks; only the head is kept. Past
                         # OUTPUT_DRAIN_LIMIT the channel is closed: copying what a job hands over
@@ -416,18 +421,10 @@ class SandboxPool:
                         if len(output) < keep:
                             output += data[: keep - len(output)]
                         if drained > max(keep, OUTPUT_DRAIN_LIMIT):
-                            sel.unregister(key.fd)
-                            open_fds -= 1
-                            os.close(key.fd)
-                            closed.add(key.fd)
+                            stop(key.fd)
                     elif size + len(data) > cap:
                         run.overflow = True
-                        sel.unregister(key.fd)
-                        open_fds -= 1
-                        # Closed now, so the job's next write fails at once instead of blocking
-                        # it (and its slot) until the wall clock.
-                        os.close(key.fd)
-                        closed.add(key.fd)
+                        stop(key.fd)
                     else:
                         size += len(data)
                         reader.feed(data)
