@@ -44,13 +44,13 @@ PR_SET_CHILD_SUBREAPER = 36
 
 RESULT_FD = 3
 JOB_FD = 4
-# Paths where secrets, project files, databases and Unix sockets usually live. The project root and
-# anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
 # What a job sees of the machine's file system: its own /proc, /dev, /sys and temp directories.
 # Every other top-level directory is hidden (see `default_hide`): the system's files are shared
 # with every other job through the page cache (whether a page is cached shows in a read's cost),
 # and a job needs none of them, the zygote having loaded all it runs.
 VISIBLE_TOP_LEVEL = ("/proc", "/dev", "/sys", "/tmp")
+# Paths where secrets, project files, databases and Unix sockets usually live: hidden even where
+# / cannot be listed. The project root and anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
 DEFAULT_HIDE = [
     "/home",
     "/root",
