@@ -400,7 +400,14 @@ def sees_answer_keys(question: Question) -> bool:
         return False  # an LMS syncs grades; it never needs the keys
     if has_authority(question, Need.STAFF):
         return True
-    return _granted_in(question, courses(Need.STAFF))
+    if not has_request_context():
+        return _granted_in(question, courses(Need.STAFF))
+    # Asked for every field of every row a page shows (a submission's score, feedback, key...):
+    # its two queries once per question and request, as `course_role` does.
+    known: dict[int, bool] = g.setdefault("granted_keys", {})
+    if question.id not in known:
+        known[question.id] = _granted_in(question, courses(Need.STAFF))
+    return known[question.id]
 
 
 def may_add(question: Question, course_id: int | None) -> str | None:
