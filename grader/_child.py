@@ -6,9 +6,11 @@ the first record (`setup`, written before any submission code runs) and checks t
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import contextlib
 import dis
+import gc
 import inspect
 import json
 import linecache
@@ -18,20 +20,33 @@ import time
 import traceback
 import types
 import warnings
+from collections.abc import Callable
+from json.encoder import c_encode_basestring_ascii, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
+from numpy._core import _multiarray_umath  # type: ignore[attr-defined]
 
-from grader import lab, sandbox
-from grader.protocol import Kind
+from grader import lab, protocol, sandbox, values
+from grader.protocol import Kind, blobs_tag, line_tag
+from grader.seal import seal
 from grader.values import Blob, apply_mutation, encode, materialize
 
 FILENAME = "submission.py"
 MAX_TEXT = 2000
-# Bound once, before any submission code runs: a submission cannot swap them for its own.
-_shares_memory = np.shares_memory
-_may_share_memory = np.may_share_memory
+# Bound once, before any submission code runs: a submission cannot swap them for its own. The C
+# functions themselves, not numpy's wrappers (which dispatch to an argument's `__array_function__`).
+_shares_memory = _multiarray_umath.shares_memory
+_may_share_memory = _multiarray_umath.may_share_memory
 _TooHard = np.exceptions.TooHardError
+# JSON for records, in C: `json.dumps` looks up its encoder in the json module at each call.
+_dumps = c_make_encoder({}, None, c_encode_basestring_ascii, None, ":", ",", False, False, False)
+_dumps_sorted = c_make_encoder(
+    {}, None, c_encode_basestring_ascii, None, ":", ",", True, False, False
+)
+_get_ident = _thread.get_ident
+_gc_enable, _gc_disable, _gc_isenabled = gc.enable, gc.disable, gc.isenabled
+_traceback_of = BaseException.__dict__["__traceback__"].__get__
 # Opcodes of a `raise` statement: an exception whose innermost frame is the submission stopped at
 # one of these was raised by the student's own code, not by a numpy (or builtin) call it made.
 _RAISE_OPS = {dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap}
@@ -40,13 +55,24 @@ MAX_WALK = 256
 IOV_MAX = 1024
 # Where records go: the result channel, except during `warm_up`.
 _result_fd = sandbox.RESULT_FD
+# The run's key (from its job) and the number of the next record (the setup, untagged, is 0).
+_key: list[bytes | None] = [None]
+_seq: list[int] = [1]
 
 
 def emit(record: dict[str, Any], blobs: list[Blob] | None = None) -> None:
-    """One record: a JSON line, then the blobs it names (their sizes in its "b" key)."""
+    """One record: a JSON line, then the blobs it names (their sizes in its "b" key); tagged with
+    the run's key once the job brought one (grader/protocol.py)."""
     if blobs:
         record["b"] = [len(header) + len(data) for header, data in blobs]
-    line = (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode()
+    line = "".join(_dumps(record, 0)).encode()
+    key = _key[0]
+    if key is not None:
+        seq = _seq[0]
+        _seq[0] = seq + 1
+        parts = [part for blob in blobs or () for part in blob]
+        line = line_tag(key, seq, line) + b" " + blobs_tag(key, seq, parts) + b" " + line
+    line += b"\n"
     buffers = [memoryview(line)]
     for header, data in blobs or ():
         buffers += [memoryview(header), memoryview(data)]
@@ -156,6 +182,13 @@ def warm_up() -> None:
         _signatures.clear()
 
 
+def sealed() -> types.SimpleNamespace:
+    """The harness's entry points (`warm_up`, `run_job`) over a sealed copy of the harness
+    (grader/seal.py): made once, in the zygote, before any job."""
+    space = seal([sys.modules[__name__], values, lab, protocol])[__name__]
+    return types.SimpleNamespace(warm_up=space["warm_up"], run_job=space["run_job"])
+
+
 def run_job(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> None:
     """Entry point in the job process (the reaper's child) once its job arrived: never returns.
     `filt` is the zygote's seccomp filter, installed as the last layer before the job runs."""
@@ -171,11 +204,14 @@ def run_job(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> None:
             os._exit(4)
         os.chdir(sandbox.JOB_DIR if layers.get("mountns") is True else cfg["fallback_dir"])
         job = _read_job(job_fd)
+        key = job.pop("key", None)
+        _key[0] = bytes.fromhex(key) if isinstance(key, str) else None
         if job["mode"] == "probe":
             emit({"t": Kind.PROBE, "seen": sandbox.observe(cfg)})
             if job.get("hang"):
                 time.sleep(3600)
         else:
+            sys.addaudithook(_audit)
             _run(job)
         for flush, stream in flushes:
             with contextlib.suppress(BaseException):
@@ -206,45 +242,111 @@ def _read_job(fd: int) -> dict[str, Any]:
 
 
 def _exception(exc: BaseException) -> dict[str, Any]:
+    entries, raised_by = _traceback_entries(exc)
     try:
         text = str(exc)
     except BaseException:
         text = "<unprintable>"
+    lines = _source[0]
     frames = []
-    for f in traceback.extract_tb(exc.__traceback__):
-        if f.filename == FILENAME:
-            frames.append(f'  File "{FILENAME}", line {f.lineno}, in {f.name}')
-            if f.line:
-                frames.append(f"    {f.line.strip()}")
+    for lineno, name in entries:
+        frames.append(f'  File "{FILENAME}", line {lineno}, in {str(name)[:100]}')
+        if 0 < lineno <= len(lines) and lines[lineno - 1].strip():
+            frames.append(f"    {lines[lineno - 1].strip()}")
     t = type(exc)
     return {
         "type": t.__name__[:100],
         "builtin_bases": [c.__name__ for c in t.__mro__ if c.__module__ == "builtins"],
         "message": text[:MAX_TEXT],
         "traceback": frames[-20:],
-        "raised_by": _raised_by(exc),
+        "raised_by": raised_by,
     }
 
 
-def _raised_by(exc: BaseException) -> str:
-    """Who raised `exc`: "submission" when its innermost frame is the submission stopped at a
-    `raise` statement; otherwise the top-level package of the innermost frame ("numpy"), or
+def _traceback_entries(exc: BaseException) -> tuple[list[tuple[int, str]], str]:
+    """The submission's lines in `exc`'s traceback, as (line, function), and who raised it (see
+    `_raised_by`). Frames are read in the harness's trusted window (see `_audit`), where only
+    attributes of the interpreter's own types are read (tracebacks, frames, code objects: none
+    runs Python code) with the collector off (no finalizer of the submission's runs meanwhile)."""
+    entries: list[tuple[int, str]] = []
+    last = None
+    module: Any = None
+    op = -1
+    collecting = _gc_isenabled()
+    _gc_disable()
+    _window[0] = _get_ident()
+    try:
+        tb = _traceback_of(exc)
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if type(code.co_filename) is str and code.co_filename == FILENAME:
+                entries.append((tb.tb_lineno, code.co_name))
+            last = tb
+            tb = tb.tb_next
+        if last is not None:
+            code = last.tb_frame.f_code
+            if type(code.co_filename) is str and code.co_filename == FILENAME:
+                module = FILENAME
+                if 0 <= last.tb_lasti < len(code.co_code):
+                    op = code.co_code[last.tb_lasti]
+            else:
+                module = last.tb_frame.f_globals
+    except BaseException:
+        entries, last = [], None
+    finally:
+        _window[0] = None
+        if collecting:
+            _gc_enable()
+    return entries[-20:], _raised_by(last, module, op)
+
+
+def _raised_by(last: Any, module: Any, op: int) -> str:
+    """Who raised an exception: "submission" when its innermost frame is the submission stopped
+    at a `raise` statement; otherwise the top-level package of the innermost frame ("numpy"), or
     "builtin" when the submission's frame was calling code without Python frames (a C function
     such as `rng.binomial` or `int()`)."""
+    if last is None:
+        return "unknown"
+    if module == FILENAME:
+        return "submission" if op in _RAISE_OPS else "builtin"
     try:
-        tb = exc.__traceback__
-        if tb is None:
-            return "unknown"
-        while tb.tb_next is not None:
-            tb = tb.tb_next
-        code = tb.tb_frame.f_code
-        if code.co_filename == FILENAME:
-            op = code.co_code[tb.tb_lasti] if 0 <= tb.tb_lasti < len(code.co_code) else -1
-            return "submission" if op in _RAISE_OPS else "builtin"
-        module = tb.tb_frame.f_globals.get("__name__")
-        return str(module).split(".")[0][:40] if isinstance(module, str) and module else "library"
+        name = dict.get(module, "__name__") if isinstance(module, dict) else None
+        return str(name).split(".")[0][:40] if type(name) is str and name else "library"
     except BaseException:
         return "unknown"
+
+
+# The submission's source lines, for the lines of its tracebacks.
+_source: list[list[str]] = [[]]
+# The thread in the harness's trusted window, if any (see `_audit`).
+_window: list[int | None] = [None]
+_REFUSED_EVENTS = frozenset(
+    {
+        "sys._getframe",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.settrace",
+        "sys.setprofile",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+    }
+)
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """The job's audit hook, added just before the submission compiles. The submission gets no
+    frame (the harness's frames below its calls hold the harness's namespace and the tests'
+    data), no collector's view of other objects, no tracer, and no audit hook of its own (which
+    would be shown the harness's own accesses). Outside the harness's trusted window these fail
+    with ValueError, which the standard library's optional uses of frames (`logging`,
+    `collections.namedtuple`) already handle."""
+    if event in _REFUSED_EVENTS or (event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES):
+        if _window[0] != _get_ident():
+            raise ValueError(f"{event} is not available in the grader's sandbox")
+    elif event == "sys.addaudithook":
+        raise RuntimeError("the grader's sandbox takes no audit hooks")
 
 
 def _reachable(value: Any, path: list[Any], found: list[tuple[list[Any], Any]], depth: int = 0):
@@ -272,7 +374,7 @@ def _overlaps(a: Any, b: Any) -> bool:
     if not _may_share_memory(a, b):
         return False
     try:
-        return bool(_shares_memory(a, b, max_work=1_000_000))  # type: ignore[arg-type]
+        return bool(_shares_memory(a, b, max_work=1_000_000))
     except _TooHard:
         return True  # bounds overlap and too hard to prove otherwise: a new array never does
 
@@ -310,6 +412,7 @@ def _run(job: dict[str, Any]) -> None:
     module.__dict__["__builtins__"] = builtins
     sys.modules["submission"] = module
     linecache.cache[FILENAME] = (len(source), None, source.splitlines(True), FILENAME)
+    _source[0] = source.splitlines()
     try:
         code = compile(source, FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
@@ -359,7 +462,7 @@ def _train(body: dict[str, Any], names: dict[str, Any], config: dict[str, Any] |
     """One run of the lab's training loop with the submission's pieces (none for the baseline)."""
     if config is None:
         raise RuntimeError("a train step without a lab configuration")
-    key = json.dumps(body, sort_keys=True)
+    key = "".join(_dumps_sorted(body, 0))
     if key not in _trained:  # tests of one job share a run: the loop is deterministic
         pieces = {}
         if not body.get("baseline"):
@@ -407,10 +510,10 @@ def _run_test(
                 fn = target if entry else getattr(obj, body["name"])
                 if entry and "target" in body:
                     fn = _piece(names or {}, body["target"])
-                watch = _Watch(lets, earlier) if step.get("memory") else None
+                watch, found = _watch(lets, earlier) if step.get("memory") else (None, [])
                 outs, args = _call(fn, body, lets, step["repeat"], result, entry, watch)
                 if watch is not None:
-                    result["shared"] = watch.found[:MAX_SHARED]
+                    result["shared"] = found[:MAX_SHARED]
                 if action != "new":
                     for o in outs[:8]:
                         _remember(earlier, index, o)
@@ -465,19 +568,19 @@ def _remember(
         earlier.append((["out", index], objects))
 
 
-class _Watch:
-    """Collects, per repetition, where a step's output shares memory with what came before."""
+def _watch(
+    lets: dict[str, Any], earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
+) -> tuple[Callable[[int | None, Any, Any], None], list[dict[str, Any]]]:
+    """A callback that collects, per repetition, where a step's output shares memory with what
+    came before, and the list it collects into. (A function, not a class: a class's methods
+    would run over the harness's real module, see grader/seal.py.)"""
+    found: list[dict[str, Any]] = []
 
-    def __init__(
-        self, lets: dict[str, Any], earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
-    ) -> None:
-        self.lets = lets
-        self.earlier = earlier
-        self.found: list[dict[str, Any]] = []
+    def watch(rep: int | None, out: Any, args: Any) -> None:
+        if len(found) < MAX_SHARED:
+            found.extend(_sharing(out, rep, _memory_sources(args, lets, earlier)))
 
-    def __call__(self, rep: int | None, out: Any, args: Any) -> None:
-        if len(self.found) < MAX_SHARED:
-            self.found += _sharing(out, rep, _memory_sources(args, self.lets, self.earlier))
+    return watch, found
 
 
 # The entry point's signature, computed once per job: {id: (the object, its signature or None)}.
@@ -504,7 +607,7 @@ def _call(
     repeat: int,
     result: dict[str, Any],
     entry: bool = False,
-    watch: _Watch | None = None,
+    watch: Callable[[int | None, Any, Any], None] | None = None,
 ) -> tuple[list[Any], Any]:
     outs = []
     args: Any = None

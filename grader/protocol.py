@@ -3,7 +3,11 @@
 The parent writes one job (JSON, into a memfd); the harness answers on the result channel with
 records: a JSON object on one line each (its kind under "t"), followed by the `.npy` blobs whose
 sizes its "b" key lists. Everything after the first record is a claim by untrusted code, checked
-here as data.
+here as data. Every record after the first is authenticated with the run's key, which only the
+parent and the harness hold (the job carries it; the submission cannot reach the harness's copy,
+grader/seal.py): its line starts with two tags, one over the record's position and JSON, checked
+before the JSON is parsed, one over its blobs, checked once they arrived. A record the harness did
+not write (the submission writing into the result channel itself) is tampering.
 
 Imported by the harness too (for the record kinds), so this module stays light: no spec, no checks.
 """
@@ -11,9 +15,11 @@ Imported by the harness too (for the record kinds), so this module stays light: 
 from __future__ import annotations
 
 import enum
+import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 
 from grader.values import DecodeError, decode
@@ -32,6 +38,31 @@ class Kind(enum.StrEnum):
     BEGIN = "begin"  # a test starts (so a timeout can be blamed on it)
     TEST = "test"  # a test's step results, with their blobs
     DONE = "done"  # every test ran
+
+
+# ---------------------------------------------------------------------------------------------
+# record tags
+
+TAG_BYTES = 16
+TAG_CHARS = 2 * TAG_BYTES
+# A tagged line: the JSON's tag, a space, the blobs' tag, a space, the JSON.
+TAGS_CHARS = 2 * TAG_CHARS + 2
+
+
+def line_tag(key: bytes, seq: int, line: Any) -> bytes:
+    """The tag of record number `seq`'s JSON in a run with `key` (the first record, the setup,
+    is number 0 and untagged)."""
+    mac = blake2b(seq.to_bytes(8, "little") + b"L", key=key, digest_size=TAG_BYTES)
+    mac.update(line)
+    return mac.hexdigest().encode()
+
+
+def blobs_tag(key: bytes, seq: int, blobs: Iterable[Any]) -> bytes:
+    """The tag of record number `seq`'s blobs, in order."""
+    mac = blake2b(seq.to_bytes(8, "little") + b"B", key=key, digest_size=TAG_BYTES)
+    for blob in blobs:
+        mac.update(blob)
+    return mac.hexdigest().encode()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +169,10 @@ class RecordReader:
         self.buf = bytearray()
         self.pos = 0  # buf[:pos] is parsed
         self.scanned = 0  # no newline in buf[pos:scanned]
-        self.pending: tuple[dict[str, Any], list[int]] | None = None  # a record awaiting blobs
+        # A record awaiting its blobs: the record, their sizes, the tag they must have.
+        self.pending: tuple[dict[str, Any], list[int], bytes] | None = None
+        key = (job or {}).get("key")
+        self.key = bytes.fromhex(key) if isinstance(key, str) else None
         self.count = 0
         self.begun: set[int] = set()
         self.stopped = False
@@ -179,13 +213,27 @@ class RecordReader:
                 return False
             if end - self.pos > MAX_LINE:
                 raise ValueError("record too long")
+            start, blobs_mac = self.pos, b""
+            if self.key is not None and self.count >= 1:
+                # Whose record this is, before anything of it is parsed.
+                start = self.pos + TAGS_CHARS
+                tags = bytes(self.buf[self.pos : start])
+                line = memoryview(self.buf)[start:end]
+                try:
+                    expected = line_tag(self.key, self.count, line)
+                finally:
+                    line.release()
+                if not hmac.compare_digest(tags[:TAG_CHARS], expected):
+                    self._fail(TAMPERED)
+                    return False
+                blobs_mac = tags[TAG_CHARS + 1 : 2 * TAG_CHARS + 1]
             # Every value but the first follows a comma or opens a list or object: an upper bound
             # on what json.loads would build, counted in C before it builds anything.
-            self.values += 1 + sum(self.buf.count(c, self.pos, end) for c in (b",", b"[", b"{"))
+            self.values += 1 + sum(self.buf.count(c, start, end) for c in (b",", b"[", b"{"))
             if self.values > MAX_VALUES:
                 self._fail(TOO_MANY_VALUES)
                 return False
-            record = json.loads(self.buf[self.pos : end], parse_constant=_no_constants)
+            record = json.loads(self.buf[start:end], parse_constant=_no_constants)
             if not isinstance(record, dict):
                 raise ValueError("not an object")
             sizes = record.pop("b", [])
@@ -196,8 +244,8 @@ class RecordReader:
             ):
                 raise ValueError("bad blob sizes")
             self.pos = end + 1
-            self.pending = (record, sizes)
-        record, sizes = self.pending
+            self.pending = (record, sizes, blobs_mac)
+        record, sizes, blobs_mac = self.pending
         total = sum(sizes)
         if len(self.buf) - self.pos < total:
             return False
@@ -205,6 +253,11 @@ class RecordReader:
             data = memoryview(view[self.pos : self.pos + total].tobytes())
         self.pos += total
         self.pending = None
+        if self.key is not None and self.count >= 1:
+            expected = blobs_tag(self.key, self.count, [data])
+            if not hmac.compare_digest(blobs_mac, expected):
+                self._fail(TAMPERED)
+                return False
         blobs = []
         pos = 0
         for n in sizes:

@@ -10,7 +10,9 @@ allows by default and denies, with EPERM (a clear Python `PermissionError`, neve
   namespaces (`unshare`, `setns`, and `clone` with a namespace flag; `clone3` fails with ENOSYS, as
   on an old kernel, because its flags sit in memory a filter cannot read, and libc then falls back
   to `clone`), the new mount API, io_uring, `userfaultfd`, `perf_event_open`, process memory access
-  of other processes, `personality` changes;
+  of other processes, `personality` changes; threads and every other process sharing the job's
+  memory (`clone` with CLONE_VM or CLONE_THREAD) and new signal handlers (`rt_sigaction` with an
+  action), which would run beside or inside the harness while it holds its own frames;
 - precise views of other processes' use of shared files: inotify, fanotify, `cachestat`,
   `preadv2`/`pwritev2` with `RWF_NOWAIT` and Linux AIO (whether a page is cached), evicting pages
   from the page cache (`fadvise64`), and file locks (`flock`, the lock and lease commands of
@@ -181,6 +183,14 @@ NAMESPACE_FLAGS = (
     0x20000000,  # CLONE_NEWPID
     0x40000000,  # CLONE_NEWNET
 )
+# clone(flags, ...): a thread, or any process sharing the job's memory. With the harness's audit
+# hook a submission gets no frame (grader/_child.py); a thread would run beside the harness while it
+# reads its own frames and the outputs, and a signal handler is given the frame it interrupts: a job
+# starts no thread and installs no signal handler (rt_sigaction with a new action).
+SHARED_MEMORY_FLAGS = (
+    0x00000100,  # CLONE_VM
+    0x00010000,  # CLONE_THREAD
+)
 # personality(0xffffffff) only reads the current persona.
 PERSONALITY_QUERY = 0xFFFFFFFF
 PR_SET_SECCOMP = 22
@@ -241,8 +251,9 @@ def build() -> Filter:
         raise RuntimeError(f"libseccomp does not know {NEWEST_REVIEWED}: too old to build from")
     for number in range(newest + 1, SYSCALL_NUMBERS_END):
         f.add_rule(sc.ERRNO(errno.ENOSYS), number)
-    for flag in NAMESPACE_FLAGS:
+    for flag in NAMESPACE_FLAGS + SHARED_MEMORY_FLAGS:
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    f.add_rule(deny, "rt_sigaction", sc.Arg(1, sc.NE, 0))
     f.add_rule(deny, "personality", sc.Arg(0, sc.NE, PERSONALITY_QUERY))
     for command in FCNTL_LOCK_COMMANDS:
         f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, command))

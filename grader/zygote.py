@@ -262,6 +262,8 @@ def main(control_fd: int) -> None:
     from grader import _child, sandbox
 
     layers = _build_layers(options)
+    # Held only here and by the frames below: nothing a submission can reach refers to it.
+    harness = _child.sealed()
     cache_mapped_files()
     ns = _Namespaces(sandbox)
     sel = selectors.DefaultSelector()
@@ -279,7 +281,7 @@ def main(control_fd: int) -> None:
 
     def spawn() -> _Standby | None:
         nonlocal respawn_at
-        standby = _spawn(ns, hide, tmp_kib, _child, sandbox, layers)
+        standby = _spawn(ns, hide, tmp_kib, harness, sandbox, layers)
         if standby is None:
             respawn_at = time.monotonic() + RESPAWN_DELAY
         else:

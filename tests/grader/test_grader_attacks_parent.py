@@ -130,8 +130,16 @@ HUNT = """
     def _hunt():
         if _memo:
             return _memo[0]
-        found = [repr(o)[:300] for o in gc.get_objects() if isinstance(o, (dict, list)) and _has(o)]
-        frame = sys._getframe()
+        found = []
+        try:  # refused in the sandbox (ValueError), like the frames below
+            objects = gc.get_objects()
+            found += [repr(o)[:300] for o in objects if isinstance(o, (dict, list)) and _has(o)]
+        except ValueError:
+            pass
+        try:
+            frame = sys._getframe()
+        except ValueError:
+            frame = None
         while frame is not None:
             found += [repr(v)[:300] for v in frame.f_locals.values() if _has(v)]
             frame = frame.f_back
@@ -195,7 +203,23 @@ def test_hidden_inputs_never_reach_what_a_student_sees(
 def test_a_hidden_run_that_fails_to_load_shows_only_the_kind_of_failure(
     grader: Grader, leaky: Exercise
 ) -> None:
-    report = grader.grade(leaky, src(LEAKS["while loading"]))
+    # A module cannot tell at load which run it is in (nothing of the job is in its reach): this
+    # one fails to load in half of its runs, and is graded until only its hidden run failed.
+    source = src(
+        """
+        import os
+
+        if os.urandom(1)[0] < 128:
+            raise ValueError("LEAK " + repr(os.getpid()))
+
+        def solve(x):
+            return x * 2
+        """
+    )
+    for _ in range(60):
+        report = grader.grade(leaky, source)
+        if report.status == "graded" and not report.tests[2].passed:
+            break
     assert report.status == "graded"
     assert [t.passed for t in report.tests] == [True, True, False]
     assert report.tests[2].message == "failed: raised ValueError while loading"
@@ -282,15 +306,31 @@ HOSTILE = {
         1,
         "expected an output of shape (20000,), got shape (1000, 1)",
     ),
+    # Records the harness writes for the outputs themselves (forged ones are tampering, below).
     "a flood of empty lists": (
-        forge("""b'{"t":"test","i":0,"steps":[{"out":[' + b'[],' * 2_500_000 + b'[]]}]}\\n'"""),
+        src(
+            """
+            def solve(x):
+                return [[] for _ in range(300_000)]
+            """
+        ),
         0,
         "too large",
     ),
     "a flood of tiny numbers": (
-        forge("""b'{"t":"test","i":0,"steps":[{"out":[' + b'0.5,' * 2_000_000 + b'1]}]}\\n'"""),
+        src(
+            """
+            def solve(x):
+                return [0.5] * 300_000
+            """
+        ),
         0,
         "too large",
+    ),
+    "a forged flood": (
+        forge("""b'{"t":"test","i":0,"steps":[{"out":[' + b'[],' * 2_500_000 + b'[]]}]}\\n'"""),
+        0,
+        "tampered",
     ),
     "a test index of 1e999": (forge("""b'{"t":"begin","i":1e999}\\n'"""), 0, "tampered"),
     "an integer too large for a float": (
