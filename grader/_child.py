@@ -333,16 +333,25 @@ _REFUSED_EVENTS = frozenset(
     }
 )
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+# ctypes may call the C library (the attack tests' raw system calls do), but not the interpreter's
+# own C API, whose `PyEval_GetFrame` and the like hand out the frames refused above.
+_SYMBOL_EVENTS = frozenset({"ctypes.dlsym", "ctypes.dlsym/handle"})
+_C_API = ("Py", "_Py")
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """The job's audit hook, added just before the submission compiles. The submission gets no
     frame (the harness's frames below its calls hold the harness's namespace and the tests'
-    data), no collector's view of other objects, no tracer, and no audit hook of its own (which
-    would be shown the harness's own accesses). Outside the harness's trusted window these fail
+    data), no collector's view of other objects, no tracer, none of the interpreter's C API
+    through ctypes, and no audit hook of its own (which would be shown the harness's own
+    accesses). Outside the harness's trusted window these fail
     with ValueError, which the standard library's optional uses of frames (`logging`,
     `collections.namedtuple`) already handle."""
-    if event in _REFUSED_EVENTS or (event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES):
+    if (
+        event in _REFUSED_EVENTS
+        or (event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES)
+        or (event in _SYMBOL_EVENTS and type(args[1]) is str and args[1].startswith(_C_API))
+    ):
         if _window[0] != _get_ident():
             raise ValueError(f"{event} is not available in the grader's sandbox")
     elif event == "sys.addaudithook":

@@ -154,6 +154,21 @@ TAMPERING = {
 
         threading.Thread(target=_spy, daemon=True).start()
         """,
+    "the C API through ctypes": f"""
+        import ctypes
+
+        _get_frame = ctypes.pythonapi.PyEval_GetFrame
+        _get_frame.restype = ctypes.py_object
+
+        def _climb():
+            frame = _get_frame()
+            while frame is not None:
+                if "_sharing" in frame.f_globals:
+                    frame.f_globals["_sharing"] = {NO_FINDINGS}
+                frame = frame.f_back
+
+        _climb()
+        """,
     "an audit hook of its own": f"""
         import sys
 
