@@ -47,6 +47,13 @@ _dumps_sorted = c_make_encoder(
 _get_ident = _thread.get_ident
 _gc_enable, _gc_disable, _gc_isenabled = gc.enable, gc.disable, gc.isenabled
 _traceback_of = BaseException.__dict__["__traceback__"].__get__
+_set_traceback = BaseException.__dict__["__traceback__"].__set__
+_context_of = BaseException.__dict__["__context__"].__get__
+_cause_of = BaseException.__dict__["__cause__"].__get__
+# What a type is, as the interpreter keeps it (no metaclass property of the submission's runs).
+_type_name = type.__dict__["__name__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
 # Opcodes of a `raise` statement: an exception whose innermost frame is the submission stopped at
 # one of these was raised by the student's own code, not by a numpy (or builtin) call it made.
 _RAISE_OPS = {dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap}
@@ -243,9 +250,11 @@ def _read_job(fd: int) -> dict[str, Any]:
 
 def _exception(exc: BaseException) -> dict[str, Any]:
     entries, raised_by = _traceback_entries(exc)
+    _forget(exc)  # before any of the submission's code (its __str__) runs again
     try:
         text = str(exc)
-    except BaseException:
+    except BaseException as failed:
+        _forget(failed)
         text = "<unprintable>"
     lines = _source[0]
     frames = []
@@ -255,12 +264,17 @@ def _exception(exc: BaseException) -> dict[str, Any]:
             frames.append(f"    {lines[lineno - 1].strip()}")
     t = type(exc)
     return {
-        "type": t.__name__[:100],
-        "builtin_bases": [c.__name__ for c in t.__mro__ if c.__module__ == "builtins"],
+        "type": _type_name(t)[:100],
+        "builtin_bases": [_type_name(c) for c in _type_mro(t) if _builtin_type(c)],
         "message": text[:MAX_TEXT],
         "traceback": frames[-20:],
         "raised_by": raised_by,
     }
+
+
+def _builtin_type(t: type) -> bool:
+    module = _type_module(t)
+    return type(module) is str and module == "builtins"
 
 
 def _traceback_entries(exc: BaseException) -> tuple[list[tuple[int, str]], str]:
@@ -291,7 +305,8 @@ def _traceback_entries(exc: BaseException) -> tuple[list[tuple[int, str]], str]:
                     op = code.co_code[last.tb_lasti]
             else:
                 module = last.tb_frame.f_globals
-    except BaseException:
+    except BaseException as failed:
+        _forget(failed)
         entries, last = [], None
     finally:
         _window[0] = None
@@ -311,9 +326,25 @@ def _raised_by(last: Any, module: Any, op: int) -> str:
         return "submission" if op in _RAISE_OPS else "builtin"
     try:
         name = dict.get(module, "__name__") if isinstance(module, dict) else None
-        return str(name).split(".")[0][:40] if type(name) is str and name else "library"
-    except BaseException:
+        return name.split(".")[0][:40] if type(name) is str and name else "library"
+    except BaseException as failed:
+        _forget(failed)
         return "unknown"
+
+
+def _forget(exc: BaseException) -> None:
+    """Drop the tracebacks of `exc` and of the exceptions chained to it. An exception the harness
+    caught ran through the harness's own frames: kept in a cycle the submission made (say, an
+    exception that refers to itself), they would outlive the handler as garbage, and the
+    collector's `gc.garbage` (with `DEBUG_SAVEALL`) hands out garbage frames and all."""
+    pending: list[Any] = [exc]
+    for _ in range(64):
+        if not pending:
+            break
+        e = pending.pop()
+        if isinstance(e, BaseException):
+            _set_traceback(e, None)
+            pending += [_context_of(e), _cause_of(e)]
 
 
 # The submission's source lines, for the lines of its tracebacks.
@@ -362,8 +393,10 @@ def _reachable(value: Any, path: list[Any], found: list[tuple[list[Any], Any]], 
     """Every ndarray, list and dict inside `value` with its path (bounded walk)."""
     if len(found) >= MAX_WALK or depth > 8:
         return
+    # Types, never isinstance(): it falls back on the object's `__class__`, which the submission
+    # can make a property, its own code running while the harness looks at its output.
     t = type(value)
-    if isinstance(value, np.ndarray):
+    if issubclass(t, np.ndarray):
         found.append((path, value))
     elif t is list or t is tuple:
         if t is list:
@@ -378,13 +411,14 @@ def _reachable(value: Any, path: list[Any], found: list[tuple[list[Any], Any]], 
 
 
 def _overlaps(a: Any, b: Any) -> bool:
-    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+    if not issubclass(type(a), np.ndarray) or not issubclass(type(b), np.ndarray):
         return False
     if not _may_share_memory(a, b):
         return False
     try:
         return bool(_shares_memory(a, b, max_work=1_000_000))
-    except _TooHard:
+    except _TooHard as failed:
+        _forget(failed)
         return True  # bounds overlap and too hard to prove otherwise: a new array never does
 
 
@@ -602,7 +636,8 @@ def _signature(fn: Any, cache: bool) -> inspect.Signature | None:
         return known[1]
     try:
         sig: inspect.Signature | None = inspect.signature(fn)
-    except ValueError:
+    except ValueError as failed:
+        _forget(failed)  # it may come from the submission's own `__signature__`
         sig = None  # no signature available (e.g. builtins): let the call decide
     if cache:
         _signatures[id(fn)] = (fn, sig)  # holds fn, so its id is never reused meanwhile
@@ -630,6 +665,7 @@ def _call(
                 if sig is not None:
                     sig.bind(*pos, **kw)
             except TypeError as exc:
+                _forget(exc)
                 result["signature"] = str(exc)[:MAX_TEXT]
                 return [], None
         outs.append(fn(*pos, **kw))

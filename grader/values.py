@@ -170,9 +170,9 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
         if value.dtype.kind not in ALLOWED_DTYPE_KINDS:
             return {"$unsupported": f"a numpy array of dtype {value.dtype}"}
         return {"$nd": _npy(value, blobs)}
-    if isinstance(value, np.generic) and t.__module__ == "numpy":
+    if _numpy_scalar_type(t):
         if np.dtype(t).kind not in ALLOWED_DTYPE_KINDS:
-            return {"$unsupported": f"a numpy scalar of type {t.__name__}"}
+            return {"$unsupported": f"a numpy scalar of type {_type_name(t)}"}
         return {"$scalar": _npy(np.asarray(value), blobs)}
     if t is list:
         return [encode(v, blobs, depth + 1) for v in value]
@@ -187,9 +187,24 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
                 return {"$unsupported": "a dict with non-string keys"}
             items.append([k, encode(v, blobs, depth + 1)])
         return {"$dict": items}
-    if isinstance(value, np.ndarray):
-        return {"$unsupported": f"an ndarray subclass ({t.__name__}), not a plain numpy array"}
-    return {"$unsupported": f"an object of type {t.__name__}"}
+    name = _type_name(t)
+    if issubclass(t, np.ndarray):
+        return {"$unsupported": f"an ndarray subclass ({name}), not a plain numpy array"}
+    return {"$unsupported": f"an object of type {name}"}
+
+
+# A type's name and module as the interpreter keeps them: no metaclass of the submission's runs.
+_type_name = type.__dict__["__name__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+
+
+def _numpy_scalar_type(t: type) -> bool:
+    """Whether `t` is one of numpy's own scalar types. Read off the type, never the object (whose
+    `__class__` may be a property: the sandbox's `encode` runs no code of the submission's)."""
+    if type(t) is not type or not issubclass(t, np.generic):
+        return False
+    module = _type_module(t)
+    return type(module) is str and module == "numpy"
 
 
 NPY_MAGIC = b"\x93NUMPY\x01\x00"

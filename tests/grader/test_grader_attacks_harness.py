@@ -281,3 +281,126 @@ def test_records_need_the_runs_key_and_their_place() -> None:
     record = b'{"t":"test","i":0,"steps":[{"out":{"$nd":0}}],"b":[64]}'
     tags = line_tag(key, 1, record) + b" " + blobs_tag(key, 1, [b"a" * 64]) + b" "
     assert read(SETUP + tags + record + b"\n" + b"a" * 63 + b"b").protocol_error == TAMPERED
+
+
+# Found by a red-team round on the sealed harness: its own code ran the submission's while it
+# observed, or left its frames behind as garbage.
+LEFT_AS_GARBAGE = """
+import gc
+import types
+
+
+class _Repr:
+    def __repr__(self):  # run by inspect.signature in the harness, whose `except` swallows it
+        exc = ValueError("x")
+        exc.cycle = exc  # garbage in a cycle once the harness drops it, its traceback with it
+        raise exc
+
+
+def _patch():
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.collect()
+    for found in gc.garbage:
+        if type(found) is types.FrameType and "_sharing" in found.f_globals:
+            found.f_globals["_sharing"] = lambda *args, **kwargs: []
+    gc.garbage.clear()
+    gc.set_debug(0)
+
+
+{mutant}
+
+_mutant = clip_grad_norm
+
+
+def clip_grad_norm(grads, max_norm, eps=1e-6):
+    _patch()
+    return _mutant(grads, max_norm, eps)
+
+
+clip_grad_norm.__signature__ = _Repr()
+"""
+
+
+def test_the_harness_leaves_no_frame_behind_as_garbage(grader: Grader) -> None:
+    source = LEFT_AS_GARBAGE.replace("{mutant}", ALIASING)
+    report = grader.grade(EXERCISE, source)
+    by_name = {t.name: t for t in report.tests}
+    assert not by_name[ALIASING_TEST].passed, report.to_dict()
+
+
+IN_PLACE = (EXERCISES_DIR / "clip-grad-norm/mutants/scales_in_place.py").read_text()
+UNDONE_WHILE_OBSERVED = '''
+import numpy as np
+
+
+class _Undo:
+    """Puts the caller's arrays back the second time the harness asks what it is."""
+
+    def __init__(self, saved):
+        self.saved, self.seen = saved, 0
+
+    @property
+    def __class__(self):
+        self.seen += 1
+        if self.seen == 2:
+            for array, copy in self.saved:
+                array[...] = copy
+        return _Undo
+
+
+{mutant}
+
+_mutant = clip_grad_norm
+
+
+def clip_grad_norm(grads, max_norm, eps=1e-6):
+    arrays = list(grads.values()) if isinstance(grads, dict) else list(grads)
+    saved = [(a, a.copy()) for a in arrays]
+    out = _mutant(grads, max_norm, eps)
+    return (*out, _Undo(saved))
+'''
+
+
+def test_the_harness_runs_no_code_of_the_output_while_it_looks_at_it(grader: Grader) -> None:
+    # isinstance() asks an object's `__class__`, which may be a property: the harness looks at
+    # types only, so nothing can put the inputs back between the call and their snapshot.
+    report = grader.grade(EXERCISE, UNDONE_WHILE_OBSERVED.replace("{mutant}", IN_PLACE))
+    by_name = {t.name: t for t in report.tests}
+    assert not by_name["inputs are left unchanged"].passed, report.to_dict()
+    assert "changed in place" in by_name["inputs are left unchanged"].message
+
+
+RAW_MEMORY = """
+import numpy as np
+
+
+class _Raw:  # an object array over a traceback's frame slot: no system call, no audit event
+    def __init__(self, address):
+        self.__array_interface__ = {
+            "data": (address, True), "typestr": "|O", "shape": (1,), "version": 3,
+        }
+
+
+try:
+    raise KeyError
+except KeyError as _exc:
+    _frame = np.asarray(_Raw(id(_exc.__traceback__) + 3 * np.dtype(np.intp).itemsize))[0]
+while _frame is not None:
+    if "_sharing" in _frame.f_globals:
+        _frame.f_globals["_sharing"] = lambda *args, **kwargs: []
+    _frame = _frame.f_back
+del _frame
+
+{mutant}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (grader/SPEC.md, 'The harness inside the job'): numpy builds an array over any "
+    "address, so the submission reads and writes its own process's memory, the harness's included",
+)
+def test_raw_memory_access_cannot_rewrite_the_harness(grader: Grader) -> None:
+    report = grader.grade(EXERCISE, RAW_MEMORY.replace("{mutant}", ALIASING))
+    by_name = {t.name: t for t in report.tests}
+    assert not by_name[ALIASING_TEST].passed
