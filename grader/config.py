@@ -181,8 +181,8 @@ SANDBOX_HIDE: Setting[tuple[str, ...]] = Setting(
     "HOLDOUT_SANDBOX_HIDE",
     PathList(),
     (),
-    "extra paths to hide from sandboxed code, besides every top-level directory but `/proc`, "
-    "`/dev`, `/sys` and `/tmp` (the job's own) and the project",
+    "extra paths the start-up probe checks sandboxed code cannot see (a job's root is its own: "
+    "no path of the machine's exists for it)",
 )
 UID_LOCK_DIR: Setting[Path] = Setting(
     "HOLDOUT_UID_LOCK_DIR",

@@ -10,7 +10,6 @@ active.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import fcntl
@@ -44,10 +43,11 @@ PR_SET_CHILD_SUBREAPER = 36
 
 RESULT_FD = 3
 JOB_FD = 4
-# What a job sees of the machine's file system: its own /proc, /dev, /sys and temp directories.
-# Every other top-level directory is hidden (see `default_hide`): the system's files are shared
-# with every other job through the page cache (whether a page is cached shows in a read's cost),
-# and a job needs none of them, the zygote having loaded all it runs.
+# What a job sees of the machine's file system: nothing. Its root is a tmpfs of its own holding
+# its own /proc, /dev, /sys and /tmp (`_new_root`): the system's files are shared with every other
+# job through the page cache (whether a page is cached shows in a read's cost), and a job needs
+# none of them, the zygote having loaded all it runs. What the engine asks to hide (every other
+# top-level directory, see `default_hide`) is what the probe checks is out of sight.
 VISIBLE_TOP_LEVEL = ("/proc", "/dev", "/sys", "/tmp")
 # Paths where secrets, project files, databases and Unix sockets usually live: hidden even where
 # / cannot be listed. The project root and anything in HOLDOUT_SANDBOX_HIDE are added by the engine.
@@ -185,10 +185,12 @@ def prepare(hide: list[str], tmp_kib: int, in_cgroup: bool = False) -> dict[str,
     # A network namespace of the job's own (a fraction of a millisecond, spent before the job
     # arrives): nothing one job binds in it, such as an abstract Unix socket, reaches the next.
     _attempt(layers, "netns", lambda: unshare(CLONE_NEWNET))
+    # The machine's cgroup hierarchies, read while its mounts are still in sight.
+    hierarchies = cgroups.mounts() if in_cgroup else []
     _attempt(layers, "mountns", lambda: _private_mounts(hide, hidden, tmp_kib))
     if layers["mountns"] is True:
         if in_cgroup:
-            _attempt(layers, "cgroup_view", _own_cgroup_view)
+            _attempt(layers, "cgroup_view", lambda: _own_cgroup_view(hierarchies))
         _attempt(layers, "mountns", _seal_sys)
     # Irreversible; it only stops execve() from granting privileges, which the standby never needs
     # (mounts, setns and the uid switch still work).
@@ -228,38 +230,62 @@ def cgroup_limits(limits: dict[str, float]) -> tuple[int, int, float]:
 
 HIDE_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
 TMP_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+MNT_DETACH = 2
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+# The job's whole root: mount points for its own file systems, nothing else.
+ROOT_DIRS = ("proc", "dev", "sys", "tmp")
 
 
 def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     unshare(CLONE_NEWNS)
     # Nothing we mount may propagate back to the host's mount namespace.
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    nodes = {name: os.stat(os.path.join(DEV, name)).st_rdev for name in DEV_NODES}
+    _new_root(keep_proc=os.getpid() != 1)
+    # None of the machine's paths exists in the job's root.
+    hidden.extend(sorted(hide))
     if os.getpid() == 1:
         _mount_proc()
-    _hide(hide, hidden)
     # /sys is the machine's, counters included (memory per NUMA node, disks, energy): a channel
     # between jobs running at once, like /proc's. An empty directory instead; `_seal_sys` makes it
     # read-only once the job's own cgroup files are in it.
-    if os.path.isdir(SYS):
-        mount("tmpfs", SYS, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
-    _minimal_dev()
+    mount("tmpfs", SYS, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
+    _minimal_dev(nodes)
     for path in PRIVATE_TMP:
-        if os.path.isdir(path):
+        if os.path.isdir(path):  # /var/tmp is none of the job's
             mount("tmpfs", path, "tmpfs", TMP_FLAGS, f"size={tmp_kib}k,mode=1777,nr_inodes=4096")
-    if os.path.isdir(DEV):
-        mount(None, DEV, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
-    _read_only_elsewhere(hidden)
+    mount(None, DEV, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    mount(None, "/", None, MS_REMOUNT | HIDE_FLAGS)
 
 
-def _minimal_dev() -> None:
-    """A /dev of its own: null, zero, full, random and urandom, the fd links, an empty shm.
+def _new_root(keep_proc: bool) -> None:
+    """Make an empty tmpfs holding only ROOT_DIRS the root, and leave the machine's behind.
+
+    Nothing of the machine's file systems stays in reach: none of its files (whose page cache one
+    job could leave a message in for the next), no world-writable directory of the host's, and
+    not the machine's root directory itself, whose cache of looked-up names is shared: looking up
+    a name that does not exist leaves a negative entry there that a later job could time.
+    `keep_proc`: without a PID namespace of its own the job keeps the machine's /proc."""
+    stage = "/tmp"  # any directory of the machine's root: the new one is mounted over it
+    mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=755,nr_inodes=32")
+    for name in ROOT_DIRS:
+        os.mkdir(os.path.join(stage, name), 0o755)
+    if keep_proc:
+        mount("/proc", os.path.join(stage, "proc"), None, MS_BIND | MS_REC)
+    os.chdir(stage)
+    # pivot_root(".", "."): the machine's root is stacked on the new one, then detached.
+    _check(_libc.syscall(PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount2")
+    os.chdir("/")
+
+
+def _minimal_dev(nodes: dict[str, int]) -> None:
+    """A /dev of its own: null, zero, full, random and urandom (`nodes`: their device numbers on
+    the machine), the fd links, an empty shm.
 
     The host's /dev has the host's terminals: a job that opens /dev/ptmx makes an entry in the
     host's /dev/pts, which any other job running at once can count (a channel), and sockets such
     as /dev/log reach the host's services."""
-    if not os.path.isdir(DEV):
-        return
-    nodes = {name: os.stat(os.path.join(DEV, name)).st_rdev for name in DEV_NODES}
     mount("tmpfs", DEV, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=4k,mode=755,nr_inodes=64")
     for name, rdev in nodes.items():
         os.mknod(os.path.join(DEV, name), stat.S_IFCHR | 0o666, rdev)
@@ -267,23 +293,6 @@ def _minimal_dev() -> None:
     for name, target in DEV_LINKS.items():
         os.symlink(target, os.path.join(DEV, name))
     os.mkdir(os.path.join(DEV, "shm"))
-
-
-def _read_only_elsewhere(hidden: list[str]) -> None:
-    """Every file system the job reaches read-only, but its private ones (and /dev, /proc, /sys):
-    a world-writable directory of the host's (Ubuntu's /var/crash, a careless chmod) would carry
-    data from one student's job to a later one, and fill the host's disk."""
-    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
-    mount(None, "/", None, flags)
-    keep = (DEV, "/proc", SYS, *PRIVATE_TMP, *hidden)
-    with open("/proc/self/mounts") as f:
-        points = {line.split()[1] for line in f if len(line.split()) > 1}
-    for point in sorted(points - {"/"}):
-        if any(point == k or point.startswith(k + "/") for k in keep) or "\\" in point:
-            continue
-        # Best effort: a mount under a hidden directory (read-only already) is out of reach.
-        with contextlib.suppress(OSError):
-            mount(None, point, None, flags)
 
 
 def _mount_proc() -> None:
@@ -302,13 +311,14 @@ def _mount_proc() -> None:
         mount("proc", "/proc", "proc", flags)
 
 
-def _own_cgroup_view() -> None:
+def _own_cgroup_view(hierarchies: list[tuple[str, str, set[str]]]) -> None:
     """A cgroup namespace rooted at the job's cgroup, and the job's hierarchies mounted in the
     job's empty /sys: it sees its own cgroup as the whole tree. The host's cgroup files would show
     it every other job's memory, CPU and task counts as they change, a channel between two
-    students' jobs running at once (and the host's own usage)."""
+    students' jobs running at once (and the host's own usage). `hierarchies`: the machine's
+    cgroup mounts, `cgroups.mounts()` before the job's root replaced the machine's."""
     root = cgroups.ROOT
-    found = [(p, t, o) for p, t, o in cgroups.mounts() if p == root or p.startswith(root + "/")]
+    found = [(p, t, o) for p, t, o in hierarchies if p == root or p.startswith(root + "/")]
     unshare(CLONE_NEWCGROUP)
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     os.makedirs(root, exist_ok=True)
@@ -330,24 +340,8 @@ def _seal_sys() -> None:
         mount(None, SYS, None, MS_REMOUNT | HIDE_FLAGS)
 
 
-def _hide(paths: list[str], hidden: list[str]) -> None:
-    """Cover each directory with an empty read-only tmpfs: one, mounted once and then bind-mounted
-    on the others (cheaper than a new tmpfs each), every copy made read-only itself too."""
-    for path in sorted(paths):
-        if path in hidden or not os.path.isdir(path) or os.path.islink(path):
-            continue  # e.g. inside a directory hidden already
-        if hidden:
-            mount(hidden[0], path, None, MS_BIND)
-            mount(None, path, None, MS_REMOUNT | MS_BIND | HIDE_FLAGS)
-        else:
-            mount("tmpfs", path, "tmpfs", HIDE_FLAGS, "size=4k,mode=755")
-        hidden.append(path)
-
-
 def _job_mounts(cfg: dict[str, Any], prepared: dict[str, Any]) -> None:
-    # Normally every path was hidden by the standby already; a job may name more.
-    hidden = prepared["hidden"]
-    _hide([p for p in cfg["hide"] if p not in hidden], list(hidden))
+    # Every path a job may name to hide is out of sight already: the job's root has none of them.
     size_kib = int(cfg["limits"]["file_mib"] * 1024)
     if size_kib != prepared["tmp_kib"]:
         for path in PRIVATE_TMP:
