@@ -19,10 +19,10 @@ from question_bank.types import (
 )
 from service.attempts import (
     attempt_answers,
+    attempt_review,
     deadline,
     question_views,
     result_review,
-    review_of,
 )
 from service.auth import current_user
 from service.models import Grade, Question, Quiz, QuizAttempt, Role, Submission, utcnow
@@ -561,12 +561,12 @@ class AttemptSchema(Schema):
     def _score(self, attempt: QuizAttempt) -> float | None:
         return (
             attempt.score
-            if review_of(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
+            if attempt_review(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
             else None
         )
 
     def _review(self, attempt: QuizAttempt) -> dict[str, bool]:
-        return review_of(attempt, viewer_is_staff(QuizAttempt, attempt))
+        return attempt_review(attempt, viewer_is_staff(QuizAttempt, attempt))
 
     def _questions(self, attempt: QuizAttempt) -> Any:
         return AttemptQuestionSchema(many=True).dump(question_views(attempt))
