@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from flask import g, has_request_context
 from sqlalchemy import String, cast, event, func, or_, select
 
+from question_bank.loader import ASSESSMENT_SETTINGS
 from service.errors import Problem
 from service.models import (
     AttemptStatus,
@@ -277,10 +278,9 @@ def late_penalty_for(attempt: QuizAttempt | None, now: datetime | None = None) -
 
 
 def is_assessment(quiz: Quiz) -> bool:
-    """A quiz with a window, an attempt limit or a time limit counts, unless marked practice."""
-    return not quiz.practice and any(
-        (quiz.opens_at, quiz.closes_at, quiz.attempt_limit, quiz.time_limit_minutes)
-    )
+    """A quiz with a window, an attempt limit or a time limit counts, unless marked practice
+    (question_bank.loader.is_assessment: the same rule for the bank's files)."""
+    return not quiz.practice and any(getattr(quiz, name) for name in ASSESSMENT_SETTINGS)
 
 
 def content_hidden(quiz: Quiz, now: datetime | None = None) -> bool:
