@@ -6,6 +6,7 @@ when, and for how long.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -298,6 +299,15 @@ def holding_assessments(question: Question) -> list[tuple[Quiz, bool]]:
 def _holding(questions: Iterable[Question]) -> dict[int, list[tuple[Quiz, bool]]]:
     """`holding_assessments` of many questions at once (by question id): one query for the
     quizzes that list them, and the quizzes with pools (once per request), whatever their number."""
+    return {
+        question_id: [(quiz, granted) for quiz, granted in pairs if is_assessment(quiz)]
+        for question_id, pairs in _holders(questions).items()
+    }
+
+
+def _holders(questions: Iterable[Question]) -> dict[int, list[tuple[Quiz, bool]]]:
+    """Every quiz that holds each of these questions (by question id), assessment or not, with
+    whether it holds it with authority (`holding_assessments`)."""
     by_id = {question.id: question for question in questions}
     held: dict[int, list[tuple[Quiz, bool]]] = {question_id: [] for question_id in by_id}
     if not by_id:
@@ -320,10 +330,7 @@ def _holding(questions: Iterable[Question]) -> dict[int, list[tuple[Quiz, bool]]
                     tag in (quiz.granted_pools or []) for tag in tags
                 )
                 held[question.id].append((quiz, granted))
-    return {
-        question_id: [(quiz, granted) for quiz, granted in pairs if is_assessment(quiz)]
-        for question_id, pairs in held.items()
-    }
+    return held
 
 
 def _quizzes_with_pools() -> list[Quiz]:
@@ -461,6 +468,62 @@ def sealed_elsewhere(question: Question, course_id: int | None) -> Quiz | None:
         if quiz.course_id != course_id and open_for_anyone(quiz):
             return quiz
     return None
+
+
+def review_warnings(quiz: Quiz) -> list[str]:
+    """What this quiz's questions in common with other quizzes (those the caller may see) cost
+    their reviews, for the author who saves it (the API's `warnings`; never a refusal): while an
+    assessment is open, a question it holds shows the students it seals it for no score,
+    feedback, key or explanation in any other quiz that holds it too (service.attempts.
+    sealed_outside). So: for an assessment, the other quizzes holding its questions; for any
+    other quiz, the open assessments holding its questions."""
+    from service import access
+
+    questions = [item.question for item in quiz.items]
+    listed = {question.slug for question in questions}
+    for pool in quiz.pools or []:
+        with suppress(Problem):  # a pool too small to draw was refused when saved
+            drawn = pool_questions(pool, listed, quiz.course_id)
+            questions += [question for question in drawn if question not in questions]
+    holders = _holders(questions)
+    others = {other.id for pairs in holders.values() for other, _ in pairs} - {quiz.id}
+    visible = set(
+        db.session.scalars(select(Quiz.id).where(Quiz.id.in_(others), access.scoped(Quiz)))
+        if others
+        else []
+    )
+    assessment = is_assessment(quiz) and open_for_anyone(quiz)
+    shared: dict[str, tuple[Quiz, set[str]]] = {}
+    for question in questions:
+        for other, _granted in holders[question.id]:
+            if other.id not in visible:
+                continue
+            if assessment or (is_assessment(other) and open_for_anyone(other)):
+                shared.setdefault(other.slug, (other, set()))[1].add(question.slug)
+    warnings = []
+    for slug, (other, slugs) in sorted(shared.items()):
+        several = len(slugs) > 1
+        named = ", ".join(sorted(slugs))
+        which, their = (
+            (f"questions {named} are", "their") if several else (f"question {named} is", "its")
+        )
+        if assessment:
+            warnings.append(
+                f"{which} also in {_kind(other)} {slug}: {their} review there is withheld from "
+                "students while this assessment is open"
+            )
+        else:
+            warnings.append(
+                f"{which} also in assessment {slug}: {their} review here is withheld from "
+                "students while it is open"
+            )
+    return warnings
+
+
+def _kind(quiz: Quiz) -> str:
+    if is_assessment(quiz):
+        return "assessment"
+    return "practice quiz" if quiz.practice else "quiz"
 
 
 def review_allows(attempt: QuizAttempt, part: str, now: datetime | None = None) -> bool:

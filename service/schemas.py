@@ -33,6 +33,7 @@ from service.quizzes import (
     is_assessment,
     quiz_max_score,
     review_settings,
+    review_warnings,
     time_limit_for,
 )
 from service.submissions import standalone_variant
@@ -488,6 +489,22 @@ class QuizSchema(QuizSummarySchema):
         ),
         allow_none=True,
         metadata={"type": "number", "nullable": True, "description": "With an extension"},
+    )
+
+
+class QuizSavedSchema(QuizSchema):
+    """A quiz as its author's write returns it (create, replace, restore)."""
+
+    warnings = fields.Function(
+        review_warnings,
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What the save costs reviews, never a refusal: an assessment's "
+            "questions that other quizzes also hold show students no review there while it is "
+            "open (or, for another quiz, its questions an open assessment holds show none here)",
+        },
     )
 
 

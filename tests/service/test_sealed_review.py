@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.models import Quiz, db
-from tests.helpers import recorded_statements
+from tests.helpers import bearer, recorded_statements
 from tests.service.samples import QUESTIONS, QUIZZES, RIGHT, put_answer, start
 from tests.service.test_assessments_rules import page_client
 
@@ -29,13 +29,15 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _quiz(client: FlaskClient, headers: dict[str, str], **body: Any) -> None:
+def _quiz(client: FlaskClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
     body = {"title": body["slug"], "course": "reg-101", "questions": [], **body}
     made = client.post(QUIZZES, json=body, headers=headers)
     assert made.status_code == 201, made.get_json()
+    result: dict[str, Any] = made.get_json()
+    return result
 
 
-def _exam(client: FlaskClient, headers: dict[str, str], where: str, **rules: Any) -> None:
+def _exam(client: FlaskClient, headers: dict[str, str], where: str, **rules: Any) -> dict[str, Any]:
     """The exam holding SEALED, in its list or in a pool ('inference' tags SEALED only)."""
     holds: dict[str, Any] = (
         {"questions": [SEALED]}
@@ -43,16 +45,17 @@ def _exam(client: FlaskClient, headers: dict[str, str], where: str, **rules: Any
         else {"questions": ["t-multiple"], "pools": [{"tag": "inference", "draw": 1}]}
     )
     closes = datetime.now(UTC) + timedelta(days=1)
-    _quiz(client, headers, slug="exam", attempt_limit=1, closes_at=_iso(closes), **holds, **rules)
+    body = {"slug": "exam", "attempt_limit": 1, "closes_at": _iso(closes), **holds, **rules}
+    return _quiz(client, headers, **body)
 
 
-def _practice(client: FlaskClient, headers: dict[str, str], where: str) -> None:
+def _practice(client: FlaskClient, headers: dict[str, str], where: str) -> dict[str, Any]:
     holds: dict[str, Any] = (
         {"questions": [SEALED, OPEN]}
         if where == "list"
         else {"questions": [OPEN], "pools": [{"tag": "inference", "draw": 1}]}
     )
-    _quiz(client, headers, slug="drill", practice=True, review=IMMEDIATELY, **holds)
+    return _quiz(client, headers, slug="drill", practice=True, review=IMMEDIATELY, **holds)
 
 
 def _close_exam(app: Flask) -> None:
@@ -273,3 +276,62 @@ def test_the_review_of_a_long_practice_attempt_asks_about_seals_in_a_few_queries
     assert answers["total"] is None
     assert len(statements) <= 20, len(statements)  # 12 now: a query per question would be 30+
     assert sum("FROM quiz_questions" in s for s in statements) <= 3, statements
+
+
+def _save_again(
+    client: FlaskClient,
+    headers: dict[str, str],
+    slug: str,
+    keys: tuple[str, ...],
+    *more: str,
+    **changes: Any,
+) -> dict[str, Any]:
+    """PUT the quiz back as it reads (these fields of it), with `more` questions and changes."""
+    quiz = client.get(f"{QUIZZES}/{slug}", headers=headers).get_json()
+    body = {k: quiz[k] for k in ("slug", "title", "course", "pools", *keys)}
+    body["questions"] = [*(q["slug"] for q in quiz["questions"]), *more]
+    saved = client.put(f"{QUIZZES}/{slug}", json=body | changes, headers=headers)
+    assert saved.status_code == 200, saved.get_json()
+    result: dict[str, Any] = saved.get_json()
+    return result
+
+
+@pytest.mark.parametrize("where", ["list", "pool"])
+def test_saving_a_quiz_warns_which_reviews_an_assessments_seal_withholds_elsewhere(
+    client: FlaskClient,
+    questions: dict[str, Any],
+    instructor: dict[str, str],
+    token_for: Any,
+    where: str,
+) -> None:
+    """Never a refusal (the quiz is saved as before): the write's answer says what it costs."""
+    assert _practice(client, instructor, where)["warnings"] == []
+    exam = _exam(client, instructor, where)
+    assert exam["warnings"] == [
+        f"question {SEALED} is also in practice quiz drill: its review there is withheld from "
+        "students while this assessment is open"
+    ]
+    assert "warnings" not in client.get(f"{QUIZZES}/drill", headers=instructor).get_json()
+    again = _save_again(client, instructor, "drill", ("practice", "review"))
+    assert again["warnings"] == [
+        f"question {SEALED} is also in assessment exam: its review here is withheld from "
+        "students while it is open"
+    ]
+
+    # More of the drill's questions in the exam: named together. Once the exam has closed for
+    # everyone it seals nothing, and the warning goes.
+    wider = _save_again(client, instructor, "exam", ("attempt_limit", "closes_at"), OPEN)
+    assert wider["warnings"] == [
+        f"questions {', '.join(sorted([SEALED, OPEN]))} are also in practice quiz drill: their "
+        "review there is withheld from students while this assessment is open"
+    ]
+    past = _iso(datetime.now(UTC) - timedelta(minutes=1))
+    closed = _save_again(client, instructor, "exam", ("attempt_limit",), closes_at=past)
+    assert closed["warnings"] == []
+
+    # A course's instructor is told only of the quizzes they may see.
+    other = bearer(token_for("instructor", "b-prof", course="course-b"))
+    theirs = _quiz(
+        client, other, slug="b-exam", course="course-b", questions=[OPEN], attempt_limit=1
+    )
+    assert theirs["warnings"] == []
