@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,12 +118,65 @@ class QuizFile(Schema):
     pools = fields.List(fields.Nested(Pool), load_default=list, validate=validate.Length(max=20))
 
 
+# What makes a quiz an assessment: a window, an attempt limit or a time limit, unless it is
+# marked practice. While it is open for a student, an assessment seals its questions: they are
+# answered only in its attempts, and no other quiz's review shows that student their score,
+# feedback, key or explanation. service.quizzes.is_assessment asks the same of a quiz row.
+ASSESSMENT_SETTINGS = ("opens_at", "closes_at", "attempt_limit", "time_limit_minutes")
+
+
+def is_assessment(quiz: Mapping[str, Any]) -> bool:
+    """Whether these quiz fields (a bank file's, or the API's) make an assessment."""
+    return not quiz.get("practice") and any(quiz.get(name) for name in ASSESSMENT_SETTINGS)
+
+
 @dataclass
 class Bank:
     questions: list[dict[str, Any]] = field(default_factory=list)
     quizzes: list[dict[str, Any]] = field(default_factory=list)
     exercise_dirs: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+
+def held_questions(quiz: Mapping[str, Any], questions: list[dict[str, Any]]) -> set[str]:
+    """The slugs of the bank questions a quiz may show: those it lists, and those its pools draw
+    from (every quick question of the bank carrying a pool's tag)."""
+    tags = {pool["tag"] for pool in quiz.get("pools") or []}
+    drawn = {q["slug"] for q in questions if tags & set(q.get("tags") or [])}
+    return set(quiz["questions"]) | drawn
+
+
+def sealing_problems(bank: Bank, paths: Mapping[str, Path]) -> list[str]:
+    """An assessment of the bank sharing a question with another of its quizzes (`paths`: each
+    quiz's file, by slug). While the assessment is open, the question's review is withheld in
+    the other quiz too (a practice quiz would hide its key, explanation, feedback, score and total
+    from every student, since the bank is loaded with site authority, whatever its course). So
+    an assessment has questions of its own."""
+    held = {quiz["slug"]: held_questions(quiz, bank.questions) for quiz in bank.quizzes}
+    problems = []
+    for quiz in bank.quizzes:
+        if not is_assessment(quiz):
+            continue
+        for other in bank.quizzes:
+            if other is quiz or (is_assessment(other) and other["slug"] < quiz["slug"]):
+                continue  # two assessments: said once
+            shared = sorted(held[quiz["slug"]] & held[other["slug"]])
+            if shared:
+                kind = (
+                    "assessment"
+                    if is_assessment(other)
+                    else "practice quiz"
+                    if other.get("practice")
+                    else "quiz"
+                )
+                problems.append(
+                    f"{paths[quiz['slug']]}: assessment {quiz['slug']!r} shares questions with "
+                    f"{kind} {other['slug']!r} ({paths[other['slug']]}): {', '.join(shared)}. "
+                    "While an assessment is open it seals its questions, and their review in "
+                    "every other quiz is withheld from students: give the assessment questions "
+                    "of its own."
+                )
+    return problems
 
 
 def parse_question(raw: Any) -> dict[str, Any]:
@@ -205,7 +258,7 @@ def load_bank(root: Path = BUNDLED_DIR) -> Bank:
         if claim(folder.name, str(folder)):
             bank.exercise_dirs[folder.name] = folder
 
-    quiz_slugs: set[str] = set()
+    quiz_files: dict[str, Path] = {}
     for path in _yaml_files(root / "quizzes"):
         doc = _read_yaml(path, bank)
         if doc is None:
@@ -215,7 +268,7 @@ def load_bank(root: Path = BUNDLED_DIR) -> Bank:
         except ValidationError as exc:
             bank.problems.append(f"{path}: {_format_error(exc)}")
             continue
-        if quiz["slug"] in quiz_slugs:
+        if quiz["slug"] in quiz_files:
             bank.problems.append(f"{path}: quiz slug {quiz['slug']!r} is used twice")
             continue
         missing = [s for s in quiz["questions"] if s not in seen]
@@ -225,6 +278,7 @@ def load_bank(root: Path = BUNDLED_DIR) -> Bank:
         if len(set(quiz["questions"])) != len(quiz["questions"]):
             bank.problems.append(f"{path}: a question is listed twice")
             continue
-        quiz_slugs.add(quiz["slug"])
+        quiz_files[quiz["slug"]] = path
         bank.quizzes.append(quiz)
+    bank.problems.extend(sealing_problems(bank, quiz_files))
     return bank

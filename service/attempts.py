@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -400,12 +400,45 @@ class AnswerView:
     explanation: str | None
     correct_answer: Any = None
     variant: dict[str, Any] | None = None
+    # Which parts of this question's review show (the per-test results and a lab's curves
+    # follow "feedback"); not in the API's AttemptAnswer, which shows them by their nulls.
+    shown: dict[str, bool] = field(default_factory=dict)
+
+
+NOTHING = {part: False for part in REVIEW_PARTS}
 
 
 def review_of(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
     """Which parts of the review this viewer sees now: staff everything, students what the
-    quiz's review options allow."""
+    quiz's review options allow. Per question a seal may hide more (`sealed_outside`), and the
+    attempt's total score with it (`attempt_review`)."""
     return {part: staff or review_allows(attempt, part) for part in REVIEW_PARTS}
+
+
+def sealed_outside(user_id: int, questions: list[Question], quiz_id: int | None) -> set[int]:
+    """The ids of these questions that an assessment other than this quiz (`quiz_id`; None for
+    answers given on their own) seals for this student now (service.quizzes.sealing_quiz): for
+    them, nothing here may show the student the question's score, feedback, correct answer or
+    explanation, whatever this quiz's review options say, until the sealing assessment closes
+    for them. Otherwise a practice quiz holding an exam's question would show its key while the
+    exam runs. An assessment's own attempts follow its own review options. A few queries for
+    all the questions at once, once per request."""
+    from service.quizzes import sealing_quizzes
+
+    sealed = sealing_quizzes(questions, user_id, besides=quiz_id)
+    return {question_id for question_id, quizzes in sealed.items() if quizzes}
+
+
+def attempt_review(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
+    """The attempt as a whole (its total score, its `review`): `review_of`, except that for the
+    student the total score is hidden while any of its questions is sealed outside it
+    (`sealed_outside`): with the other questions' scores shown, the total would tell the sealed
+    one's."""
+    shows = review_of(attempt, staff)
+    questions = attempt_questions(attempt) if shows["score"] and not staff else []
+    if questions and sealed_outside(attempt.user_id, questions, attempt.quiz_id):
+        return {**shows, "score": False}
+    return shows
 
 
 def result_review(submission: Submission, staff: bool = False) -> dict[str, bool]:
@@ -415,12 +448,16 @@ def result_review(submission: Submission, staff: bool = False) -> dict[str, bool
     the per-test results, a lab's curves and an override's comment (it may name the right
     answer); "explanation" the question's explanation; "correct_answer" the answer key. Staff
     whose answer keys these are not (service.access.sees_answer_keys) see the explanation and the
-    key as the student does."""
-    if submission.attempt is None:
+    key as the student does. The student sees none of them while an assessment other than the
+    attempt's quiz seals the question for them (`sealed_outside`); staff are not sealed."""
+    attempt = submission.attempt
+    if not staff and sealed_outside(
+        submission.user_id, [submission.question], attempt.quiz_id if attempt else None
+    ):
+        return dict(NOTHING)
+    if attempt is None:
         return {part: True for part in REVIEW_PARTS}
-    return _keys_as_their_owner_sees(
-        review_of(submission.attempt, staff), submission.attempt, submission.question, staff
-    )
+    return _keys_as_their_owner_sees(review_of(attempt, staff), attempt, submission.question, staff)
 
 
 def _keys_as_their_owner_sees(
@@ -443,26 +480,34 @@ def _keys_as_their_owner_sees(
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:
     """Per question: what was answered, and what the review options let the viewer see. Staff
     see everything, except the correct answer and explanation of a question whose answer keys
-    are not theirs (service.access.sees_answer_keys): those they see as the student does."""
+    are not theirs (service.access.sees_answer_keys): those they see as the student does. The
+    student sees nothing of the review of a question sealed outside this attempt
+    (`sealed_outside`, asked once for all the questions)."""
     latest = latest_answers(attempt)
     shows = review_of(attempt, staff)
+    questions = attempt_questions(attempt)
+    sealed = set() if staff else sealed_outside(attempt.user_id, questions, attempt.quiz_id)
     views = []
-    for question in attempt_questions(attempt):
+    for question in questions:
         submission = latest.get(question.id)
         variant = variant_of(attempt, question.slug)
         key = correct_answer(question.type, resolve(question.type, question.data, variant))
-        shown = _keys_as_their_owner_sees(shows, attempt, question, staff)
+        if question.id in sealed:
+            shown = dict(NOTHING)
+        else:
+            shown = _keys_as_their_owner_sees(shows, attempt, question, staff)
         views.append(
             AnswerView(
                 question=question.slug,
                 answered=submission is not None,
                 answer=submission.answer if submission else None,
-                score=(submission.score or 0.0 if submission else 0.0) if shows["score"] else None,
+                score=(submission.score or 0.0 if submission else 0.0) if shown["score"] else None,
                 max_score=question.points,
-                feedback=submission.feedback if shows["feedback"] and submission else None,
+                feedback=submission.feedback if shown["feedback"] and submission else None,
                 explanation=question.explanation if shown["explanation"] else None,
                 correct_answer=key if shown["correct_answer"] else None,
                 variant=variant,
+                shown=shown,
             )
         )
     return views

@@ -5,12 +5,15 @@ when, and for how long.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import g, has_request_context
 from sqlalchemy import String, cast, event, func, or_, select
 
+from question_bank.loader import ASSESSMENT_SETTINGS
 from service.errors import Problem
 from service.models import (
     AttemptStatus,
@@ -26,6 +29,8 @@ from service.models import (
     db,
     utcnow,
 )
+
+_T = TypeVar("_T")
 
 REVIEW_PARTS = ("score", "feedback", "correct_answer", "explanation")
 
@@ -274,10 +279,9 @@ def late_penalty_for(attempt: QuizAttempt | None, now: datetime | None = None) -
 
 
 def is_assessment(quiz: Quiz) -> bool:
-    """A quiz with a window, an attempt limit or a time limit counts, unless marked practice."""
-    return not quiz.practice and any(
-        (quiz.opens_at, quiz.closes_at, quiz.attempt_limit, quiz.time_limit_minutes)
-    )
+    """A quiz with a window, an attempt limit or a time limit counts, unless marked practice
+    (question_bank.loader.is_assessment: the same rule for the bank's files)."""
+    return not quiz.practice and any(getattr(quiz, name) for name in ASSESSMENT_SETTINGS)
 
 
 def content_hidden(quiz: Quiz, now: datetime | None = None) -> bool:
@@ -289,35 +293,96 @@ def holding_assessments(question: Question) -> list[tuple[Quiz, bool]]:
     """The assessments that hold this question (in their list, or in a pool that may draw it),
     each with whether it holds it with authority (service.access.has_authority): put there by
     someone with authority over it, or the quiz's course's own question."""
-    held: list[tuple[Quiz, bool]] = [
-        (quiz, granted or question.course_id == quiz.course_id)
-        for quiz, granted in db.session.execute(
-            select(Quiz, QuizQuestion.granted)
-            .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
-            .where(QuizQuestion.question_id == question.id)
-        ).all()
-    ]
-    for quiz in db.session.scalars(select(Quiz).where(cast(Quiz.pools, String) != "[]")):
-        if question.course_id is not None and question.course_id != quiz.course_id:
-            continue  # a pool never draws another course's questions
-        tags = [pool["tag"] for pool in quiz.pools or [] if pool["tag"] in question.tags]
-        if tags:
-            granted = question.course_id == quiz.course_id or any(
-                tag in (quiz.granted_pools or []) for tag in tags
-            )
-            held.append((quiz, granted))
-    return [(quiz, granted) for quiz, granted in held if is_assessment(quiz)]
+    return _holding([question])[question.id]
 
 
-def _member(user_id: int, course_id: int) -> bool:
-    return (
-        db.session.scalar(
-            select(Enrollment.id).where(
-                Enrollment.user_id == user_id, Enrollment.course_id == course_id
+def _holding(questions: Iterable[Question]) -> dict[int, list[tuple[Quiz, bool]]]:
+    """`holding_assessments` of many questions at once (by question id): one query for the
+    quizzes that list them, and the quizzes with pools (once per request), whatever their number."""
+    return {
+        question_id: [(quiz, granted) for quiz, granted in pairs if is_assessment(quiz)]
+        for question_id, pairs in _holders(questions).items()
+    }
+
+
+def _holders(questions: Iterable[Question]) -> dict[int, list[tuple[Quiz, bool]]]:
+    """Every quiz that holds each of these questions (by question id), assessment or not, with
+    whether it holds it with authority (`holding_assessments`)."""
+    by_id = {question.id: question for question in questions}
+    held: dict[int, list[tuple[Quiz, bool]]] = {question_id: [] for question_id in by_id}
+    if not by_id:
+        return held
+    for quiz, question_id, granted in db.session.execute(
+        select(Quiz, QuizQuestion.question_id, QuizQuestion.granted)
+        .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
+        .where(QuizQuestion.question_id.in_(by_id))
+    ).all():
+        question = by_id[question_id]
+        held[question_id].append((quiz, granted or question.course_id == quiz.course_id))
+    pooled = _known("pooled", _quizzes_with_pools)
+    for question in by_id.values():
+        for quiz in pooled:
+            if question.course_id is not None and question.course_id != quiz.course_id:
+                continue  # a pool never draws another course's questions
+            tags = [pool["tag"] for pool in quiz.pools or [] if pool["tag"] in question.tags]
+            if tags:
+                granted = question.course_id == quiz.course_id or any(
+                    tag in (quiz.granted_pools or []) for tag in tags
+                )
+                held[question.id].append((quiz, granted))
+    return held
+
+
+def _quizzes_with_pools() -> list[Quiz]:
+    return list(db.session.scalars(select(Quiz).where(cast(Quiz.pools, String) != "[]")))
+
+
+def _known(key: Any, load: Callable[[], _T]) -> _T:
+    """What sealing asks the database, once per request (`seals` in flask.g, forgotten when a
+    quiz, its questions, a question, an enrollment or an extension is written)."""
+    if not has_request_context():
+        return load()
+    known: dict[Any, Any] = g.setdefault("seals", {})
+    if key not in known:
+        known[key] = load()
+    return known[key]
+
+
+def _forget_seals(*_: Any) -> None:
+    if has_request_context():
+        g.pop("seals", None)
+
+
+for _model in (Quiz, QuizQuestion, Question, Enrollment, QuizExtension):
+    for _write in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _write, _forget_seals)
+
+
+def _courses_of(user_id: int) -> set[int]:
+    return set(
+        db.session.scalars(select(Enrollment.course_id).where(Enrollment.user_id == user_id))
+    )
+
+
+def _load_extensions(quizzes: Iterable[Quiz], user_id: int) -> None:
+    """Read this student's extensions on these quizzes in one query into the request's cache
+    (`extension_for`), for those it does not know yet."""
+    if not has_request_context():
+        return
+    known: dict[tuple[int, int], QuizExtension | None] = g.setdefault("extensions", {})
+    missing = {quiz.id for quiz in quizzes if (quiz.id, user_id) not in known}
+    if not missing:
+        return
+    found = {
+        extension.quiz_id: extension
+        for extension in db.session.scalars(
+            select(QuizExtension).where(
+                QuizExtension.quiz_id.in_(missing), QuizExtension.user_id == user_id
             )
         )
-        is not None
-    )
+    }
+    for quiz_id in missing:
+        known[(quiz_id, user_id)] = found.get(quiz_id)
 
 
 def sealing_quiz(question: Question, user_id: int, now: datetime | None = None) -> Quiz | None:
@@ -326,15 +391,63 @@ def sealing_quiz(question: Question, user_id: int, now: datetime | None = None) 
     only in an attempt. An assessment holding the question with authority (its own course's
     question, or put there by site staff) seals it for every student; one that merely uses a
     shared question seals it only for the members of its course, so no course locks the shared
-    bank for the rest of the site."""
-    now = now or utcnow()
-    for quiz, granted in holding_assessments(question):
-        closes = closes_for(quiz, user_id)
-        if closes is not None and now >= closes:
-            continue
-        if granted or _member(user_id, quiz.course_id):
-            return quiz
-    return None
+    bank for the rest of the site. Its attempts being used up does not end the seal: only the
+    close does (for this student: an extension's later due date moves it)."""
+    found = sealing_quizzes([question], user_id, now)[question.id]
+    return found[0] if found else None
+
+
+def sealing_quizzes(
+    questions: Iterable[Question],
+    user_id: int,
+    now: datetime | None = None,
+    besides: int | None = None,
+) -> dict[int, list[Quiz]]:
+    """For each question (by id), every assessment that seals it for this student now, by the
+    rule of `sealing_quiz`, leaving out the quiz `besides` (the one whose attempt is reviewed:
+    service.attempts.sealed_outside). What a review asks of a whole attempt at once: a few
+    queries whatever the number of questions, and once per question within a request."""
+    questions = list(questions)
+    if now is not None or not has_request_context():
+        return _sealing(questions, user_id, now or utcnow(), besides)
+    known: dict[Any, Any] = g.setdefault("seals", {})
+    keys = {q.id: ("sealed", user_id, besides, q.id) for q in questions}
+    found = {question_id: known[key] for question_id, key in keys.items() if key in known}
+    missing = [q for q in questions if q.id not in found]
+    if missing:
+        fresh = _sealing(missing, user_id, utcnow(), besides)
+        found.update(fresh)
+        known = g.setdefault("seals", {})  # a write flushed meanwhile may have emptied it
+        known.update({keys[question_id]: quizzes for question_id, quizzes in fresh.items()})
+    return found
+
+
+def _sealing(
+    questions: list[Question], user_id: int, now: datetime, besides: int | None
+) -> dict[int, list[Quiz]]:
+    held = {
+        question_id: [(quiz, granted) for quiz, granted in pairs if quiz.id != besides]
+        for question_id, pairs in _holding(questions).items()
+    }
+    # Only a quiz with a close has one that an extension may move (closes_for).
+    closing = {quiz for pairs in held.values() for quiz, _ in pairs if quiz.closes_at is not None}
+    _load_extensions(closing, user_id)
+    courses: set[int] | None = None  # this student's courses, read once if needed
+    sealed: dict[int, list[Quiz]] = {}
+    for question_id, pairs in held.items():
+        sealed[question_id] = []
+        for quiz, granted in pairs:
+            closes = closes_for(quiz, user_id) if quiz in closing else None
+            if closes is not None and now >= closes:
+                continue
+            if not granted:
+                if courses is None:
+                    courses = _known(("courses", user_id), lambda: _courses_of(user_id))
+                if quiz.course_id not in courses:
+                    continue
+            if quiz not in sealed[question_id]:
+                sealed[question_id].append(quiz)
+    return sealed
 
 
 def open_for_anyone(quiz: Quiz, now: datetime | None = None) -> bool:
@@ -355,6 +468,62 @@ def sealed_elsewhere(question: Question, course_id: int | None) -> Quiz | None:
         if quiz.course_id != course_id and open_for_anyone(quiz):
             return quiz
     return None
+
+
+def review_warnings(quiz: Quiz) -> list[str]:
+    """What this quiz's questions in common with other quizzes (those the caller may see) cost
+    their reviews, for the author who saves it (the API's `warnings`; never a refusal): while an
+    assessment is open, a question it holds shows the students it seals it for no score,
+    feedback, key or explanation in any other quiz that holds it too (service.attempts.
+    sealed_outside). So: for an assessment, the other quizzes holding its questions; for any
+    other quiz, the open assessments holding its questions."""
+    from service import access
+
+    questions = [item.question for item in quiz.items]
+    listed = {question.slug for question in questions}
+    for pool in quiz.pools or []:
+        with suppress(Problem):  # a pool too small to draw was refused when saved
+            drawn = pool_questions(pool, listed, quiz.course_id)
+            questions += [question for question in drawn if question not in questions]
+    holders = _holders(questions)
+    others = {other.id for pairs in holders.values() for other, _ in pairs} - {quiz.id}
+    visible = set(
+        db.session.scalars(select(Quiz.id).where(Quiz.id.in_(others), access.scoped(Quiz)))
+        if others
+        else []
+    )
+    assessment = is_assessment(quiz) and open_for_anyone(quiz)
+    shared: dict[str, tuple[Quiz, set[str]]] = {}
+    for question in questions:
+        for other, _granted in holders[question.id]:
+            if other.id not in visible:
+                continue
+            if assessment or (is_assessment(other) and open_for_anyone(other)):
+                shared.setdefault(other.slug, (other, set()))[1].add(question.slug)
+    warnings = []
+    for slug, (other, slugs) in sorted(shared.items()):
+        several = len(slugs) > 1
+        named = ", ".join(sorted(slugs))
+        which, their = (
+            (f"questions {named} are", "their") if several else (f"question {named} is", "its")
+        )
+        if assessment:
+            warnings.append(
+                f"{which} also in {_kind(other)} {slug}: {their} review there is withheld from "
+                "students while this assessment is open"
+            )
+        else:
+            warnings.append(
+                f"{which} also in assessment {slug}: {their} review here is withheld from "
+                "students while it is open"
+            )
+    return warnings
+
+
+def _kind(quiz: Quiz) -> str:
+    if is_assessment(quiz):
+        return "assessment"
+    return "practice quiz" if quiz.practice else "quiz"
 
 
 def review_allows(attempt: QuizAttempt, part: str, now: datetime | None = None) -> bool:

@@ -19,10 +19,10 @@ from question_bank.types import (
 )
 from service.attempts import (
     attempt_answers,
+    attempt_review,
     deadline,
     question_views,
     result_review,
-    review_of,
 )
 from service.auth import current_user
 from service.models import Grade, Question, Quiz, QuizAttempt, Role, Submission, utcnow
@@ -33,6 +33,7 @@ from service.quizzes import (
     is_assessment,
     quiz_max_score,
     review_settings,
+    review_warnings,
     time_limit_for,
 )
 from service.submissions import standalone_variant
@@ -491,6 +492,22 @@ class QuizSchema(QuizSummarySchema):
     )
 
 
+class QuizSavedSchema(QuizSchema):
+    """A quiz as its author's write returns it (create, replace, restore)."""
+
+    warnings = fields.Function(
+        review_warnings,
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What the save costs reviews, never a refusal: an assessment's "
+            "questions that other quizzes also hold show students no review there while it is "
+            "open (or, for another quiz, its questions an open assessment holds show none here)",
+        },
+    )
+
+
 class AttemptAnswerSchema(Schema):
     question = fields.String(required=True)
     answered = fields.Boolean(required=True)
@@ -561,12 +578,12 @@ class AttemptSchema(Schema):
     def _score(self, attempt: QuizAttempt) -> float | None:
         return (
             attempt.score
-            if review_of(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
+            if attempt_review(attempt, viewer_is_staff(QuizAttempt, attempt))["score"]
             else None
         )
 
     def _review(self, attempt: QuizAttempt) -> dict[str, bool]:
-        return review_of(attempt, viewer_is_staff(QuizAttempt, attempt))
+        return attempt_review(attempt, viewer_is_staff(QuizAttempt, attempt))
 
     def _questions(self, attempt: QuizAttempt) -> Any:
         return AttemptQuestionSchema(many=True).dump(question_views(attempt))

@@ -38,6 +38,7 @@ from service.schemas import (
     ExtensionSchema,
     ExtensionWriteSchema,
     QuizListArgs,
+    QuizSavedSchema,
     QuizSchema,
     QuizSummarySchema,
     QuizWriteSchema,
@@ -136,10 +137,10 @@ def list_quizzes(args: dict[str, Any]) -> dict[str, Any]:
 @require(Role.INSTRUCTOR)
 @blp.doc(security=BEARER)
 @blp.arguments(QuizWriteSchema)
-@blp.response(201, QuizSchema)
+@blp.response(201, QuizSavedSchema)
 def create_quiz(body: dict[str, Any]) -> Quiz:
     """Create a quiz from existing questions (the course's instructors); a new course is created
-    only for site staff."""
+    only for site staff. `warnings` says which reviews its sealing withholds elsewhere."""
     _require_course_teacher(body["course"])
     _check_questions(body)
     if db.session.scalar(select(Quiz.id).where(Quiz.slug == body["slug"])) is not None:
@@ -163,9 +164,10 @@ def get_quiz(slug: str) -> Quiz:
 @require(Role.INSTRUCTOR)
 @blp.doc(security=BEARER)
 @blp.arguments(QuizWriteSchema)
-@blp.response(200, QuizSchema)
+@blp.response(200, QuizSavedSchema)
 def update_quiz(body: dict[str, Any], slug: str) -> Quiz:
-    """Replace a quiz's settings and question list (the course's instructors)."""
+    """Replace a quiz's settings and question list (the course's instructors); `warnings` as
+    for a new one."""
     current = quiz_or_404(slug, Need.TEACH)
     _require_course_teacher(body["course"])
     _check_questions(body, current)
@@ -189,7 +191,7 @@ def quiz_revisions(slug: str) -> list[Any]:
 @blp.route("/quizzes/<slug>/revisions/<int:number>/restore", methods=["POST"])
 @require(Role.INSTRUCTOR)
 @blp.doc(security=BEARER)
-@blp.response(200, QuizSchema)
+@blp.response(200, QuizSavedSchema)
 def restore_quiz(slug: str, number: int) -> Quiz:
     """Put a quiz back as it was at a revision (saved as a new revision)."""
     quiz = quiz_or_404(slug, Need.TEACH)

@@ -34,12 +34,12 @@ from service.access import Need
 from service.attempts import (
     answer_question,
     attempt_answers,
+    attempt_review,
     deadline,
     hand_in_if_expired,
     latest_answers,
     question_views,
     result_review,
-    review_of,
     start_attempt,
     submit_attempt,
 )
@@ -475,7 +475,7 @@ def attempt(attempt_id: int) -> str:
     staff = instructor and request.args.get("view") != "student"
     latest = latest_answers(item)
     pending = [s.id for s in latest.values() if s.status not in SETTLED]
-    shows = review_of(item, staff)
+    shows = attempt_review(item, staff)
     return _render(
         "attempt.html",
         attempt=item,

@@ -23,7 +23,8 @@ def load(app: Flask, force: bool = False) -> LoadSummary:
 
 
 QUIZ = "/api/v1/quizzes/regularization-final"
-QUESTION = "/api/v1/questions/dropout-eval-mode"
+SLUG = "final-dropout-train-and-eval"  # a question of the final, and of no other quiz
+QUESTION = f"/api/v1/questions/{SLUG}"
 
 
 def edit_quiz(client: FlaskClient, headers: dict[str, str], **changes: Any) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def test_bank_load_never_overwrites_an_edit_unless_forced(
     again = load(app)  # what `make serve` does on every start
     kept = dict(again.kept)
     assert "edited through the API" in kept["quiz regularization-final"]
-    assert "edited through the API" in kept["question dropout-eval-mode"]
+    assert "edited through the API" in kept[f"question {SLUG}"]
     assert not again.updated and not again.overwritten
     quiz = client.get(QUIZ, headers=instructor).get_json()
     assert (quiz["title"], quiz["attempt_limit"], quiz["late_penalty"]) == (
@@ -72,7 +73,7 @@ def test_bank_load_never_overwrites_an_edit_unless_forced(
     forced = load(app, force=True)
     assert {label for label, _ in forced.overwritten} == {
         "quiz regularization-final",
-        "question dropout-eval-mode",
+        f"question {SLUG}",
     }
     assert client.get(QUIZ, headers=instructor).get_json()["attempt_limit"] == 2
 
@@ -81,7 +82,7 @@ def test_items_made_through_the_api_are_not_the_banks(
     app: Flask, client: FlaskClient, instructor: dict[str, str]
 ) -> None:
     body = {
-        "slug": "dropout-eval-mode",
+        "slug": SLUG,
         "type": "true_false",
         "title": "Mine",
         "prompt": "Mine?",
@@ -90,7 +91,7 @@ def test_items_made_through_the_api_are_not_the_banks(
     }
     assert client.post("/api/v1/questions", json=body, headers=instructor).status_code == 201
     summary = load(app)
-    assert "not created by the bank" in dict(summary.kept)["question dropout-eval-mode"]
+    assert "not created by the bank" in dict(summary.kept)[f"question {SLUG}"]
     assert client.get(QUESTION, headers=instructor).get_json()["title"] == "Mine"
 
 
@@ -124,4 +125,4 @@ def test_edits_are_revisions_and_a_revision_can_be_restored(
     back = client.post(f"{QUESTION}/revisions/1/restore", headers=instructor).get_json()
     assert back["title"] == question["title"]
     # A restore is an edit too: the next `bank load` keeps it.
-    assert "question dropout-eval-mode" in dict(load(app).kept)
+    assert f"question {SLUG}" in dict(load(app).kept)

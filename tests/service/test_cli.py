@@ -123,6 +123,29 @@ def test_bank_check_and_load_refuse_a_broken_bank(cli: Cli, tmp_path: Path) -> N
         assert conn.execute("SELECT count(*) FROM questions").fetchone() == (0,)
 
 
+def test_bank_check_and_load_refuse_a_final_reusing_a_practice_quizs_question(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The bundled final with a practice quiz's question back in it (why its first seal was
+    reverted: every practice quiz then hid that question's review, and its total, from students)."""
+    bank = tmp_path / "bank"
+    for part in ("questions", "quizzes"):
+        shutil.copytree(BUNDLED_DIR / part, bank / part)
+    final = bank / "quizzes" / "regularization-final.yaml"
+    text = final.read_text()
+    assert "  - final-dropout-train-and-eval\n" in text
+    final.write_text(text.replace("final-dropout-train-and-eval", "dropout-eval-mode"))
+    checked = cli("bank", "check", "--quick", str(bank), ok=False)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    (problem,) = [line for line in checked.stderr.splitlines() if line.startswith("PROBLEM")]
+    assert f"{final}: assessment 'regularization-final' shares questions with" in problem
+    assert (
+        "practice quiz 'dropout-mechanics'" in problem and problem.count("dropout-eval-mode") == 1
+    )
+    loaded = cli("bank", "load", str(bank), ok=False)
+    assert loaded.returncode == 1 and "Nothing was loaded" in loaded.stderr
+
+
 def test_bank_load_is_idempotent(cli: Cli, tmp_path: Path) -> None:
     source = bank_dir(tmp_path)
     expected = load_bank(source)
