@@ -553,10 +553,9 @@ def _run_test(
                 fn = target if entry else getattr(obj, body["name"])
                 if entry and "target" in body:
                     fn = _piece(names or {}, body["target"])
-                watch, found = _watch(lets, earlier) if step.get("memory") else (None, [])
-                outs, args = _call(fn, body, lets, step["repeat"], result, entry, watch)
-                if watch is not None:
-                    result["shared"] = found[:MAX_SHARED]
+                memory, snapshot = bool(step.get("memory")), bool(step["snapshot"])
+                watch = _watch(lets, earlier, blobs, result, memory, snapshot)
+                outs = _call(fn, body, lets, step["repeat"], result, entry, watch)
                 if action != "new":
                     for o in outs[:8]:
                         _remember(earlier, index, o)
@@ -570,8 +569,6 @@ def _run_test(
                             if step["repeat"] == 1
                             else [encode(o, blobs) for o in outs]
                         )
-                    if step["snapshot"]:
-                        result["after"] = encode(args, blobs)
         except BaseException as exc:
             result = {"exc": _exception(exc)}
         results.append(result)
@@ -611,19 +608,94 @@ def _remember(
         earlier.append((["out", index], objects))
 
 
+Watch = tuple[Callable[[Any, Any, bool], Any], Callable[[int | None, Any, Any], None]]
+
+
 def _watch(
-    lets: dict[str, Any], earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]]
-) -> tuple[Callable[[int | None, Any, Any], None], list[dict[str, Any]]]:
-    """A callback that collects, per repetition, where a step's output shares memory with what
-    came before, and the list it collects into. (A function, not a class: a class's methods
-    would run over the harness's real module, see grader/seal.py.)"""
-    found: list[dict[str, Any]] = []
+    lets: dict[str, Any],
+    earlier: list[tuple[list[Any], list[tuple[list[Any], Any]]]],
+    blobs: list[Blob],
+    result: dict[str, Any],
+    memory: bool,
+    snapshot: bool,
+) -> Watch | None:
+    """What a call step observes, as two callbacks around each call: `before(pos, kw, last)` takes
+    what the arguments are (their objects, and for the last repetition a skeleton of their lists
+    and dicts holding the objects they hold now); `after(rep, out, taken)`, run with the collector
+    off right after the call, records where the output shares memory with what came before
+    (`shared`) and, for the last repetition, the arguments as they were handed over (`after`,
+    the same arrays, so their in-place changes show) and which of the caller's lists and dicts
+    now hold other objects (`replaced`). Taken before the call, so that a call that swaps copies
+    into the caller's containers hides nothing. (Functions, not a class: a class's methods would
+    run over the harness's real module, see grader/seal.py.)"""
+    if not memory and not snapshot:
+        return None
+    found: list[dict[str, Any]] = result.setdefault("shared", []) if memory else []
 
-    def watch(rep: int | None, out: Any, args: Any) -> None:
-        if len(found) < MAX_SHARED:
-            found.extend(_sharing(out, rep, _memory_sources(args, lets, earlier)))
+    def before(pos: list[Any], kw: dict[str, Any], last: bool) -> Any:
+        sources = _memory_sources([pos, kw], lets, earlier) if memory else None
+        containers: list[tuple[list[Any], Any, list[Any]]] = []
+        skeleton = None
+        if snapshot and last:
+            skeleton = [
+                [_skeleton(a, ["arg", i], containers) for i, a in enumerate(pos)],
+                {k: _skeleton(a, ["arg", k], containers) for k, a in kw.items()},
+            ]
+        return sources, skeleton, containers
 
-    return watch, found
+    def after(rep: int | None, out: Any, taken: Any) -> None:
+        sources, skeleton, containers = taken
+        if skeleton is not None:
+            result["after"] = encode(skeleton, blobs)
+            replaced = _replaced(containers)
+            if replaced:
+                result["replaced"] = replaced[:MAX_SHARED]
+        if sources is not None and len(found) < MAX_SHARED:
+            found.extend(_sharing(out, rep, sources))
+            del found[MAX_SHARED:]
+
+    return before, after
+
+
+def _skeleton(value: Any, path: list[Any], containers: list[Any], depth: int = 0) -> Any:
+    """`value` with each list, tuple and dict in it copied, holding the objects it holds now (an
+    array stays itself); each list and dict, with its path and a copy of its items, goes into
+    `containers` for `_replaced`."""
+    t = type(value)
+    if depth > 8:
+        return value
+    if t is list:
+        containers.append((path, value, list(value)))
+        return [_skeleton(v, [*path, i], containers, depth + 1) for i, v in enumerate(value)]
+    if t is tuple:
+        return tuple(_skeleton(v, [*path, i], containers, depth + 1) for i, v in enumerate(value))
+    if t is dict:
+        containers.append((path, value, list(value.items())))
+        return {
+            k: _skeleton(v, [*path, k], containers, depth + 1)
+            for k, v in value.items()
+            if type(k) is str
+        }
+    return value
+
+
+def _replaced(containers: list[tuple[list[Any], Any, list[Any]]]) -> list[list[Any]]:
+    """The paths of the lists and dicts whose items are no longer the objects they were (compared
+    by identity; a dict's keys, strings, by value in their order)."""
+    found = []
+    for path, container, items in containers:
+        now = list(container) if type(container) is list else list(container.items())
+        same = len(now) == len(items)
+        if same and type(container) is list:
+            same = all(a is b for a, b in zip(now, items, strict=True))
+        elif same:
+            same = all(
+                type(k) is str and type(j) is str and k == j and v is w
+                for (k, v), (j, w) in zip(now, items, strict=True)
+            )
+        if not same:
+            found.append(path)
+    return found
 
 
 # The entry point's signature, computed once per job: {id: (the object, its signature or None)}.
@@ -651,10 +723,9 @@ def _call(
     repeat: int,
     result: dict[str, Any],
     entry: bool = False,
-    watch: Callable[[int | None, Any, Any], None] | None = None,
-) -> tuple[list[Any], Any]:
+    watch: Watch | None = None,
+) -> list[Any]:
     outs = []
-    args: Any = None
     for r in range(repeat):
         rep = None if repeat == 1 else r
         pos = materialize(body.get("args", []), lets, rep)
@@ -667,9 +738,20 @@ def _call(
             except TypeError as exc:
                 _forget(exc)
                 result["signature"] = str(exc)[:MAX_TEXT]
-                return [], None
-        outs.append(fn(*pos, **kw))
-        args = [pos, kw]
-        if watch is not None:
-            watch(rep, outs[-1], args)
-    return outs, args
+                return []
+        if watch is None:
+            outs.append(fn(*pos, **kw))
+            continue
+        taken = watch[0](pos, kw, r == repeat - 1)
+        out = fn(*pos, **kw)
+        # The collector off before anything is allocated: no finalizer or weakref callback of the
+        # submission's may run (and, say, put its inputs back) while the call is observed.
+        collecting = _gc_isenabled()
+        _gc_disable()
+        try:
+            watch[1](rep, out, taken)
+        finally:
+            if collecting:
+                _gc_enable()
+        outs.append(out)
+    return outs

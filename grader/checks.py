@@ -452,6 +452,14 @@ def _inputs_unchanged(ctx: StepContext) -> str | None:
         return "could not inspect the arguments after the call"
     problems: list[str] = []
     args, kwargs = ctx.arguments()
+    for path in ctx.got.get("replaced", []):
+        where, inner = path[1], "".join(f"[{k!r}]" for k in path[2:])
+        known = type(where) is int and where < len(ctx.param_names)
+        name = ctx.param_names[where] if known else where
+        problems.append(
+            f"argument {name!r}{inner} holds other objects after the call: the caller's list or "
+            "dict itself was changed (build a new one)"
+        )
     for i, original in enumerate(args):
         label = f"argument {ctx.param_names[i]!r}" if i < len(ctx.param_names) else f"argument {i}"
         later = after[0][i] if isinstance(after[0], list) and i < len(after[0]) else None

@@ -332,6 +332,8 @@ def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
         out["signature"] = text(step["signature"], 2000)
     if "shared" in step:
         out["shared"] = decode_shared(step["shared"])
+    if "replaced" in step:
+        out["replaced"] = decode_replaced(step["replaced"])
     if "exc" in step:
         out["exc"] = exception(step["exc"])
     if not out:
@@ -363,15 +365,29 @@ def text(value: Any, limit: int) -> str:
     return value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
+def _path(path: Any) -> list[int | str]:
+    if not isinstance(path, list) or len(path) > 40:
+        raise DecodeError("malformed path")
+    return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+
+
+def decode_replaced(replaced: Any) -> list[list[int | str]]:
+    """The child's finding that a call put other objects into the caller's lists or dicts (see
+    `_child._replaced`): their paths, each `["arg", position or name, ...]`."""
+    if not isinstance(replaced, list):
+        raise DecodeError("malformed report of replaced arguments")
+    paths = [_path(p) for p in replaced[:16]]
+    if any(len(p) < 2 or p[0] != "arg" for p in paths):
+        raise DecodeError("malformed report of replaced arguments")
+    return paths
+
+
 def decode_shared(shared: Any) -> list[dict[str, Any]]:
     """The child's `new_object` findings (see `_child._sharing`), re-built from checked parts."""
     if not isinstance(shared, list):
         raise DecodeError("malformed memory report")
 
-    def keys(path: Any) -> list[int | str]:
-        if not isinstance(path, list) or len(path) > 40:
-            raise DecodeError("malformed path")
-        return [k if type(k) is int else str(k)[:100] for k in path if type(k) in (int, str)]
+    keys = _path
 
     out = []
     for entry in shared[:16]:

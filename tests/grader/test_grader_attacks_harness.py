@@ -370,6 +370,73 @@ def test_the_harness_runs_no_code_of_the_output_while_it_looks_at_it(grader: Gra
     assert "changed in place" in by_name["inputs are left unchanged"].message
 
 
+SWAPPED_CONTAINERS = """
+import numpy as np
+
+
+def clip_grad_norm(grads, max_norm, eps=1e-6):
+    # The caller's own arrays scaled in place and handed back, copies put into the caller's
+    # container in their place: what the container holds after the call looks untouched.
+    keys = list(grads) if isinstance(grads, dict) else range(len(grads))
+    originals = [grads[k] for k in keys]
+    total = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in originals)))
+    for k, g in zip(keys, originals):
+        grads[k] = g.copy()
+    if total > max_norm:
+        for g in originals:
+            g *= max_norm / (total + eps)
+    if isinstance(grads, dict):
+        return dict(zip(keys, originals)), total
+    return list(originals), total
+"""
+
+RESTORED_BY_A_FINALIZER = """
+import gc
+
+import numpy as np
+
+
+class _Restore:
+    def __init__(self, saved):
+        self.saved, self.cycle = saved, self  # a cycle: freed at the next collection
+
+    def __del__(self):
+        for array, copy in self.saved:
+            array[...] = copy
+
+
+def clip_grad_norm(grads, max_norm, eps=1e-6):
+    arrays = list(grads.values()) if isinstance(grads, dict) else list(grads)
+    total = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays)))
+    scale = max_norm / (total + eps) if total > max_norm else 1.0
+    gc.set_threshold(100000)  # no collection before the call returns
+    restore = _Restore([(a, a.copy()) for a in arrays])
+    for g in arrays:
+        g *= scale  # the caller's arrays, scaled in place
+    out = [g.copy() for g in arrays]
+    del restore
+    result = (dict(zip(grads, out)), total) if isinstance(grads, dict) else (out, total)
+    gc.set_threshold(1)  # the next allocation collects: the harness's
+    return result
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "failing"),
+    [
+        (SWAPPED_CONTAINERS, {ALIASING_TEST, "inputs are left unchanged"}),
+        (RESTORED_BY_A_FINALIZER, {"inputs are left unchanged"}),
+    ],
+    ids=["copies swapped into the caller's containers", "inputs put back by a finalizer"],
+)
+def test_what_a_call_changed_shows_whatever_it_does_afterwards(
+    grader: Grader, source: str, failing: set[str]
+) -> None:
+    # The arguments are taken before the call and looked at with the collector off right after.
+    report = grader.grade(EXERCISE, source)
+    assert failing <= {t.name for t in report.tests if not t.passed}, report.to_dict()
+
+
 RAW_MEMORY = """
 import numpy as np
 
