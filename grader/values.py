@@ -169,6 +169,8 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
     if t is np.ndarray:
         if value.dtype.kind not in ALLOWED_DTYPE_KINDS:
             return {"$unsupported": f"a numpy array of dtype {value.dtype}"}
+        if value.ndim > MAX_NDIM:  # numpy allows 64; `decode` takes no more than MAX_NDIM
+            return {"$unsupported": f"a numpy array of {value.ndim} dimensions"}
         return {"$nd": _npy(value, blobs)}
     if _numpy_scalar_type(t):
         if np.dtype(t).kind not in ALLOWED_DTYPE_KINDS:

@@ -91,6 +91,14 @@ def test_arrays_round_trip_with_shape_and_dtype(value: np.ndarray) -> None:
     assert np.array_equal(got, value)
 
 
+def test_an_array_of_more_dimensions_than_decode_takes_is_an_unsupported_output() -> None:
+    # numpy allows 64 dimensions, the channel 32: an honest output of 33 is "unsupported" (that
+    # step fails), not a record the parent refuses as tampering (the whole run fails).
+    got = round_trip(np.zeros((1,) * 33))
+    assert type(got).__name__ == "Unsupported" and "33 dimensions" in got.description
+    assert round_trip(np.zeros((1,) * 32)).shape == (1,) * 32
+
+
 def test_encoded_arrays_are_plain_npy_files() -> None:
     import io
 
