@@ -322,7 +322,7 @@ def _raised_by(last: Any, module: Any, op: int) -> str:
     such as `rng.binomial` or `int()`)."""
     if last is None:
         return "unknown"
-    if module == FILENAME:
+    if module is FILENAME:  # identity: `module` may be a frame's globals, of any dict subclass
         return "submission" if op in _RAISE_OPS else "builtin"
     try:
         name = dict.get(module, "__name__") if isinstance(module, dict) else None
@@ -375,9 +375,9 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     frame (the harness's frames below its calls hold the harness's namespace and the tests'
     data), no collector's view of other objects, no tracer, none of the interpreter's C API
     through ctypes, and no audit hook of its own (which would be shown the harness's own
-    accesses). Outside the harness's trusted window these fail
-    with ValueError, which the standard library's optional uses of frames (`logging`,
-    `collections.namedtuple`) already handle."""
+    accesses). Outside the harness's trusted window these fail with ValueError, which the
+    standard library's optional uses of frames (`logging`, `collections.namedtuple`) already
+    handle."""
     if (
         event in _REFUSED_EVENTS
         or (event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES)

@@ -8,8 +8,9 @@ can rebind what every module shares (`builtins.isinstance`, `json.dumps`, `os.wr
 zygote, before any job: each function is re-made over its module's sealed namespace, whose
 builtins are a private copy; other modules are seen through snapshots of their attributes taken
 now; mutable constants are copied. Nothing refers to a sealed namespace but its own functions
-(and the frames running them, which the harness's audit hook keeps out of the submission's reach),
-so what the submission changes in the real modules never changes what the harness does.
+(and the frames running them, which the harness's audit hook keeps out of the submission's reach
+short of raw memory access, see SPEC.md "The harness inside the job"), so what the submission
+changes in the real modules never changes what the harness does.
 
 What stays shared is what no Python code can rebind: C functions and types, code objects, and the
 library code below them (numpy's own Python-level internals, say, which the harness does not
