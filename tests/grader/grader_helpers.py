@@ -86,7 +86,10 @@ def worker_base_uid() -> int:
 
 
 def own_base_uid(n: int) -> int:
-    """A uid range of 10 for a test's own Grader (n = 0..9), disjoint from the workers' ones."""
+    """A uid range of 10 for a test's own Grader (n = 0..9), disjoint from the workers' ones.
+    Shared by every xdist worker of the run: each test that may run beside another takes an n
+    of its own (engine 0, 1; sandbox 2, 3, 7, 8; the result cache 4-6), or two tests' jobs share
+    uids and each sees the other's processes as its own left behind."""
     return RUN_BASE + 100 + 10 * n
 
 

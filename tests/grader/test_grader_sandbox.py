@@ -249,7 +249,7 @@ def test_standbys_prepare_at_idle_priority_as_a_whole_cgroup() -> None:
     # its job's cgroup, so the cgroup itself must be idle, or every standby preparing would take
     # a full share of the CPU from the running job.
     ex = probe_exercise()
-    with Grader(slots=2, base_uid=own_base_uid(3)) as g:
+    with Grader(slots=2, base_uid=own_base_uid(7)) as g:
         assert full_marks(g.grade(ex, ex.reference))
         zygote = g.pool._zygote
         assert zygote is not None and g.wait_idle(30)
@@ -302,7 +302,7 @@ def test_a_grader_started_in_tmp_keeps_the_private_tmp_and_the_mount_namespace(
     # jobs in a fallback directory).
     monkeypatch.chdir("/tmp")
     ex = probe_exercise()
-    with Grader(slots=1, base_uid=own_base_uid(4), hide=["/var/tmp"]) as g:
+    with Grader(slots=1, base_uid=own_base_uid(8), hide=["/var/tmp"]) as g:
         status = g.sandbox_status()
         assert status["mountns"] is True and status["private_tmp"] is True, status
         assert not g.pool.needs_fallback_dir
