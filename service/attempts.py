@@ -96,7 +96,7 @@ def attempt_questions(attempt: QuizAttempt) -> list[Question]:
     """The attempt's questions in its own order (attempts older than layouts: the quiz's)."""
     if not attempt.layout:
         return [item.question for item in attempt.quiz.items]
-    slugs = attempt.layout["questions"]
+    slugs = attempt.question_slugs()
     found = {
         q.slug: q for q in db.session.scalars(select(Question).where(Question.slug.in_(slugs)))
     }

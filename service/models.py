@@ -339,6 +339,13 @@ class QuizAttempt(db.Model):  # type: ignore[name-defined]
         UniqueConstraint("quiz_id", "user_id", "number", name="uq_quiz_attempts_number"),
     )
 
+    def question_slugs(self) -> list[str]:
+        """The attempt's questions in its own order: its layout's (attempts older than layouts
+        hold the quiz's fixed questions)."""
+        if self.layout:
+            return list(self.layout.get("questions", []))
+        return [item.question.slug for item in self.quiz.items]
+
 
 class QuizExtension(db.Model):  # type: ignore[name-defined]
     """One student's accommodation on one quiz: more time per attempt, a later due date."""

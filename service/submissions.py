@@ -82,11 +82,7 @@ def check_not_in_open_attempt(user: User, question: Question) -> None:
         .order_by(QuizAttempt.id)
     )
     for attempt in open_attempts:
-        if attempt.layout:
-            held = question.slug in attempt.layout.get("questions", [])
-        else:  # attempts older than layouts hold the quiz's fixed questions
-            held = any(item.question_id == question.id for item in attempt.quiz.items)
-        if held:
+        if question.slug in attempt.question_slugs():
             raise Problem(
                 409,
                 f"Your attempt at quiz '{attempt.quiz.slug}' holds this question and is still "
