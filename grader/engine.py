@@ -380,7 +380,7 @@ class Grader:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         must_hide = [str(PROJECT_ROOT / "grader" / "engine.py")]
-        extra = {"probe_port": listener.getsockname()[1], "must_hide": must_hide}
+        extra = {"probe_port": listener.getsockname()[1], "must_hide": must_hide, "proc": True}
         try:
             run = self.pool.run(dict(DEFAULT_LIMITS), {"mode": "probe"}, extra, need_status=True)
             hang = self.pool.run(

@@ -200,13 +200,14 @@ def prepare(hide: list[str], tmp_kib: int, in_cgroup: bool = False) -> dict[str,
     layers["empty_env"] = True
     layers["hidden"] = hidden
     layers["tmp_kib"] = tmp_kib
+    layers["own_proc"] = layers["mountns"] is True and os.getpid() == 1
     return layers
 
 
 def enter(cfg: dict[str, Any], prepared: dict[str, Any], filt: Any) -> dict[str, Any]:
     """Apply the job's layers on top of `prepare`'s; returns {layer: True | "error text"}. Ends as
     the sandbox user, under the seccomp filter `filt` (a `seccomp.Filter`, None if unavailable)."""
-    layers = {k: v for k, v in prepared.items() if k not in ("hidden", "tmp_kib")}
+    layers = {k: v for k, v in prepared.items() if k not in ("hidden", "tmp_kib", "own_proc")}
     limits = cfg["limits"]
     if layers.get("mountns") is True:
         _attempt(layers, "mountns", lambda: _job_mounts(cfg, prepared))
@@ -245,7 +246,7 @@ def _private_mounts(hide: list[str], hidden: list[str], tmp_kib: int) -> None:
     # None of the machine's paths exists in the job's root.
     hidden.extend(sorted(hide))
     if os.getpid() == 1:
-        _mount_proc()
+        _mount_proc()  # for the probe: every other job leaves it (`_job_mounts`)
     # /sys is the machine's, counters included (memory per NUMA node, disks, energy): a channel
     # between jobs running at once, like /proc's. An empty directory instead; `_seal_sys` makes it
     # read-only once the job's own cgroup files are in it.
@@ -342,6 +343,12 @@ def _seal_sys() -> None:
 
 def _job_mounts(cfg: dict[str, Any], prepared: dict[str, Any]) -> None:
     # Every path a job may name to hide is out of sight already: the job's root has none of them.
+    if prepared.get("own_proc") and not cfg.get("proc"):
+        # Every /proc entry a job looks up takes an inode number from one machine-wide counter
+        # (the one pipes and sockets draw from too): a hidden run could count into it, and the
+        # student's next job read how far (an inherited pipe's inode number). No job needs
+        # /proc; the start-up probe, which counts the processes it sees, asks for it.
+        _check(_libc.umount2(b"/proc", MNT_DETACH), "umount2 /proc")
     size_kib = int(cfg["limits"]["file_mib"] * 1024)
     if size_kib != prepared["tmp_kib"]:
         for path in PRIVATE_TMP:

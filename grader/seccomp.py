@@ -16,9 +16,10 @@ allows by default and denies, with EPERM (a clear Python `PermissionError`, neve
 - precise views of other processes' use of shared files: inotify, fanotify, `cachestat`,
   `preadv2`/`pwritev2` with `RWF_NOWAIT` and Linux AIO (whether a page is cached), evicting pages
   from the page cache (`fadvise64`), and file locks (`flock`, the lock and lease commands of
-  `fcntl`); and the machine's own counters (`sysinfo`, socket and network namespace cookies,
-  the session sequence behind `setsid`);
-- sockets of any family but AF_UNIX;
+  `fcntl`); and the machine's own counters (`sysinfo`, the session sequence behind `setsid`);
+- whatever takes a number from a machine-wide counter a later job can read: new pipes, sockets
+  of any family (their inode numbers and cookies), POSIX message queues, memfds and pidfds
+  (`clone` with CLONE_PIDFD too);
 - every system call newer than the ones reviewed (ENOSYS, as on an older kernel).
 
 System calls of another architecture's ABI (x86's `int 0x80`, x32) are refused as well.
@@ -159,7 +160,22 @@ FCNTL_LOCK_COMMANDS = (
     fcntl.F_GETLEASE,
     fcntl.F_SETLEASE,
 )
-DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED + CHANNELS_DENIED
+# New pipes, sockets, POSIX message queues and memfds take their inode numbers from machine-wide
+# counters (the pseudo file systems' and the kernel's internal tmpfs's, drawn in per-CPU batches),
+# and a pidfd shows the inode number every new process on the machine takes the next of: a hidden
+# run making thousands of pipes (or memfds, or processes) moves a counter by as many, and the
+# student's next job reads how far from an inherited pipe's inode number. A job needs none of
+# them: its channels are made for it, and nothing of the harness talks over a socket.
+COUNTERS_DENIED = (
+    "pipe",
+    "pipe2",
+    "socket",
+    "socketpair",
+    "mq_open",
+    "memfd_create",
+    "pidfd_open",
+)
+DENIED = DOCKER_DEFAULT_DENIED + SANDBOX_DENIED + CHANNELS_DENIED + COUNTERS_DENIED
 # The newest system call reviewed for this filter (libseccomp knows it by name): every later one
 # fails with ENOSYS, as on an older kernel. Those added since (futex2, statmount and listmount, the
 # LSM attribute calls, mseal, the *xattrat calls, open_tree_attr, file_getattr/setattr) are nothing
@@ -168,11 +184,6 @@ NEWEST_REVIEWED = "map_shadow_stack"
 # Past the highest system call number of any ABI the kernel has (x32's start at 512).
 SYSCALL_NUMBERS_END = 512
 RWF_NOWAIT = 0x8  # preadv2/pwritev2 flags (their sixth argument)
-# getsockopt(fd, SOL_SOCKET, ...) options that read a machine-wide counter: a socket's cookie is
-# the next value of one (taken in per-CPU batches), so cookies drawn in a hidden run show in the
-# next job's; the network namespace's cookie counts the namespaces made so far.
-SO_COOKIE = 57
-SO_NETNS_COOKIE = 71
 # clone(flags, ...): any of these creates a namespace.
 NAMESPACE_FLAGS = (
     0x00020000,  # CLONE_NEWNS
@@ -191,6 +202,7 @@ SHARED_MEMORY_FLAGS = (
     0x00000100,  # CLONE_VM
     0x00010000,  # CLONE_THREAD
 )
+CLONE_PIDFD = 0x00001000  # a pidfd of the new process (see COUNTERS_DENIED)
 # personality(0xffffffff) only reads the current persona.
 PERSONALITY_QUERY = 0xFFFFFFFF
 PR_SET_SECCOMP = 22
@@ -251,7 +263,7 @@ def build() -> Filter:
         raise RuntimeError(f"libseccomp does not know {NEWEST_REVIEWED}: too old to build from")
     for number in range(newest + 1, SYSCALL_NUMBERS_END):
         f.add_rule(sc.ERRNO(errno.ENOSYS), number)
-    for flag in NAMESPACE_FLAGS + SHARED_MEMORY_FLAGS:
+    for flag in (*NAMESPACE_FLAGS, *SHARED_MEMORY_FLAGS, CLONE_PIDFD):
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     f.add_rule(deny, "rt_sigaction", sc.Arg(1, sc.NE, 0))
     f.add_rule(deny, "personality", sc.Arg(0, sc.NE, PERSONALITY_QUERY))
@@ -259,15 +271,6 @@ def build() -> Filter:
         f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, command))
     for call in ("preadv2", "pwritev2"):
         f.add_rule(deny, call, sc.Arg(5, sc.MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
-    for call in ("socket", "socketpair"):
-        f.add_rule(deny, call, sc.Arg(0, sc.NE, socket.AF_UNIX))
-    for option in (SO_COOKIE, SO_NETNS_COOKIE):
-        f.add_rule(
-            deny,
-            "getsockopt",
-            sc.Arg(1, sc.EQ, socket.SOL_SOCKET),
-            sc.Arg(2, sc.EQ, option),
-        )
     read_fd, write_fd = os.pipe()
     try:
         with os.fdopen(write_fd, "wb") as out:
@@ -296,13 +299,14 @@ def observe() -> bool:
         refused.append(_errno_of(nr["kcmp"], pid, pid, 0, 0, 0) == errno.EPERM)
         refused.append(_errno_of(nr["clone3"], 0, 0, 0, 0, 0) == errno.ENOSYS)
         refused.append(_errno_of(nr["keyctl"], 0, -3, 0, 0, 0) == errno.EPERM)
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
-        refused.append(False)
-    except PermissionError:
-        refused.append(True)
-    except OSError:
-        refused.append(False)
+    for make in (lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(), os.pipe):
+        try:
+            make()
+            refused.append(False)
+        except PermissionError:
+            refused.append(True)
+        except OSError:
+            refused.append(False)
     return all(refused)
 
 

@@ -34,8 +34,11 @@ def probe_exercise(**limits: float) -> Exercise:
     )
 
 
-def output_of(grader: Grader, source: str, exercise: Exercise | None = None) -> Any:
-    """What `f()` returned in the sandbox (decoded by the parent)."""
+def output_of(
+    grader: Grader, source: str, exercise: Exercise | None = None, proc: bool = False
+) -> Any:
+    """What `f()` returned in the sandbox (decoded by the parent). `proc`: the job keeps the
+    /proc of its PID namespace, as only the start-up probe does, to look at its own setup."""
     ex = exercise or probe_exercise()
     job = {
         "mode": "run",
@@ -43,7 +46,7 @@ def output_of(grader: Grader, source: str, exercise: Exercise | None = None) -> 
         "entry": {"name": "f", "kind": "function"},
         "tests": [child_test(0, ex.tests[0])],
     }
-    run = grader.pool.run(ex.effective_limits, job)
+    run = grader.pool.run(ex.effective_limits, job, {"proc": True} if proc else None)
     assert run.done and not run.protocol_error, run
     return run.tests[0][0]["out"]
 
@@ -52,7 +55,7 @@ SEEN = """
     import os
 
     def f():
-        with open("/proc/self/net/dev") as dev:  # no socket: the seccomp filter allows AF_UNIX only
+        with open("/proc/self/net/dev") as dev:  # no socket: the seccomp filter refuses them
             names = sorted(line.split(":")[0].strip() for line in dev.readlines()[2:])
         return [os.getuid(), os.stat("/proc/self/ns/net").st_ino, names]
     """
@@ -60,7 +63,7 @@ SEEN = """
 
 def test_each_job_has_a_network_namespace_of_its_own(grader: Grader) -> None:
     host = os.stat("/proc/self/ns/net").st_ino
-    seen = [output_of(grader, SEEN) for _ in range(2 * len(grader.uids))]
+    seen = [output_of(grader, SEEN, proc=True) for _ in range(2 * len(grader.uids))]
     assert {uid for uid, _, _ in seen} <= set(grader.uids)
     # Never the host's; only a loopback interface. (That no job sees what an earlier job of its
     # uid left in its namespace is test_grader_attacks_os.py's business.)
@@ -82,7 +85,7 @@ def test_a_job_cannot_bring_up_the_loopback(grader: Grader) -> None:
         """
     assert output_of(grader, source) == 1  # EPERM
     # and the next job of any uid still finds no way out
-    assert output_of(grader, SEEN)[2] == ["lo"]
+    assert output_of(grader, SEEN, proc=True)[2] == ["lo"]
 
 
 def test_the_zygote_refuses_a_second_live_job_for_one_uid() -> None:
@@ -239,7 +242,7 @@ def test_a_job_runs_at_normal_priority(grader: Grader) -> None:
                     idle = open(file).read().strip()
             return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), idle]
         """
-    policy, nice, idle = output_of(grader, source)
+    policy, nice, idle = output_of(grader, source, proc=True)
     assert [policy, nice] == [os.SCHED_OTHER, 0]
     assert idle in ("0", None)  # None: a kernel without cgroup idle (before 5.15)
 
@@ -287,7 +290,7 @@ def test_a_job_has_a_root_of_its_own(grader: Grader) -> None:
                 "device": os.stat("/").st_dev,
             }
         """
-    seen = output_of(grader, source)
+    seen = output_of(grader, source, proc=True)
     assert seen["fstype"] == "tmpfs" and seen["read_only"], seen
     assert seen["entries"] == ["dev", "proc", "sys", "tmp"]
     assert seen["machine"] == []
