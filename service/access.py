@@ -234,8 +234,18 @@ RULES: dict[type, Any] = {
         Regrade.requested_by_id == principal().user_id,
         Regrade.question_id.in_(select(Question.id).where(_question(Need.TEACH))),
     ),
-    ApiToken: lambda need: true() if is_admin() else (ApiToken.user_id == principal().user_id),
+    ApiToken: lambda need: true() if is_admin() else _own_tokens_within_scope(),
 }
+
+
+def _own_tokens_within_scope() -> ColumnElement[bool]:
+    """The tokens a caller other than an administrator lists and revokes: its user's own, and
+    for a credential limited to a course (a course token, a session from one, an LTI launch's
+    session) only those limited to that same course, never a broader one (site-wide, another
+    course's): a course's credential must not see or end what its user may do elsewhere."""
+    who = principal()
+    own = ApiToken.user_id == who.user_id
+    return own if who.course_id is None else own & (ApiToken.course_id == who.course_id)
 
 
 def register(model: type, rule: Any) -> None:

@@ -37,12 +37,35 @@ def issue_token(user: User, name: str, course: Course | None = None) -> tuple[Ap
     return token, plain
 
 
+# Who else makes users: each answers, for a user, who provisioned it and by what identity (e.g.
+# "LMS launches from Campus Moodle"), or None. An LMS launch or roster makes users identified by
+# platform and subject, named by a display name that whoever holds the LMS account chooses; the
+# LTI tool registers its answer here (service.lti), so this module needs no LTI code.
+PROVISIONED_ELSEWHERE: list[Callable[[User], str | None]] = []
+
+
 def get_or_create_user(name: str, role: Role) -> User:
+    """The user an administrator names (for a token, `POST /tokens` or `holdout token create`):
+    the one named so before, else a new one. A name never finds a user provisioned elsewhere
+    (409): matching an LMS display name would make two people share one account, its work,
+    scores and tokens. The caller commits."""
     user = db.session.scalar(select(User).where(User.name == name, User.role == role))
     if user is None:
         user = User(name=name, role=role)
         db.session.add(user)
         db.session.flush()
+        return user
+    provisioned = next((who for find in PROVISIONED_ELSEWHERE if (who := find(user))), None)
+    if provisioned is not None:
+        raise Problem(
+            409,
+            f"The name {name!r} belongs to a user ({role.value}, id {user.id}) that "
+            f"{provisioned} made: that user is identified by the LMS, and its name is the "
+            "display name chosen there, so a token issued by name never joins it (that would "
+            "be two people in one account). Issue the token under another name.",
+            title="Name taken by an LMS user",
+            conflicting_user={"id": user.id, "name": user.name, "role": user.role.value},
+        )
     return user
 
 

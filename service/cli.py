@@ -377,10 +377,12 @@ def token_create(role: str, name: str, course: str | None) -> None:
     """Create a user (if new) and a token for it; the token is printed as the last line.
 
     `admin` is a site administrator (only this command makes one). With --course an instructor
-    token makes its user an instructor of that course only; without, it acts site-wide."""
+    token makes its user an instructor of that course only; without, it acts site-wide. A NAME
+    that an LMS gave one of its users is refused: a token never joins an LMS user by name."""
     from sqlalchemy import select
 
     from service.auth import get_or_create_user, issue_token, make_member
+    from service.errors import Problem
     from service.models import Course
 
     scope = None
@@ -390,7 +392,10 @@ def token_create(role: str, name: str, course: str | None) -> None:
         scope = db.session.scalar(select(Course).where(Course.slug == course))
         if scope is None:
             raise click.UsageError(f"no course {course!r}")
-    user = get_or_create_user(name, Role(role))
+    try:
+        user = get_or_create_user(name, Role(role))
+    except Problem as exc:
+        raise click.ClickException(exc.detail) from exc
     if scope is not None:
         make_member(user, scope)
     _, plain = issue_token(user, name=f"cli: {name}", course=scope)

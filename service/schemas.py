@@ -141,7 +141,10 @@ class TokenCreateSchema(StrictSchema):
     role = fields.Enum(Role, by_value=True, required=True)
     user = fields.String(
         validate=validate.Length(min=1, max=200),
-        metadata={"description": "The user's name; created with the role if new. Default: name."},
+        metadata={
+            "description": "The user's name; created with the role if new (a name an LMS "
+            "gave one of its users is refused: 409). Default: name."
+        },
     )
     course = fields.String(
         validate=validate.Regexp(SLUG_PATTERN),

@@ -8,6 +8,7 @@ from service import access
 from service.access import Need
 from service.api.common import BEARER, Blueprint, course_or_404, paginate
 from service.auth import current_user, get_or_create_user, issue_token, make_member, require
+from service.errors import Problem
 from service.models import ApiToken, Role, User, db, utcnow
 from service.schemas import (
     NewTokenSchema,
@@ -49,8 +50,9 @@ def me() -> User:
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TokenSchema))
 def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
-    """Tokens, newest first: every one for a site administrator, else the caller's own.
-    The tokens themselves are never shown again."""
+    """Tokens, newest first: every one for a site administrator, else the caller's own (a
+    credential limited to a course: its own of that course only). The tokens themselves are
+    never shown again."""
     return paginate(access.query(ApiToken).order_by(ApiToken.id.desc()), args)
 
 
@@ -61,8 +63,13 @@ def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, NewTokenSchema)
 def create_token(body: dict[str, Any]) -> NewToken:
     """Issue a token for a user (created if new; site administrators). The plain token is in the
-    answer, once. An instructor token with `course` makes its user an instructor of that course."""
+    answer, once. An instructor token with `course` makes its user an instructor of that course.
+    A name that an LMS gave a user is refused (409): a token never joins an LMS user by name.
+    Only a site administrator, whose credentials are site-wide, issues tokens: a credential
+    limited to a course never makes one."""
     access.require_site(Need.ADMIN)
+    if body["role"] == Role.ADMIN and body.get("course"):
+        raise Problem(422, "An admin token is site-wide: it takes no 'course'.")
     course = course_or_404(body["course"]) if body.get("course") else None
     user = get_or_create_user(body.get("user") or body["name"], body["role"])
     if course is not None:
@@ -77,8 +84,9 @@ def create_token(body: dict[str, Any]) -> NewToken:
 @blp.doc(security=BEARER)
 @blp.response(204)
 def revoke_token(token_id: int) -> None:
-    """Revoke a token (one's own, or any for a site administrator); it stops working at once,
-    with its browser sessions and sign-in links. Revoking twice is harmless."""
+    """Revoke a token (one's own, or any for a site administrator; a credential limited to a
+    course: its own of that course only, others are 404); it stops working at once, with its
+    browser sessions and sign-in links. Revoking twice is harmless."""
     token = access.get(ApiToken, token_id, what="token with id")
     if token.revoked_at is None:
         token.revoked_at = utcnow()

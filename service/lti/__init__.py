@@ -25,14 +25,17 @@ def linked_questions(course_ids: list[int]) -> Any:
 def init_lti(app: Flask, api: Any) -> None:
     """Register the LTI endpoints, and grade passback's listeners and periodic work (called by
     create_app)."""
-    from service import access
+    from service import access, auth
     from service.gradebook import register_linked_items
     from service.lti import ags, nrps, views
     from service.lti import api as lti_api
     from service.lti import models as _lti_models  # noqa: F401 - tables for Alembic
+    from service.lti.launch import lms_provisioned
 
     if linked_questions not in access.QUESTION_SOURCES:
         access.QUESTION_SOURCES.append(linked_questions)
+    if lms_provisioned not in auth.PROVISIONED_ELSEWHERE:
+        auth.PROVISIONED_ELSEWHERE.append(lms_provisioned)
     app.register_blueprint(views.bp)
     api.register_blueprint(lti_api.blp)
     ags.listen(app)

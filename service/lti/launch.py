@@ -415,7 +415,10 @@ def display_name(claims: dict[str, Any]) -> str:
 
 
 def lti_user(platform: LtiPlatform, claims: dict[str, Any]) -> User:
-    """The holdout user for this platform user and role, created on their first launch."""
+    """The holdout user for this platform user and role, created on their first launch (or
+    roster sync). An LMS identity is the platform and subject (`sub`), never the name: the user
+    is found by that alone, and a new one is always a new row, never a user found by name (a
+    display name is whatever the account's holder chose)."""
     sub, role = str(claims["sub"]), role_of(claims)
     link = db.session.scalar(
         select(LtiUser).where(
@@ -424,19 +427,39 @@ def lti_user(platform: LtiPlatform, claims: dict[str, Any]) -> User:
     )
     if link is not None:
         return link.user
-    name = display_name(claims)
-    # Names are unique per role in holdout: a namesake gets a short tag of their own.
-    tag = hashlib.sha256(f"{platform.id}:{sub}".encode()).hexdigest()[:6]
-    for candidate in (name, f"{name} ({tag})", f"{name} ({platform.id}:{sub[:40]})"):
-        taken = db.session.scalar(select(User.id).where(User.name == candidate, User.role == role))
-        if taken is None:
-            break
-    user = User(name=candidate, role=role)
+    user = User(name=_free_name(display_name(claims), role, platform, sub), role=role)
     db.session.add(user)
     db.session.flush()
     db.session.add(LtiUser(platform_id=platform.id, sub=sub, role=role, user_id=user.id))
     db.session.flush()
     return user
+
+
+def _free_name(name: str, role: Role, platform: LtiPlatform, sub: str) -> str:
+    """A name no user of this role has yet (names are unique per role): the display name, else
+    with a short tag of this platform user's, else with a random tag, since anyone may have
+    taken the first two beforehand (display names are free), and a launch must not fail so."""
+    tag = hashlib.sha256(f"{platform.id}:{sub}".encode()).hexdigest()[:6]
+    candidates = [name, f"{name} ({tag})"] + [f"{name} ({secrets.token_hex(4)})" for _ in range(3)]
+    for candidate in candidates:
+        taken = db.session.scalar(select(User.id).where(User.name == candidate, User.role == role))
+        if taken is None:
+            return candidate
+    return f"{name} ({secrets.token_hex(8)})"
+
+
+def lms_provisioned(user: User) -> str | None:
+    """Which LMSs provisioned this user (their launches or rosters), or None: what
+    service.auth.get_or_create_user asks before it lets an administrator's name find a user."""
+    names = db.session.scalars(
+        select(LtiPlatform.name)
+        .join(LtiUser, LtiUser.platform_id == LtiPlatform.id)
+        .where(LtiUser.user_id == user.id)
+        .distinct()
+    ).all()
+    if not names:
+        return None
+    return "launches or rosters from the LMS " + ", ".join(repr(n) for n in sorted(names))
 
 
 def _slug_part(text: str) -> str:

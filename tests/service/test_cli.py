@@ -90,6 +90,39 @@ def test_token_create_checks_its_arguments(cli: Cli) -> None:
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
 
+def test_token_create_refuses_a_name_an_lms_launch_gave(cli: Cli, tmp_path: Path) -> None:
+    from service.lti.platforms import jwks_cache
+    from tests.lti.conftest import TOOL_BASE, launch, tool_jwks
+    from tests.lti.platform import FakePlatform
+
+    admin = cli("token", "create", "--role", "admin", "--name", "root").stdout.splitlines()[-1]
+    app = create_app(make_settings(f"sqlite:///{cli.database}", tmp_path / "app"))
+    client = app.test_client()
+    jwks_cache.clear()
+    lms = FakePlatform(TOOL_BASE, lambda: tool_jwks(app)).start()
+    try:
+        registered = client.post(
+            "/api/v1/lti/platforms", json=lms.registration(), headers=bearer(admin)
+        )
+        assert registered.status_code == 201, registered.get_json()
+        launch(client, lms, lms.claims("alice"))  # the LMS's "Alice Learner", a learner
+    finally:
+        lms.stop()
+        jwks_cache.clear()
+    lms_user = client.get("/api/v1/me").get_json()  # her LTI session
+    assert lms_user["name"] == "Alice Learner"
+
+    refused = cli("token", "create", "--role", "student", "--name", "Alice Learner", ok=False)
+    assert refused.returncode == 1 and "hot_" not in refused.stdout
+    assert "Alice Learner" in refused.stderr and "Fake LMS" in refused.stderr
+    assert "another name" in refused.stderr
+    listed = cli("token", "list").stdout
+    assert "Alice Learner" not in listed
+    # Another role's "Alice Learner" is nobody the LMS made: a new user, as before.
+    made = cli("token", "create", "--role", "instructor", "--name", "Alice Learner").stdout
+    assert f"(user id {lms_user['id']})" not in made
+
+
 def test_bank_check_quick_passes_on_the_bundled_bank(cli: Cli, tmp_path: Path) -> None:
     done = cli("bank", "check", "--quick", str(bank_dir(tmp_path)))
     assert done.stdout.strip().splitlines()[-1].startswith("OK:")

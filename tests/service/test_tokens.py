@@ -160,3 +160,45 @@ def test_students_are_refused_every_staff_endpoint(
     for method, path in staff_only:
         response = client.open(path, method=method, json={}, headers=student)
         assert_problem(response, 403, "student")
+
+
+def test_a_course_token_lists_and_revokes_only_its_own_tokens_of_that_course(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    for slug in ("reg-101", "reg-202"):
+        made = client.post("/api/v1/courses", json={"slug": slug, "title": slug}, headers=admin)
+        assert made.status_code == 201, made.get_json()
+    # One person with three tokens: site-wide, and one for each course.
+    tokens = {
+        scope: create(client, admin, role="instructor", user="dana", **course)
+        for scope, course in (
+            ("site", {}),
+            ("reg-101", {"course": "reg-101"}),
+            ("reg-202", {"course": "reg-202"}),
+        )
+    }
+    assert len({t["user"]["id"] for t in tokens.values()}) == 1
+    ids = {scope: t["id"] for scope, t in tokens.items()}
+    course_token = bearer(tokens["reg-101"]["token"])
+
+    listed = client.get(TOKENS, headers=course_token).get_json()["items"]
+    assert [t["id"] for t in listed] == [ids["reg-101"]]
+    for broader in ("site", "reg-202"):  # not shown to exist, and left working
+        assert_problem(client.delete(f"{TOKENS}/{ids[broader]}", headers=course_token), 404)
+        assert client.get("/api/v1/me", headers=bearer(tokens[broader]["token"])).status_code == 200
+    site_token = bearer(tokens["site"]["token"])
+    listed = client.get(TOKENS, headers=site_token).get_json()["items"]
+    assert sorted(t["id"] for t in listed) == sorted(ids.values())
+    assert client.delete(f"{TOKENS}/{ids['reg-101']}", headers=course_token).status_code == 204
+    assert_problem(client.get("/api/v1/me", headers=course_token), 401)
+    # A site-wide credential of the same user manages every token of theirs.
+    assert client.delete(f"{TOKENS}/{ids['reg-202']}", headers=site_token).status_code == 204
+
+
+def test_an_admin_token_takes_no_course(
+    client: FlaskClient, admin: dict[str, str], row_counts: Callable[[], dict[str, int]]
+) -> None:
+    client.post("/api/v1/courses", json={"slug": "reg-101", "title": "Reg"}, headers=admin)
+    before = row_counts()
+    assert_problem(create_raw(client, admin, role="admin", course="reg-101"), 422, "site-wide")
+    assert row_counts() == before
