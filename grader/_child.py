@@ -28,7 +28,7 @@ import numpy as np
 from numpy._core import _multiarray_umath  # type: ignore[attr-defined]
 
 from grader import lab, protocol, sandbox, values
-from grader.protocol import Kind, blobs_tag, line_tag
+from grader.protocol import REMEMBERED_REPETITIONS, Kind, blobs_tag, line_tag
 from grader.seal import seal
 from grader.values import Blob, apply_mutation, encode, materialize
 
@@ -39,6 +39,10 @@ MAX_TEXT = 2000
 _shares_memory = _multiarray_umath.shares_memory
 _may_share_memory = _multiarray_umath.may_share_memory
 _TooHard = np.exceptions.TooHardError
+# An array's dtype, shape and bytes as the C type keeps them (a subclass may override the names).
+_nd_dtype = np.ndarray.__dict__["dtype"].__get__
+_nd_shape = np.ndarray.__dict__["shape"].__get__
+_nd_tobytes = np.ndarray.__dict__["tobytes"]
 # JSON for records, in C: `json.dumps` looks up its encoder in the json module at each call.
 _dumps = c_make_encoder({}, None, c_encode_basestring_ascii, None, ":", ",", False, False, False)
 _dumps_sorted = c_make_encoder(
@@ -52,7 +56,6 @@ _context_of = BaseException.__dict__["__context__"].__get__
 _cause_of = BaseException.__dict__["__cause__"].__get__
 # What a type is, as the interpreter keeps it (no metaclass property of the submission's runs).
 _type_name = type.__dict__["__name__"].__get__
-_type_module = type.__dict__["__module__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
 # Opcodes of a `raise` statement: an exception whose innermost frame is the submission stopped at
 # one of these was raised by the student's own code, not by a numpy (or builtin) call it made.
@@ -265,16 +268,29 @@ def _exception(exc: BaseException) -> dict[str, Any]:
     t = type(exc)
     return {
         "type": _type_name(t)[:100],
-        "builtin_bases": [_type_name(c) for c in _type_mro(t) if _builtin_type(c)],
+        "builtin_bases": _builtin_bases(t),
         "message": text[:MAX_TEXT],
         "traceback": frames[-20:],
         "raised_by": raised_by,
     }
 
 
-def _builtin_type(t: type) -> bool:
-    module = _type_module(t)
-    return type(module) is str and module == "builtins"
+# The builtin exception classes with their names, taken when the harness is imported (before any
+# submission code). A class is one of them only if it *is* one: a class of the submission's can
+# take any `__name__`, `__qualname__` and `__module__`, and a `raises: ValueError` check must
+# pass exactly what a caller's `except ValueError:` catches. A tuple compared by `is` (no hash or
+# `==`, which a metaclass of the submission's could define).
+_BUILTIN_EXCEPTIONS = tuple(
+    (value, name)
+    for name, value in vars(builtins).items()
+    # aliases (IOError is OSError) left out: each class under its own name
+    if type(value) is type and issubclass(value, BaseException) and value.__name__ == name
+)
+
+
+def _builtin_bases(t: type) -> list[str]:
+    """The names of the builtin exception classes in `t`'s MRO (as the interpreter keeps it)."""
+    return [name for c in _type_mro(t) for cls, name in _BUILTIN_EXCEPTIONS if c is cls]
 
 
 def _traceback_entries(exc: BaseException) -> tuple[list[tuple[int, str]], str]:
@@ -557,7 +573,7 @@ def _run_test(
                 watch = _watch(lets, earlier, blobs, result, memory, snapshot)
                 outs = _call(fn, body, lets, step["repeat"], result, entry, watch)
                 if action != "new":
-                    for o in outs[:8]:
+                    for o in outs[:REMEMBERED_REPETITIONS]:
                         _remember(earlier, index, o)
                 if "signature" not in result:
                     if action == "new":
@@ -608,7 +624,7 @@ def _remember(
         earlier.append((["out", index], objects))
 
 
-Watch = tuple[Callable[[Any, Any, bool], Any], Callable[[int | None, Any, Any], None]]
+Watch = tuple[Callable[[Any, Any], Any], Callable[[int | None, Any, Any, bool], None]]
 
 
 def _watch(
@@ -619,37 +635,42 @@ def _watch(
     memory: bool,
     snapshot: bool,
 ) -> Watch | None:
-    """What a call step observes, as two callbacks around each call: `before(pos, kw, last)` takes
-    what the arguments are (their objects, and for the last repetition a skeleton of their lists
-    and dicts holding the objects they hold now); `after(rep, out, taken)`, run with the collector
-    off right after the call, records where the output shares memory with what came before
-    (`shared`) and, for the last repetition, the arguments as they were handed over (`after`,
-    the same arrays, so their in-place changes show) and which of the caller's lists and dicts
-    now hold other objects (`replaced`). Taken before the call, so that a call that swaps copies
-    into the caller's containers hides nothing. (Functions, not a class: a class's methods would
-    run over the harness's real module, see grader/seal.py.)"""
+    """What a call step observes, as two callbacks around each call: `before(pos, kw)` takes
+    what the arguments are (their objects, a skeleton of their lists and dicts holding the
+    objects they hold now, and the arrays' contents); `after(rep, out, taken)`, run with the
+    collector off right after the call, records where the output shares memory with what came
+    before (`shared`) and the arguments as they were handed over (`after`, the same arrays, so
+    their in-place changes show) with which of the caller's lists and dicts now hold other
+    objects (`replaced`): of the first repetition that changed its arguments (`after_rep`), or
+    of the last one when none did, so that every repetition of a `repeat` step counts. Taken
+    before the call, so that a call that swaps copies into the caller's containers hides
+    nothing. (Functions, not a class: a class's methods would run over the harness's real
+    module, see grader/seal.py.)"""
     if not memory and not snapshot:
         return None
     found: list[dict[str, Any]] = result.setdefault("shared", []) if memory else []
 
-    def before(pos: list[Any], kw: dict[str, Any], last: bool) -> Any:
+    def before(pos: list[Any], kw: dict[str, Any]) -> Any:
         sources = _memory_sources([pos, kw], lets, earlier) if memory else None
         containers: list[tuple[list[Any], Any, list[Any]]] = []
+        arrays: list[tuple[Any, Any, Any, bytes]] = []
         skeleton = None
-        if snapshot and last:
+        if snapshot:
             skeleton = [
-                [_skeleton(a, ["arg", i], containers) for i, a in enumerate(pos)],
-                {k: _skeleton(a, ["arg", k], containers) for k, a in kw.items()},
+                [_skeleton(a, ["arg", i], containers, arrays) for i, a in enumerate(pos)],
+                {k: _skeleton(a, ["arg", k], containers, arrays) for k, a in kw.items()},
             ]
-        return sources, skeleton, containers
+        return sources, skeleton, containers, arrays
 
-    def after(rep: int | None, out: Any, taken: Any) -> None:
-        sources, skeleton, containers = taken
-        if skeleton is not None:
-            result["after"] = encode(skeleton, blobs)
+    def after(rep: int | None, out: Any, taken: Any, last: bool) -> None:
+        sources, skeleton, containers, arrays = taken
+        if skeleton is not None and "after" not in result:
             replaced = _replaced(containers)
-            if replaced:
-                result["replaced"] = replaced[:MAX_SHARED]
+            if last or replaced or _arrays_changed(arrays):
+                result["after"] = encode(skeleton, blobs)
+                result["after_rep"] = rep
+                if replaced:
+                    result["replaced"] = replaced[:MAX_SHARED]
         if sources is not None and len(found) < MAX_SHARED:
             found.extend(_sharing(out, rep, sources))
             del found[MAX_SHARED:]
@@ -657,26 +678,45 @@ def _watch(
     return before, after
 
 
-def _skeleton(value: Any, path: list[Any], containers: list[Any], depth: int = 0) -> Any:
+def _skeleton(
+    value: Any, path: list[Any], containers: list[Any], arrays: list[Any], depth: int = 0
+) -> Any:
     """`value` with each list, tuple and dict in it copied, holding the objects it holds now (an
-    array stays itself); each list and dict, with its path and a copy of its items, goes into
-    `containers` for `_replaced`."""
+    array stays itself, its dtype, shape and bytes go into `arrays`); each list and dict, with
+    its path and a copy of its items, goes into `containers` for `_replaced`."""
     t = type(value)
     if depth > 8:
         return value
+    if issubclass(t, np.ndarray):
+        arrays.append((value, _nd_dtype(value), _nd_shape(value), _nd_tobytes(value)))
+        return value
     if t is list:
         containers.append((path, value, list(value)))
-        return [_skeleton(v, [*path, i], containers, depth + 1) for i, v in enumerate(value)]
+        return [
+            _skeleton(v, [*path, i], containers, arrays, depth + 1) for i, v in enumerate(value)
+        ]
     if t is tuple:
-        return tuple(_skeleton(v, [*path, i], containers, depth + 1) for i, v in enumerate(value))
+        return tuple(
+            _skeleton(v, [*path, i], containers, arrays, depth + 1) for i, v in enumerate(value)
+        )
     if t is dict:
         containers.append((path, value, list(value.items())))
         return {
-            k: _skeleton(v, [*path, k], containers, depth + 1)
+            k: _skeleton(v, [*path, k], containers, arrays, depth + 1)
             for k, v in value.items()
             if type(k) is str
         }
     return value
+
+
+def _arrays_changed(arrays: list[tuple[Any, Any, Any, bytes]]) -> bool:
+    """Whether any of these arrays has another dtype, shape or contents than it had (bytes
+    compared: a change the parent's comparison would not see, -0.0 for 0.0, only sends it the
+    arguments of that repetition to judge)."""
+    return any(
+        _nd_dtype(a) is not dtype or _nd_shape(a) != shape or _nd_tobytes(a) != data
+        for a, dtype, shape, data in arrays
+    )
 
 
 def _replaced(containers: list[tuple[list[Any], Any, list[Any]]]) -> list[list[Any]]:
@@ -742,14 +782,14 @@ def _call(
         if watch is None:
             outs.append(fn(*pos, **kw))
             continue
-        taken = watch[0](pos, kw, r == repeat - 1)
+        taken = watch[0](pos, kw)
         out = fn(*pos, **kw)
         # The collector off before anything is allocated: no finalizer or weakref callback of the
         # submission's may run (and, say, put its inputs back) while the call is observed.
         collecting = _gc_isenabled()
         _gc_disable()
         try:
-            watch[1](rep, out, taken)
+            watch[1](rep, out, taken, r == repeat - 1)
         finally:
             if collecting:
                 _gc_enable()

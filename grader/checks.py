@@ -35,10 +35,15 @@ class StepContext:
     param_names: list[str] = field(default_factory=list)
     # Builds (args, kwargs) on first use instead: most steps have no check that looks at them.
     inputs: Callable[[], tuple[list[Any], dict[str, Any]]] | None = None
+    # The arguments of one repetition of a `repeat` step, as the parent materializes them.
+    repetition: Callable[[int], tuple[list[Any], dict[str, Any]]] | None = None
     # The exercise's lab configuration (for the checks on a `train` step's output), if any.
     lab: dict[str, Any] | None = None
 
-    def arguments(self) -> tuple[list[Any], dict[str, Any]]:
+    def arguments(self, rep: int | None = None) -> tuple[list[Any], dict[str, Any]]:
+        """The step's arguments (of repetition `rep` of a `repeat` step, if given)."""
+        if rep and self.repetition is not None:
+            return self.repetition(rep)
         if self.inputs is not None:
             self.args, self.kwargs = self.inputs()
             self.inputs = None
@@ -65,6 +70,28 @@ def kind(value: Any) -> str:
     return type(value).__name__
 
 
+# What a number or an array holds, by its dtype's kind. Values of different families never match,
+# whatever their values: a complex answer where the reference is real hands the caller complex
+# data however small its imaginary part, and a bool mask is not an array of numbers. Integers and
+# floats are one family: `equal` compares numbers by value (SPEC.md), dtypes are `dtype`'s business.
+# Object, structured, void and datetime arrays never get here: the sandbox sends them as
+# Unsupported (values.ALLOWED_DTYPE_KINDS), described by what they are.
+FAMILIES = {"b": "bool", "i": "real", "u": "real", "f": "real", "c": "complex"}
+
+
+def family(value: Any) -> str | None:
+    """The family of a number or an array (FAMILIES), None for any other value."""
+    if isinstance(value, np.ndarray | np.generic):
+        return FAMILIES.get(value.dtype.kind)
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "real"
+    if isinstance(value, complex):
+        return "complex"
+    return None
+
+
 def short(value: Any) -> str:
     if isinstance(value, np.ndarray):
         text = np.array2string(value, threshold=24, edgeitems=2, precision=6, separator=", ")
@@ -74,11 +101,15 @@ def short(value: Any) -> str:
         return value.description
     if isinstance(value, np.generic):
         return _clip(f"{value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_SHOWN:
+        return f"an integer of {len(str(abs(value)))} digits"
     if isinstance(value, dict):
         return _clip("{" + ", ".join(f"{k!r}: {short(v)}" for k, v in value.items()) + "}")
     if isinstance(value, list | tuple):
         inner = ", ".join(short(v) for v in value[:6]) + (", ..." if len(value) > 6 else "")
         return _clip(f"[{inner}]" if isinstance(value, list) else f"({inner})")
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        return _clip(repr(value[:MAX_SHOWN]))  # repr of the head only: an output may be long
     return _clip(repr(value))
 
 
@@ -96,6 +127,26 @@ def describe_kind(value: Any) -> str:
     )
 
 
+def describe_family(value: Any) -> str:
+    """A number or an array by its family: "a real number (float)", "a complex array (...)"."""
+    if isinstance(value, np.ndarray):
+        return f"a {family(value)} array ({value.dtype}, shape {value.shape})"
+    name = value.dtype.name if isinstance(value, np.generic) else type(value).__name__
+    return f"a {family(value)} number ({name})"
+
+
+def kinds_differ(expected: Any, got: Any, at: str = "") -> str | None:
+    """Why `got` is not the same kind of value as `expected` (`kind`, and for numbers and arrays
+    `family`), or None: the `type` check, and the first thing every comparison asks."""
+    if isinstance(got, Unsupported):
+        return f"returned {got.description}{at}"
+    if kind(expected) != kind(got):
+        return f"expected {describe_kind(expected)}{at}, got {describe_kind(got)}"
+    if family(expected) != family(got):
+        return f"expected {describe_family(expected)}{at}, got {describe_family(got)}"
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # comparison
 
@@ -108,17 +159,17 @@ def compare(
     exact: bool = True,
     where: str = "",
 ) -> str | None:
-    """None when equal (within tolerance), else what differs, in words."""
+    """None when equal (within tolerance), else what differs, in words. Any decoded value may be
+    `got` (huge integers, odd nesting): nothing here raises on it."""
     at = f" at {where}" if where else ""
-    if isinstance(got, Unsupported):
-        return f"returned {got.description}{at}"
-    ke, kg = kind(expected), kind(got)
-    if ke != kg:
-        return f"expected {describe_kind(expected)}{at}, got {describe_kind(got)}"
+    differ = kinds_differ(expected, got, at)
+    if differ:
+        return differ
+    ke = kind(expected)
     if ke == "array":
         return _compare_arrays(expected, got, rtol, atol, exact, at)
     if ke == "number":
-        if _close(np.asarray(expected), np.asarray(got), rtol, atol, exact).all():
+        if _numbers_match(expected, got, rtol, atol, exact):
             return None
         return f"expected {short(expected)}{at}, got {short(got)}"
     if ke in ("bool", "str", "None"):
@@ -144,16 +195,49 @@ def compare(
     return f"cannot compare {describe_kind(got)}{at}"
 
 
+def _numbers_match(e: Any, g: Any, rtol: float, atol: float, exact: bool) -> bool:
+    # Integers of any size exactly (Python compares them without a cast); within a tolerance only
+    # where floats hold them.
+    integers = isinstance(e, int | np.integer) and isinstance(g, int | np.integer)
+    if integers and (e == g or exact or max(abs(int(e)), abs(int(g))) >= 2**1023):
+        return bool(e == g)
+    return bool(_close(_number_array(e), _number_array(g), rtol, atol, exact).all())
+
+
+def _number_array(value: Any) -> np.ndarray:
+    """A number as a 0-d array of a numeric dtype: a Python integer beyond 64 bits becomes a float
+    (an infinite one past float's range), never an object array, which numpy's arithmetic and
+    casts would hand back to Python (OverflowError)."""
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        try:
+            return np.asarray(float(value))
+        except OverflowError:
+            return np.asarray(math.inf if value > 0 else -math.inf)
+    return np.asarray(value)
+
+
 def _close(e: np.ndarray, g: np.ndarray, rtol: float, atol: float, exact: bool) -> np.ndarray:
-    if e.dtype.kind == "b" or g.dtype.kind == "b":
-        return np.asarray(e == g)
-    both_nan = np.isnan(e) & np.isnan(g) if e.dtype.kind in "fc" and g.dtype.kind in "fc" else False
-    if exact:
-        return np.asarray((e == g) | both_nan)
+    """Elementwise: equal, NaN where both are NaN, or (not `exact`) within the tolerance. Computed
+    in float64, complex128 only when a side is complex: no copy wider than the data needs (an
+    output at the size cap costs the parent its own size, not twice or four times it)."""
     with np.errstate(all="ignore"):
-        ef, gf = e.astype(np.complex128), g.astype(np.complex128)
-        ok = np.abs(gf - ef) <= atol + rtol * np.abs(ef)
-    return np.asarray(ok | (e == g) | both_nan)
+        ok = np.asarray(e == g)
+        if e.dtype.kind == "b" or g.dtype.kind == "b":
+            return ok
+        if e.dtype.kind in "fc" and g.dtype.kind in "fc":
+            ok = ok | (np.isnan(e) & np.isnan(g))
+        if exact:
+            return ok
+        # An infinite expected value is matched only by itself (its relative tolerance is infinite).
+        return ok | (np.isfinite(e) & (_abs_error(e, g) <= atol + rtol * np.abs(e)))
+
+
+def _abs_error(e: np.ndarray, g: np.ndarray) -> np.ndarray:
+    wide = np.complex128 if "c" in (e.dtype.kind, g.dtype.kind) else np.float64
+    with np.errstate(all="ignore"):
+        err = np.asarray(np.subtract(g, e, dtype=wide))
+        # In place for real arrays (a 0-d result is a scalar, and a complex one has a real abs).
+        return np.abs(err, out=err) if wide is np.float64 and err.ndim else np.abs(err)
 
 
 def _compare_arrays(
@@ -164,16 +248,16 @@ def _compare_arrays(
     ok = _close(e, g, rtol, atol, exact)
     if ok.all():
         return None
-    bad = np.argwhere(~ok)
-    first = tuple(int(i) for i in bad[0])
+    bad = ~ok.reshape(ok.shape or (1,))
+    first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+    first = first if e.ndim else ()
     idx = first if len(first) != 1 else first[0]
     text = (
-        f"{len(bad)} of {e.size} elements differ{at} (first at index {idx}: "
+        f"{int(np.count_nonzero(bad))} of {e.size} elements differ{at} (first at index {idx}: "
         f"expected {e[first].item()!r}, got {g[first].item()!r})"
     )
     if e.dtype.kind in "iufc" and g.dtype.kind in "iufc":
-        with np.errstate(all="ignore"):
-            err = np.abs(g.astype(np.complex128) - e.astype(np.complex128))
+        err = _abs_error(e, g)
         finite = err[np.isfinite(err)]
         if finite.size:
             text += f"; max abs error {float(finite.max()):.4g}"
@@ -380,11 +464,7 @@ def _against_reference(name: str, check: dict[str, Any], expected: Any, got: Any
     if name == "allclose":
         return compare(expected, got, check.get("rtol", 1e-7), check.get("atol", 0.0), exact=False)
     if name == "type":
-        return (
-            None
-            if kind(expected) == kind(got)
-            else (f"expected {describe_kind(expected)}, got {describe_kind(got)}")
-        )
+        return kinds_differ(expected, got)
     if not isinstance(got, np.ndarray):
         return f"expected a numpy array, got {describe_kind(got)}"
     if not isinstance(expected, np.ndarray):
@@ -428,7 +508,13 @@ def _raises(check: dict[str, Any], ctx: StepContext) -> str | None:
             return f"wrong signature: {ctx.got['signature']}"
         return f"expected {wanted} to be raised, but it returned {short(ctx.got.get('out'))}"
     if wanted not in exc.get("builtin_bases", []):
-        return f"expected {wanted}, but it raised {exc.get('type')}: {exc.get('message')}"
+        text = f"expected {wanted}, but it raised {exc.get('type')}: {exc.get('message')}"
+        if exc.get("type") == wanted:  # the harness tells builtin classes by identity
+            text += (
+                f" (a class of its own named {wanted}, not the builtin {wanted}: a caller's "
+                f"`except {wanted}:` does not catch it)"
+            )
+        return text
     if check.get("own") and exc.get("raised_by") != "submission":
         origin = exc.get("raised_by", "unknown")
         where = (
@@ -451,7 +537,9 @@ def _inputs_unchanged(ctx: StepContext) -> str | None:
     if not isinstance(after, list) or len(after) != 2:
         return "could not inspect the arguments after the call"
     problems: list[str] = []
-    args, kwargs = ctx.arguments()
+    # The harness sends the arguments of the first repetition that changed them (or the last).
+    rep = ctx.got.get("after_rep")
+    args, kwargs = ctx.arguments(rep)
     for path in ctx.got.get("replaced", []):
         where, inner = path[1], "".join(f"[{k!r}]" for k in path[2:])
         known = type(where) is int and where < len(ctx.param_names)
@@ -467,7 +555,11 @@ def _inputs_unchanged(ctx: StepContext) -> str | None:
     for key, original in kwargs.items():
         later = after[1].get(key) if isinstance(after[1], dict) else None
         _diff_inputs(original, later, f"argument {key!r}", problems)
-    return "modified its input: " + "; ".join(problems) if problems else None
+    if not problems:
+        return None
+    repeated = ctx.step.get("repeat", 1)
+    where = f"repetition {rep + 1} of {repeated} " if type(rep) is int and repeated > 1 else ""
+    return f"{where}modified its input: " + "; ".join(problems)
 
 
 def _diff_inputs(original: Any, later: Any, label: str, problems: list[str]) -> None:

@@ -324,6 +324,6 @@ def lab_report(
     for name, out in runs.items():
         try:
             curves[name], epochs[name] = read_run(out, config).report()
-        except RunError:
+        except Exception:  # RunError, or whatever else odd data makes it raise: malformed
             curves[name] = epochs[name] = None
     return {"curves": curves, "epochs": epochs, "metric": "loss"}

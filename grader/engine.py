@@ -170,10 +170,7 @@ class Grader:
         )
         if passed < len(results) and explain_misconceptions:
             t = time.monotonic()
-            profiles = self.mutant_profiles(exercise, version)
-            hints = explain(profiles, exercise, outcomes, results)
-            if hints:
-                feedback += " " + feedback_line(hints)
+            feedback += self._misconception_hint(exercise, version, outcomes, results)
             timings["misconception_ms"] = round((time.monotonic() - t) * 1000, 2)
         lab = None
         if exercise.lab is not None:
@@ -194,6 +191,25 @@ class Grader:
             output=output,
             lab=lab,
         )
+
+    def _misconception_hint(
+        self,
+        exercise: Exercise,
+        version: str,
+        outcomes: dict[int, Any],
+        results: list[TestResult],
+    ) -> str:
+        """The feedback's "Possible misconception" sentence ("" for none). Only a hint: the grade
+        is complete without it, so whatever goes wrong here (the submission's outputs are any
+        decoded data, the mutants' runs are sandboxed runs) drops the hint, logged, and never the
+        grade (which the service would otherwise run again)."""
+        try:
+            profiles = self.mutant_profiles(exercise, version)
+            hints = explain(profiles, exercise, outcomes, results)
+        except Exception:
+            log.exception("the misconception step failed for %s; the hint is left out", version)
+            return ""
+        return " " + feedback_line(hints) if hints else ""
 
     def lab_baseline(self, exercise: Exercise, fingerprint: str | None = None) -> Any:
         """The output of the lab's training run without any piece (decoded, unchecked: the report
@@ -221,11 +237,14 @@ class Grader:
             refs: dict[int, list[dict[str, Any]]] = {}
             for i, outcome in outcomes.items():
                 test = exercise.tests[i]
-                problem = (
-                    outcome.reason
-                    if isinstance(outcome, Abnormal)
-                    else evaluate_test(exercise, test, outcome, outcome)[0]
-                )
+                try:
+                    problem = (
+                        outcome.reason
+                        if isinstance(outcome, Abnormal)
+                        else evaluate_test(exercise, test, outcome, outcome)[0]
+                    )
+                except Exception as exc:  # the reference's outputs are sandboxed data too
+                    problem = f"its output could not be checked ({type(exc).__name__})"
                 if problem:
                     raise ExerciseError(f"the reference fails test {test.name!r}: {problem}")
                 refs[i] = outcome

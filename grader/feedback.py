@@ -240,6 +240,7 @@ def evaluate_test(
             ref=ref[j] if ref is not None and j < len(ref) else None,
             # Checks run right below, before any later `mutate` step changes `lets`.
             inputs=functools.partial(_arguments, body, lets, rep),
+            repetition=functools.partial(_arguments, body, lets),
             lets=lets,
             others=outcome[:j],
             param_names=params if action == "call" and "target" not in body else [],

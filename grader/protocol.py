@@ -17,12 +17,13 @@ from __future__ import annotations
 import enum
 import hmac
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 
-from grader.values import DecodeError, decode
+from grader.values import DecodeBudget, DecodeError, decode
 
 if TYPE_CHECKING:
     from grader.spec import Exercise, TestSpec
@@ -67,6 +68,12 @@ def blobs_tag(key: bytes, seq: int, blobs: Iterable[Any]) -> bytes:
 
 # ---------------------------------------------------------------------------------------------
 # the job (parent -> sandbox)
+
+
+# How many outputs of a `repeat` step the harness keeps as sources for later steps' `new_object`
+# checks (each costs a walk of its objects at every later call): an exercise whose `new_object`
+# check follows a step repeated more often is refused (grader/spec.py), as it could not be checked.
+REMEMBERED_REPETITIONS = 8
 
 
 def child_test(index: int, test: TestSpec) -> dict[str, Any]:
@@ -147,6 +154,24 @@ TOO_MANY_VALUES = (
 )
 
 
+TEXT_TOO_LARGE = (
+    f"the output is too large: a record whose text would take more than {MAX_LINE >> 20} MiB "
+    "once decoded (return shorter strings)"
+)
+# The harness writes its records as ASCII JSON (every other character escaped): a string takes
+# 1 byte per character in the parent, 2 with an escape beyond Latin-1, 4 with a surrogate (an
+# astral character). The widest escape in a record bounds what json.loads makes of it.
+_ASTRAL_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
+_WIDE_ESCAPE = re.compile(rb"\\u(?!00)")
+
+
+def text_width(line: bytes | bytearray) -> int:
+    """Bytes per character the strings of this ASCII JSON line may take once parsed."""
+    if _ASTRAL_ESCAPE.search(line):
+        return 4
+    return 2 if _WIDE_ESCAPE.search(line) else 1
+
+
 def _no_constants(name: str) -> Any:
     # The harness writes non-finite floats as {"$float": ...}, never as bare NaN/Infinity.
     raise ValueError(f"bare {name} in a record")
@@ -174,6 +199,8 @@ class RecordReader:
         key = (job or {}).get("key")
         self.key = bytes.fromhex(key) if isinstance(key, str) else None
         self.count = 0
+        # What the run's decoded values may cost this process (values.MAX_DECODED).
+        self.budget = DecodeBudget()
         self.begun: set[int] = set()
         self.stopped = False
 
@@ -233,7 +260,14 @@ class RecordReader:
             if self.values > MAX_VALUES:
                 self._fail(TOO_MANY_VALUES)
                 return False
-            record = json.loads(self.buf[start:end], parse_constant=_no_constants)
+            raw = self.buf[start:end]
+            if not raw.isascii():
+                raise ValueError("a record that is not ASCII JSON")
+            if text_width(raw) * len(raw) > MAX_LINE:
+                self._fail(TEXT_TOO_LARGE)
+                return False
+            record = json.loads(raw, parse_constant=_no_constants)
+            del raw
             if not isinstance(record, dict):
                 raise ValueError("not an object")
             sizes = record.pop("b", [])
@@ -249,21 +283,27 @@ class RecordReader:
         total = sum(sizes)
         if len(self.buf) - self.pos < total:
             return False
-        with memoryview(self.buf) as view:
-            data = memoryview(view[self.pos : self.pos + total].tobytes())
-        self.pos += total
-        self.pending = None
-        if self.key is not None and self.count >= 1:
-            expected = blobs_tag(self.key, self.count, [data])
-            if not hmac.compare_digest(blobs_mac, expected):
-                self._fail(TAMPERED)
-                return False
-        blobs = []
-        pos = 0
-        for n in sizes:
-            blobs.append(data[pos : pos + n])
-            pos += n
-        self._handle(record, blobs)
+        # The blobs are read where they are, not copied out first: at the result cap a copy
+        # would double what the channel costs this process. Every view is released before the
+        # buffer is next resized (decoded arrays are copies, nothing keeps a view).
+        views = [memoryview(self.buf)]
+        views.append(views[0][self.pos : self.pos + total])
+        try:
+            self.pos += total
+            self.pending = None
+            if self.key is not None and self.count >= 1:
+                expected = blobs_tag(self.key, self.count, [views[1]])
+                if not hmac.compare_digest(blobs_mac, expected):
+                    self._fail(TAMPERED)
+                    return False
+            pos = 0
+            for n in sizes:
+                views.append(views[1][pos : pos + n])
+                pos += n
+            self._handle(record, views[2:])
+        finally:
+            for view in reversed(views):
+                view.release()
         return True
 
     def _handle(self, record: dict[str, Any], blobs: list[memoryview]) -> None:
@@ -303,7 +343,7 @@ class RecordReader:
                 i = self._index(record)
                 if i in run.tests:
                     raise ValueError("duplicate test")
-                run.tests[i] = steps = [decode_step(s, blobs) for s in record["steps"]]
+                run.tests[i] = steps = [decode_step(s, blobs, self.budget) for s in record["steps"]]
                 if self.on_test is not None:
                     self.on_test(i, steps)
             elif kind == Kind.DONE:
@@ -320,14 +360,21 @@ class RecordReader:
         return i
 
 
-def decode_step(step: Any, blobs: list[memoryview]) -> dict[str, Any]:
+def decode_step(
+    step: Any, blobs: list[memoryview], budget: DecodeBudget | None = None
+) -> dict[str, Any]:
     if not isinstance(step, dict):
         raise DecodeError("step is not an object")
     out: dict[str, Any] = {}
     if "out" in step:
-        out["out"] = decode(step["out"], blobs)
+        out["out"] = decode(step["out"], blobs, budget=budget)
     if "after" in step:
-        out["after"] = decode(step["after"], blobs)
+        out["after"] = decode(step["after"], blobs, budget=budget)
+    if "after_rep" in step:
+        rep = step["after_rep"]
+        if rep is not None and (type(rep) is not int or rep < 0):
+            raise DecodeError("malformed repetition")
+        out["after_rep"] = rep
     if "signature" in step:
         out["signature"] = text(step["signature"], 2000)
     if "shared" in step:

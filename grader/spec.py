@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from grader.protocol import REMEMBERED_REPETITIONS
+
 FORMAT_VERSION = 1
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -83,6 +85,12 @@ LAB_CHECKS = {
     "curves_match",
 }
 STATISTICAL_CHECKS = {"mean", "frequency", "independent", "uniform"}
+# The checks that look at an output's values (against the reference, a literal or a rule on them).
+# The others check a property that a stub has as well as an answer: its type, dtype or shape,
+# that it is a new object, that the inputs are unchanged, that it equals or differs from another
+# step's output. A test must hold at least one of these (`property_only_tests`): a test of a
+# property alone pays for code that computes nothing.
+VALUE_CHECKS = {"equal", "allclose", "value", "all", "each_of"} | STATISTICAL_CHECKS | LAB_CHECKS
 MAX_UNIFORM_CASES = 10_000
 COMMON_CHECK_KEYS = {"check", "path", "message"}
 
@@ -285,6 +293,27 @@ class Exercise:
                 test, sep, text = m.group(1).rpartition(": ")
                 pairs.append((test.strip(), text.strip()) if sep else (m.group(1).strip(), ""))
         return pairs
+
+
+def property_only_tests(exercise: Exercise) -> list[str]:
+    """The tests that award points without looking at any output's value (`holdout bank check`
+    refuses them), each with why. One exception: a test whose every checked step expects an
+    exception (`raises`) tests the refusal itself, which is behaviour a stub does not have unless
+    it validates the arguments as asked."""
+    found = []
+    for test in exercise.tests:
+        checked = [step.get("expect", []) for step in test.steps if step.get("expect")]
+        names = {c["check"] for checks in checked for c in checks}
+        if names & VALUE_CHECKS:
+            continue
+        if checked and all(any(c["check"] == "raises" for c in checks) for checks in checked):
+            continue
+        found.append(
+            f"test {test.name!r}: none of its checks looks at an output's value (it has "
+            f"{sorted(names) or 'no checks'}), so code that computes nothing passes it: add a "
+            f"check of the values (one of {sorted(VALUE_CHECKS - LAB_CHECKS)}) to a step"
+        )
+    return found
 
 
 def canonical_json(value: Any) -> str:
@@ -505,7 +534,26 @@ def _parse_test(raw: Any, index: int, entry: Entry, lab: dict[str, Any] | None =
     has_object = False
     for i, step in enumerate(steps):
         has_object = _check_step(step, i, f"{where}.steps[{i}]", entry, set(let), has_object, lab)
+    _check_new_object_sources(steps, where)
     return TestSpec(name=name, points=points, hidden=hidden, let=let, steps=steps)
+
+
+def _check_new_object_sources(steps: list[dict[str, Any]], where: str) -> None:
+    """A `new_object` check looks for earlier steps' outputs in the output, and the harness keeps
+    only the first REMEMBERED_REPETITIONS outputs of a `repeat` step: after a step repeated more
+    often it could not tell a later repetition's output handed back."""
+    longest = -1
+    for i, step in enumerate(steps):
+        names = {c.get("check") for c in step.get("expect", []) if isinstance(c, dict)}
+        if "new_object" in names and longest >= 0:
+            raise SpecError(
+                f"{where}.steps[{i}]: a new_object check after step {longest + 1}, repeated "
+                f"{steps[longest]['repeat']} times: it can only tell outputs of its first "
+                f"{REMEMBERED_REPETITIONS} repetitions; repeat it at most "
+                f"{REMEMBERED_REPETITIONS} times or check new_object in another test"
+            )
+        if step.get("repeat", 1) > REMEMBERED_REPETITIONS:
+            longest = i
 
 
 def _check_step(

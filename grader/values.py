@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ import numpy as np
 
 MAX_DEPTH = 32
 ALLOWED_DTYPE_KINDS = "biufc"
+# Characters of one string output: a longer one is sent (and decoded) as Unsupported.
+MAX_STR = 100_000
+# Bytes the parent's decoded values of one run may take (the bank's largest run needs under
+# 2 MiB): the result channel's cap counts bytes on the wire, and what they decode to may be wider
+# (a string of one astral character takes 4 bytes per character).
+MAX_DECODED = 8 << 20
 
 
 class DecodeError(ValueError):
@@ -157,6 +164,8 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         return {"$unsupported": "nesting too deep"}
     t = type(value)
+    if t is str and len(value) > MAX_STR:
+        return {"$unsupported": _long_string(len(value))}
     if value is None or t is bool or t is str:
         return value
     if t is int:
@@ -193,6 +202,10 @@ def encode(value: Any, blobs: list[Blob], depth: int = 0) -> Any:
     if issubclass(t, np.ndarray):
         return {"$unsupported": f"an ndarray subclass ({name}), not a plain numpy array"}
     return {"$unsupported": f"an object of type {name}"}
+
+
+def _long_string(length: int) -> str:
+    return f"a string of {length:,} characters (the grader takes strings of at most {MAX_STR:,})"
 
 
 # A type's name and module as the interpreter keeps them: no metaclass of the submission's runs.
@@ -238,40 +251,95 @@ def npy_bytes(value: np.ndarray | np.generic) -> bytes:
 # decode (trusted parent side)
 
 
-def decode(data: Any, blobs: list[Any] | None = None, depth: int = 0) -> Any:
+class DecodeBudget:
+    """What the decoded values of one run may still cost the parent, in bytes. Each value is
+    charged as `decode` makes it, before anything large is allocated (an array by its header), by
+    what it takes as a Python object: a string by its decoded width. A value over the budget is
+    decoded as Unsupported, which fails its checks with a message that says so. (Parent only:
+    the harness never decodes.)"""
+
+    def __init__(self, limit: int = MAX_DECODED) -> None:
+        self.limit = limit
+        self.left = limit
+        # What every value gets once the budget is spent: one object, whatever their number.
+        self.spent = Unsupported(
+            f"an output beyond the {limit / MIB:g} MiB the grader keeps of a run's outputs "
+            "(return smaller outputs)"
+        )
+
+    def take(self, cost: int, what: str) -> Unsupported | None:
+        """None when `cost` fits (and is charged), else what the value decodes to."""
+        if self.left <= 0:
+            return self.spent
+        if cost > self.left:
+            self.left = 0
+            return Unsupported(
+                f"{what} ({cost / MIB:.1f} MiB once decoded): more than the {self.limit / MIB:g} "
+                "MiB the grader keeps of a run's outputs (return smaller outputs)"
+            )
+        self.left -= cost
+        return None
+
+
+MIB = 1 << 20
+# What a list, tuple and dict take beyond their items, and per item (CPython, 64-bit, rounded up).
+_CONTAINER_COST = 64
+_ITEM_COST = {"list": 8, "tuple": 8, "dict": 56}
+_ARRAY_COST = 112
+
+
+def decode(
+    data: Any, blobs: list[Any] | None = None, depth: int = 0, budget: DecodeBudget | None = None
+) -> Any:
     """Rebuild a value from `encode`'s data and its record's blobs (bytes-like `.npy` files).
     Each blob is used once (and removed from `blobs`): a reference cannot be repeated to multiply
-    one array's size."""
+    one array's size. With a `budget` (the run's), what the values cost is charged to it."""
     if depth > MAX_DEPTH:
         raise DecodeError("nesting too deep")
-    if data is None or isinstance(data, bool | str):
+    if data is None or isinstance(data, bool):
         return data
+    if isinstance(data, str):
+        if budget is None:
+            return data
+        if len(data) > MAX_STR:
+            return Unsupported(_long_string(len(data)))
+        return budget.take(sys.getsizeof(data), "a string") or data
     if isinstance(data, int):
-        return data
+        return data if budget is None else budget.take(sys.getsizeof(data), "an integer") or data
     if isinstance(data, float):
         if not math.isfinite(data):  # `1e999`: `encode` sends non-finite floats as $float
             raise DecodeError("a non-finite bare float")
-        return data
+        return data if budget is None else budget.take(24, "a float") or data
     if isinstance(data, list):
-        return [decode(v, blobs, depth + 1) for v in data]
+        return _container("list", data, budget) or [
+            decode(v, blobs, depth + 1, budget) for v in data
+        ]
     if not isinstance(data, dict) or len(data) != 1:
         raise DecodeError("malformed value")
     ((tag, arg),) = data.items()
     if tag == "$float":
         if arg not in ("nan", "inf", "-inf"):
             raise DecodeError("malformed float")
-        return float(arg)
+        return float(arg) if budget is None else budget.take(24, "a float") or float(arg)
     if tag == "$bigint":
         if not isinstance(arg, str) or len(arg) > 4000:
             raise DecodeError("malformed integer")
-        return int(arg)
+        big = int(arg)
+        return big if budget is None else budget.take(sys.getsizeof(big), "an integer") or big
     if tag in ("$nd", "$scalar"):
         if blobs is None or type(arg) is not int or not 0 <= arg < len(blobs):
             raise DecodeError("array reference out of range")
         raw, blobs[arg] = blobs[arg], None
         if raw is None:
             raise DecodeError("array referenced twice")
-        arr = decode_npy(raw)
+        layout = npy_layout(raw)
+        if budget is not None:
+            dtype, shape, count, _ = layout
+            what = f"a numpy array of {count:,} {dtype} values, shape {shape}"
+            too_large = budget.take(_ARRAY_COST + count * dtype.itemsize, what)
+            if too_large is not None:
+                return too_large
+        arr = _npy_array(raw, layout)
         if tag == "$nd":
             return arr
         if arr.shape != ():
@@ -280,19 +348,35 @@ def decode(data: Any, blobs: list[Any] | None = None, depth: int = 0) -> Any:
     if tag == "$tuple":
         if not isinstance(arg, list):
             raise DecodeError("malformed tuple")
-        return tuple(decode(v, blobs, depth + 1) for v in arg)
+        return _container("tuple", arg, budget) or tuple(
+            decode(v, blobs, depth + 1, budget) for v in arg
+        )
     if tag == "$dict":
         if not isinstance(arg, list):
             raise DecodeError("malformed dict")
+        too_large = _container("dict", arg, budget)
+        if too_large is not None:
+            return too_large
         out = {}
         for item in arg:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
                 raise DecodeError("malformed dict item")
-            out[item[0]] = decode(item[1], blobs, depth + 1)
+            key = decode(item[0], None, depth + 1, budget)
+            if type(key) is not str:  # a key over the budget: so is the dict
+                return key
+            out[key] = decode(item[1], blobs, depth + 1, budget)
         return out
     if tag == "$unsupported":
         return Unsupported(str(arg)[:200])
     raise DecodeError(f"unknown tag {str(tag)[:40]!r}")
+
+
+def _container(name: str, items: list[Any], budget: DecodeBudget | None) -> Unsupported | None:
+    """Charge a list, tuple or dict of `items` (their own cost comes with each of them)."""
+    if budget is None:
+        return None
+    what = f"a {name} of {len(items):,} items"
+    return budget.take(_CONTAINER_COST + _ITEM_COST[name] * len(items), what)
 
 
 def _allowed_descrs() -> dict[bytes, np.dtype[Any]]:
@@ -322,8 +406,9 @@ _HEADER_RE = re.compile(
 )
 
 
-def decode_npy(raw: Any) -> np.ndarray:
-    """A `.npy` file (bytes or memoryview) of exactly the form `_npy` writes, as a new array."""
+def npy_layout(raw: Any) -> tuple[np.dtype[Any], tuple[int, ...], int, int]:
+    """The dtype, shape, element count and data offset of a `.npy` file (bytes or memoryview) of
+    exactly the form `_npy` writes, checked against the bytes present; nothing allocated."""
     if not isinstance(raw, bytes | memoryview):
         raise DecodeError("array payload is not bytes")
     size = len(raw)
@@ -344,9 +429,18 @@ def decode_npy(raw: Any) -> np.ndarray:
     shape = tuple(int(d) for d in m.group(2).split(b",") if d.strip())
     if len(shape) > MAX_NDIM:
         raise DecodeError("too many dimensions")
-    # Size is checked against the bytes actually present before allocating anything.
     count = math.prod(shape)
     if size - end != count * dtype.itemsize:
         raise DecodeError("array data does not match its header")
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=end)
-    return arr.reshape(shape).copy()
+    return dtype, shape, count, end
+
+
+def _npy_array(raw: Any, layout: tuple[np.dtype[Any], tuple[int, ...], int, int]) -> np.ndarray:
+    dtype, shape, count, end = layout
+    # A copy: nothing decoded refers to the channel's buffer (nor keeps it from being reused).
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=end).reshape(shape).copy()
+
+
+def decode_npy(raw: Any) -> np.ndarray:
+    """A `.npy` file (bytes or memoryview) of exactly the form `_npy` writes, as a new array."""
+    return _npy_array(raw, npy_layout(raw))

@@ -17,7 +17,8 @@ import pytest
 from grader_helpers import full_marks
 
 from grader import Exercise, Grader, GradeReport
-from grader.protocol import TAMPERED, RecordReader, Run, build_job
+from grader.protocol import TAMPERED, TEXT_TOO_LARGE, RecordReader, Run, build_job
+from grader.values import Unsupported
 
 pytestmark = pytest.mark.usefixtures("leaves_nothing")
 
@@ -341,7 +342,47 @@ HOSTILE = {
             """
         ),
         0,
-        "could not be checked",
+        "got an integer of 4000 digits",
+    ),
+    # json.loads makes a string with one astral character 4 bytes per character: the channel's
+    # cap on bytes is not a cap on what they decode to.
+    "a long string with one astral character": (
+        src(
+            """
+            S = "a" * 8_300_000 + "\\U0001F600"
+
+            def solve(x):
+                return S
+            """
+        ),
+        0,
+        "returned a string of 8,300,001 characters (the grader takes strings of at most 100,000)",
+    ),
+    "many strings with astral characters": (
+        src(
+            """
+            S = ["a" * 99_999 + "\\U0001F600" for _ in range(60)]
+
+            def solve(x):
+                return S
+            """
+        ),
+        0,
+        "the output is too large: a record whose text would take more than 8 MiB",
+    ),
+    # Up to the result cap in float64 arrays (24 MB a call): what decodes is bounded, and the
+    # comparisons make no copies wider than the data.
+    "float64 arrays up to the result cap": (
+        src(
+            """
+            import numpy as np
+
+            def solve(x):
+                return [np.full(1_000_000, 2.0) for _ in range(3)]
+            """
+        ),
+        0,
+        "got a list",
     ),
     "a huge forged load failure": (
         src(
@@ -374,6 +415,33 @@ def test_hostile_output_fails_the_submission_not_the_grader(
         assert not report.tests[failing].passed
         assert expected in report.tests[failing].detail, report.tests[failing].detail
     assert len(report.feedback) < 5000 and all(len(t.message) < 20000 for t in report.tests)
+
+
+def test_what_records_decode_to_is_bounded_while_they_are_read(leaky: Exercise) -> None:
+    # The parent alone, no sandbox: the records the harness would write for long strings (or
+    # the submission, with the run's key in hand), read as they arrive.
+    job = build_job(leaky, leaky.reference, [0, 1])
+    setup = b'{"t":"setup","layers":{}}\n{"t":"loading"}\n{"t":"load","ok":true}\n'
+
+    def record(i: int, out: str) -> bytes:
+        return b'{"t":"test","i":%d,"steps":[{"out":%s}]}\n' % (i, out.encode())
+
+    # One string of 3 million characters and an astral one: 12 MB once parsed.
+    run = Run()
+    reader = RecordReader(run, job)
+    reader.feed(setup + record(0, '"' + "a" * 3_000_000 + '\\ud83d\\ude00"'))
+    assert run.protocol_error == TEXT_TOO_LARGE and not run.tests
+    # Records within that, whose values together outgrow what a run may keep: the rest is
+    # Unsupported, with a message that says why.
+    strings = "[" + ",".join(['"' + "a" * 99_990 + '\\u20ac"'] * 30) + "]"
+    run = Run()
+    reader = RecordReader(run, job)
+    reader.feed(setup + record(0, strings) + record(1, strings))
+    assert run.protocol_error is None, run.protocol_error
+    kept = run.tests[0][0]["out"] + run.tests[1][0]["out"]
+    dropped = [v for v in kept if isinstance(v, Unsupported)]
+    assert 0 < len(dropped) < len(kept)
+    assert all("MiB the grader keeps of a run's outputs" in v.description for v in dropped)
 
 
 def test_exception_text_from_the_sandbox_is_valid_text(grader: Grader, leaky: Exercise) -> None:
