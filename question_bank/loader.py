@@ -44,6 +44,14 @@ class QuestionCommon(Schema):
 
 
 REVIEW_TIMES = ("immediately", "after_submit", "after_due", "never")
+# What each review time means (service.quizzes.review_allows applies it).
+REVIEW_TIME_HELP = (
+    "immediately: also while the attempt is open; after_submit: once it is handed in; "
+    "after_due: once it is handed in, the student's due date (or else the close) has passed "
+    "and they can no longer earn marks on the quiz (no attempt open, and none left to start: "
+    "the attempt limit reached or the quiz closed for them, extensions included; with "
+    "neither a limit nor a close, never); never: not shown to students"
+)
 
 
 class ReviewOptions(Schema):
@@ -52,12 +60,26 @@ class ReviewOptions(Schema):
     class Meta:
         unknown = RAISE
 
-    score = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
-    feedback = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
-    correct_answer = fields.String(
-        load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES)
+    score = fields.String(
+        load_default="after_submit",
+        validate=validate.OneOf(REVIEW_TIMES),
+        metadata={"description": REVIEW_TIME_HELP},
     )
-    explanation = fields.String(load_default="after_submit", validate=validate.OneOf(REVIEW_TIMES))
+    feedback = fields.String(
+        load_default="after_submit",
+        validate=validate.OneOf(REVIEW_TIMES),
+        metadata={"description": REVIEW_TIME_HELP},
+    )
+    correct_answer = fields.String(
+        load_default="after_submit",
+        validate=validate.OneOf(REVIEW_TIMES),
+        metadata={"description": REVIEW_TIME_HELP},
+    )
+    explanation = fields.String(
+        load_default="after_submit",
+        validate=validate.OneOf(REVIEW_TIMES),
+        metadata={"description": REVIEW_TIME_HELP},
+    )
 
 
 class Pool(Schema):

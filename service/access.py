@@ -12,12 +12,15 @@ course comes from:
 - an `lms` token: reads every course's students' work and gradebooks, or one course's if scoped.
 - a caller limited to a course (a course-scoped token, a sign-in link from one, an LTI launch):
   only that course, with its membership role there (instructor, teaching_assistant, student).
-- a student: every quiz and the shared questions, and only their own work.
+- a student: every quiz, the shared questions and the own questions of the courses they are
+  enrolled in (a token or session limited to a course: that course's), and only their own work.
 
 Needs: VIEW (quizzes, questions, one's own work), STAFF (the students' work and gradebook of a
 course: instructors, teaching assistants, lms tokens) and TEACH (author a course's quizzes,
 questions and webhooks, regrade: instructors only). A course instructor authors the questions
-of their course, never the site's shared bank.
+of their course, never the site's shared bank. TEACH on a piece of student work (overriding or
+regrading a submission) needs it in every course that work counts in (`_submissions_wholly_in`):
+a standalone answer may count in several courses, and none of them rewrites another's grade.
 
 Authority over a question (`has_authority`) is the one rule behind answer keys
 (`sees_answer_keys`), what goes into a quiz (`may_add`) and whom an assessment seals
@@ -29,11 +32,13 @@ in the course's quiz (recorded when added: QuizQuestion.granted, Quiz.granted_po
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, Select, String, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, exists, false, or_, select, true
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import aliased
 
 from service.auth import Principal, current_principal
 from service.errors import Problem
@@ -131,6 +136,23 @@ def courses(need: Need) -> Courses:
     )
 
 
+def question_courses() -> Courses:
+    """The courses whose own questions (besides the shared bank's) the caller may read: for a
+    student, the courses they are enrolled in, or only the one their token or session is
+    limited to; for everyone else, the courses they may VIEW. Quizzes are open to every
+    student, but a course's questions that are in none of them (say, drafts for next week's
+    exam) are not: answering them on one's own would fish their keys before the exam seals
+    them. A student's question outside these is not shown to exist (404)."""
+    who = principal()
+    if who.role != Role.STUDENT:
+        return courses(Need.VIEW)
+    if who.course_id is not None:
+        return frozenset({who.course_id})
+    return frozenset(
+        db.session.scalars(select(Enrollment.course_id).where(Enrollment.user_id == who.user_id))
+    )
+
+
 def _in(column: Any, allowed: Courses) -> ColumnElement[bool]:
     if allowed is ALL:
         return true()
@@ -143,9 +165,10 @@ def _in(column: Any, allowed: Courses) -> ColumnElement[bool]:
 QUESTION_SOURCES: list[Any] = []
 
 
-def course_questions(ids: list[int]) -> Any:
+def course_questions(ids: Sequence[Any]) -> Any:
     """Ids of the questions courses use: in their quizzes, or from a registered source (the
-    questions linked from their LMS course)."""
+    questions linked from their LMS course). `ids` are course ids, or a column holding one (a
+    correlated subquery: `_submissions_wholly_in`)."""
     in_quizzes = (
         select(QuizQuestion.question_id)
         .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
@@ -169,8 +192,10 @@ def _uses(question: Question, allowed: Courses) -> bool:
 
 
 def _submissions_in(allowed: Courses) -> ColumnElement[bool]:
-    """Submissions of these courses: in an attempt at one of their quizzes, or standalone to a
-    question of their quizzes by a student enrolled there."""
+    """Submissions of these courses (what their staff read): in an attempt at one of their
+    quizzes, or standalone to a question one of them holds (`course_questions`) by a student
+    enrolled there. A standalone answer thus belongs to every course that holds the question
+    and enrols its student (service.courses.submission_course_ids: the same rule, row by row)."""
     if allowed is ALL:
         return true()
     if not allowed:
@@ -187,15 +212,35 @@ def _submissions_in(allowed: Courses) -> ColumnElement[bool]:
     )
 
 
+def _submissions_wholly_in(allowed: Courses) -> ColumnElement[bool]:
+    """Submissions that count in these courses and in no other: what a write (an override, a
+    regrade: anything that changes a grade and so fires grade events, webhooks and LMS
+    passback) may touch with authority over these courses. A standalone answer to a shared
+    question counts in every course of `_submissions_in` (a course that links it from its LMS,
+    another whose quiz lists it); one course's instructor must not rewrite the grade another
+    course credits, so such an answer needs authority over all of them. Reading stays with
+    each of those courses' staff (`_submissions_in`)."""
+    if allowed is ALL or not allowed:
+        return _submissions_in(allowed)
+    other = aliased(Enrollment)  # its own name: the outer query may join enrollments too
+    counted_elsewhere = exists(
+        select(other.id).where(
+            other.user_id == Submission.user_id,
+            other.course_id.not_in(sorted(allowed)),
+            Submission.question_id.in_(course_questions([other.course_id])),
+        )
+    )
+    return _submissions_in(allowed) & ~(Submission.attempt_id.is_(None) & counted_elsewhere)
+
+
 def _own_or_staff(owner: Any, staff_filter: ColumnElement[bool]) -> ColumnElement[bool]:
     return or_(owner == principal().user_id, staff_filter)
 
 
 def _question(need: Need) -> ColumnElement[bool]:
-    allowed = courses(need)
     if need == Need.VIEW:
-        return or_(Question.course_id.is_(None), _in(Question.course_id, allowed))
-    return _in(Question.course_id, allowed) if allowed is not ALL else true()
+        return or_(Question.course_id.is_(None), _in(Question.course_id, question_courses()))
+    return _in(Question.course_id, courses(need))
 
 
 def _quiz_of_staff() -> Any:
@@ -217,6 +262,8 @@ RULES: dict[type, Any] = {
         _own_or_staff(Submission.user_id, _submissions_in(courses(Need.STAFF)))
         if need == Need.VIEW
         else _submissions_in(courses(need))
+        if need == Need.STAFF
+        else _submissions_wholly_in(courses(need))  # TEACH: writes (override, regrade)
     ),
     Grade: lambda need: Grade.submission_id.in_(
         select(Submission.id).where(RULES[Submission](need))
@@ -404,20 +451,50 @@ def _granted_in(question: Question, allowed: Courses) -> bool:
 
 def sees_answer_keys(question: Question) -> bool:
     """Who has authority over a question sees its keys (data in full, explanation), and so do
-    the staff of a course into whose quiz someone with authority put it. Merely using a question
-    (listing it in one's own quiz, drawing it in a pool, linking it from the LMS) shows none."""
+    the staff of a course into whose quiz someone with authority put it, except while an open
+    assessment of a course they are not staff of holds it with authority (it seals the question
+    for every student: `sees_past_seal`). Merely using a question (listing it in one's own quiz,
+    drawing it in a pool, linking it from the LMS) shows none."""
     if has_request_context() and principal().role == Role.LMS:
         return False  # an LMS syncs grades; it never needs the keys
     if has_authority(question, Need.STAFF):
         return True
     if not has_request_context():
-        return _granted_in(question, courses(Need.STAFF))
+        return _granted_keys(question)
     # Asked for every field of every row a page shows (a submission's score, feedback, key...):
-    # its two queries once per question and request, as `course_role` does.
+    # its queries once per question and request, as `course_role` does.
     known: dict[int, bool] = g.setdefault("granted_keys", {})
     if question.id not in known:
-        known[question.id] = _granted_in(question, courses(Need.STAFF))
+        known[question.id] = _granted_keys(question)
     return known[question.id]
+
+
+def _granted_keys(question: Question) -> bool:
+    if not _granted_in(question, courses(Need.STAFF)):
+        return False
+    from service.quizzes import holding_assessments, open_for_anyone
+
+    sealing_everyone = [
+        quiz for quiz, granted in holding_assessments(question) if granted and open_for_anyone(quiz)
+    ]
+    return sees_past_seal(sealing_everyone)
+
+
+def sees_past_seal(sealing: list[Quiz]) -> bool:
+    """Whether the caller may see what these open assessments' seal withholds from a student:
+    the key, explanation and feedback of a question they hold (service.quizzes.sealing_quiz).
+    Site staff may, and the staff of every one of these assessments' courses; an LMS token
+    never (it never sees keys), nor the staff of any other course: they would read an open
+    exam's key through their own course's quiz, or a student's answer elsewhere, that holds the
+    same question (and they see those quizzes' reviews as staff)."""
+    if not sealing:
+        return True
+    if has_request_context() and principal().role == Role.LMS:
+        return False
+    if acts_for_site():
+        return True
+    staff_of = courses(Need.STAFF)
+    return staff_of is ALL or all(quiz.course_id in staff_of for quiz in sealing)
 
 
 def may_add(question: Question, course_id: int | None) -> str | None:

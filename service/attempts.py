@@ -423,10 +423,18 @@ def sealed_outside(user_id: int, questions: list[Question], quiz_id: int | None)
     for them. Otherwise a practice quiz holding an exam's question would show its key while the
     exam runs. An assessment's own attempts follow its own review options. A few queries for
     all the questions at once, once per request."""
+    sealed = sealing_outside(user_id, questions, quiz_id)
+    return {question_id for question_id, quizzes in sealed.items() if quizzes}
+
+
+def sealing_outside(
+    user_id: int, questions: list[Question], quiz_id: int | None
+) -> dict[int, list[Quiz]]:
+    """`sealed_outside` with the sealing assessments themselves, by question id (who may see
+    past a seal depends on whose they are: service.access.sees_past_seal)."""
     from service.quizzes import sealing_quizzes
 
-    sealed = sealing_quizzes(questions, user_id, besides=quiz_id)
-    return {question_id for question_id, quizzes in sealed.items() if quizzes}
+    return sealing_quizzes(questions, user_id, besides=quiz_id)
 
 
 def attempt_review(attempt: QuizAttempt, staff: bool = False) -> dict[str, bool]:
@@ -446,56 +454,67 @@ def result_review(submission: Submission, staff: bool = False) -> dict[str, bool
     submission, its grade history, the pages): all of them outside a quiz attempt; inside one,
     what `review_of` its attempt says. "score" is every score; "feedback" is the feedback text,
     the per-test results, a lab's curves and an override's comment (it may name the right
-    answer); "explanation" the question's explanation; "correct_answer" the answer key. Staff
-    whose answer keys these are not (service.access.sees_answer_keys) see the explanation and the
-    key as the student does. The student sees none of them while an assessment other than the
-    attempt's quiz seals the question for them (`sealed_outside`); staff are not sealed."""
+    answer); "explanation" the question's explanation; "correct_answer" the answer key. The
+    student sees none of them while an assessment other than the attempt's quiz seals the
+    question for them (`sealed_outside`); staff as `question_review` says."""
     attempt = submission.attempt
-    if not staff and sealed_outside(
-        submission.user_id, [submission.question], attempt.quiz_id if attempt else None
-    ):
-        return dict(NOTHING)
-    if attempt is None:
-        return {part: True for part in REVIEW_PARTS}
-    return _keys_as_their_owner_sees(review_of(attempt, staff), attempt, submission.question, staff)
+    quiz_id = attempt.quiz_id if attempt else None
+    sealing = sealing_outside(submission.user_id, [submission.question], quiz_id)
+    return question_review(attempt, submission.question, sealing[submission.question.id], staff)
 
 
-def _keys_as_their_owner_sees(
-    shows: dict[str, bool], attempt: QuizAttempt, question: Question, staff: bool
+def question_review(
+    attempt: QuizAttempt | None, question: Question, sealing: list[Quiz], staff: bool
 ) -> dict[str, bool]:
-    """Staff see a question's explanation and answer key only if the keys are theirs
-    (service.access.sees_answer_keys); otherwise as the attempt's student does."""
+    """Which parts of one question's review (in this attempt, or None: answered on its own) a
+    viewer sees, given the assessments that seal it for the attempt's student (`sealing`).
+
+    The student: nothing while it is sealed; else everything on its own, and in an attempt what
+    its quiz's review options allow (`review_of`). Staff see every score (they grade with them,
+    as their gradebook does), and the feedback, explanation and key too, except: what a seal
+    withholds from the student only staff who may see past that seal see
+    (service.access.sees_past_seal: site staff and the sealing assessments' own courses' staff;
+    never an LMS token or another course's staff, who would otherwise read an open exam's key
+    through their own course's quiz); and staff whose answer keys these are not
+    (service.access.sees_answer_keys) see the explanation and the key as the student does."""
     from service import access
 
-    if not staff or access.sees_answer_keys(question):
-        return shows
-    student = review_of(attempt)
+    if sealing:
+        student = dict(NOTHING)
+    elif attempt is None:
+        student = {part: True for part in REVIEW_PARTS}
+    else:
+        student = review_of(attempt)
+    if not staff:
+        return student
+    if not access.sees_past_seal(sealing):
+        return {**student, "score": True}
+    everything = {part: True for part in REVIEW_PARTS}
+    if access.sees_answer_keys(question):
+        return everything
     return {
-        **shows,
+        **everything,
         "explanation": student["explanation"],
         "correct_answer": student["correct_answer"],
     }
 
 
 def attempt_answers(attempt: QuizAttempt, staff: bool = False) -> list[AnswerView]:
-    """Per question: what was answered, and what the review options let the viewer see. Staff
-    see everything, except the correct answer and explanation of a question whose answer keys
-    are not theirs (service.access.sees_answer_keys): those they see as the student does. The
-    student sees nothing of the review of a question sealed outside this attempt
-    (`sealed_outside`, asked once for all the questions)."""
+    """Per question: what was answered, and what the review options let the viewer see
+    (`question_review`; the seals asked once for all the questions). Staff see everything,
+    except the correct answer and explanation of a question whose answer keys are not theirs
+    (service.access.sees_answer_keys), and the feedback too of one sealed by an assessment they
+    may not see past: those they see as the student does. The student sees nothing of the
+    review of a question sealed outside this attempt (`sealed_outside`)."""
     latest = latest_answers(attempt)
-    shows = review_of(attempt, staff)
     questions = attempt_questions(attempt)
-    sealed = set() if staff else sealed_outside(attempt.user_id, questions, attempt.quiz_id)
+    sealing = sealing_outside(attempt.user_id, questions, attempt.quiz_id)
     views = []
     for question in questions:
         submission = latest.get(question.id)
         variant = variant_of(attempt, question.slug)
         key = correct_answer(question.type, resolve(question.type, question.data, variant))
-        if question.id in sealed:
-            shown = dict(NOTHING)
-        else:
-            shown = _keys_as_their_owner_sees(shows, attempt, question, staff)
+        shown = question_review(attempt, question, sealing[question.id], staff)
         views.append(
             AnswerView(
                 question=question.slug,

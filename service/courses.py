@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from service.models import Enrollment, Quiz, QuizQuestion, Submission, db
 
 
 def submission_course_ids(submission: Submission) -> set[int]:
-    """A submission belongs to its attempt's course; a standalone one to every course the student
-    is enrolled in whose quizzes hold the question."""
+    """The courses a submission counts in: its attempt's course; for a standalone one, every
+    course the student is enrolled in that holds the question (in a quiz, or linked from its
+    LMS: service.access.course_questions). The same rule as the access filter
+    (service.access._submissions_in), row by row: each of these courses' staff read it, and
+    only authority over all of them lets anyone change its grade."""
     if submission.attempt is not None:
         return {submission.attempt.quiz.course_id}
+    from service.access import course_questions
+
     return set(
         db.session.scalars(
-            select(Quiz.course_id)
-            .join(QuizQuestion, QuizQuestion.quiz_id == Quiz.id)
-            .join(Enrollment, Enrollment.course_id == Quiz.course_id)
-            .where(
-                QuizQuestion.question_id == submission.question_id,
+            select(Enrollment.course_id).where(
                 Enrollment.user_id == submission.user_id,
+                literal(submission.question_id).in_(course_questions([Enrollment.course_id])),
             )
         )
     )

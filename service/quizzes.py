@@ -528,13 +528,62 @@ def _kind(quiz: Quiz) -> str:
 
 def review_allows(attempt: QuizAttempt, part: str, now: datetime | None = None) -> bool:
     """Whether the student may see this part of the attempt's review now (score, feedback,
-    correct_answer, explanation), by the quiz's review option for it."""
+    correct_answer, explanation), by the quiz's review option for it: `immediately` always,
+    `after_submit` once the attempt is handed in, `never` never, and `after_due` once the
+    attempt is handed in, the student's due date (or else the close) has passed, and they can
+    no longer earn marks on the quiz (`may_still_earn_marks`). `after_due` waits for the end: a
+    key shown while the same student may still start an attempt (late, with a penalty, before
+    the close; attempts left with no dates at all) would be answered in that attempt."""
     when = ReviewTime(getattr(attempt.quiz, f"review_{part}"))
     if when == ReviewTime.IMMEDIATELY:
         return True
     if when == ReviewTime.NEVER or attempt.status != AttemptStatus.SUBMITTED:
         return False
     if when == ReviewTime.AFTER_DUE:
+        now = now or utcnow()
         due = due_for(attempt.quiz, attempt.user_id) or closes_for(attempt.quiz, attempt.user_id)
-        return due is None or (now or utcnow()) >= due
+        if due is not None and now < due:
+            return False
+        return not may_still_earn_marks(attempt.quiz, attempt.user_id, now)
     return True
+
+
+def may_still_earn_marks(quiz: Quiz, user_id: int, now: datetime | None = None) -> bool:
+    """Whether this student may still add to their marks on this quiz: an attempt of theirs is
+    open (before its deadline), or they may start another (the quiz has not closed for them,
+    extensions included, and the attempt limit is not reached). Asked by every review of the
+    quiz's attempts: once per quiz and student within a request, forgotten when an attempt or
+    an extension is written."""
+    now = now or utcnow()
+    if not has_request_context():
+        return _may_still_earn_marks(quiz, user_id, now)
+    known: dict[tuple[int, int], bool] = g.setdefault("earning", {})
+    key = (quiz.id, user_id)
+    if key not in known:
+        known[key] = _may_still_earn_marks(quiz, user_id, now)
+    return known[key]
+
+
+def _may_still_earn_marks(quiz: Quiz, user_id: int, now: datetime) -> bool:
+    attempts = db.session.scalars(
+        select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user_id)
+    ).all()
+    for attempt in attempts:
+        if attempt.status == AttemptStatus.IN_PROGRESS:
+            limit = attempt_deadline(attempt)
+            if limit is None or now < limit:
+                return True
+    closes = closes_for(quiz, user_id)
+    if closes is not None and now >= closes:
+        return False
+    return quiz.attempt_limit is None or len(attempts) < quiz.attempt_limit
+
+
+def _forget_earning(*_: Any) -> None:
+    if has_request_context():
+        g.pop("earning", None)
+
+
+for _model in (Quiz, QuizAttempt, QuizExtension):
+    for _write in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _write, _forget_earning)

@@ -52,6 +52,9 @@ SITE_STAFF = {ADMIN, SITE}
 # Course B (not the scoped callers' course): who may see it, who is its staff.
 VIEW_B = {ADMIN, SITE, ALICE, LMS}  # students see every course's quizzes, not its students' work
 STAFF_B = {ADMIN, SITE, LMS}
+# Course B's own questions: not its quizzes, open to every student; a student reads the shared
+# bank's and their own courses' questions only (alice is course A's).
+QUESTIONS_B = {ADMIN, SITE, LMS}
 # Course A: the course instructor's, the TA's, alice's and the scoped lms token's.
 STAFF_A = {ADMIN, SITE, TEACHER, TA, LMS, LMS_A}
 TEACH_A = {ADMIN, SITE, TEACHER}
@@ -74,10 +77,10 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     # staff: the shared bank); an export holds only the answer keys the caller sees.
     ("POST", "/api/v1/questions/import"): (SITE_STAFF | {TEACHER}, SITE_STAFF | {TEACHER}),
     ("GET", "/api/v1/questions/export"): (SITE_STAFF | {TEACHER, TA}, SITE_STAFF | {TEACHER, TA}),
-    ("GET", "/api/v1/questions/{slug}"): (VIEW_B, EVERYONE),
+    ("GET", "/api/v1/questions/{slug}"): (QUESTIONS_B, EVERYONE),
     ("PUT", "/api/v1/questions/{slug}"): (SITE_STAFF, TEACH_A),
     ("DELETE", "/api/v1/questions/{slug}"): (SITE_STAFF, TEACH_A),
-    ("POST", "/api/v1/questions/{slug}/submissions"): (VIEW_B, EVERYONE),
+    ("POST", "/api/v1/questions/{slug}/submissions"): (QUESTIONS_B, EVERYONE),
     ("GET", "/api/v1/submissions/{submission_id}"): (STAFF_B, STAFF_A | {ALICE}),
     ("GET", "/api/v1/submissions"): (EVERYONE, EVERYONE),
     ("GET", "/api/v1/quizzes"): (EVERYONE, EVERYONE),
@@ -119,13 +122,19 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("DELETE", "/api/v1/quizzes/{slug}/extensions/{user_id}"): (SITE_STAFF, TEACH_A),
     ("POST", "/api/v1/submissions/{submission_id}/override"): (SITE_STAFF, TEACH_A),
 }
+# What a student reads once enrolled in the course (the questions of course B).
+ENROLLED_READ = {
+    ("GET", "/api/v1/questions"),
+    ("GET", "/api/v1/questions/{slug}"),
+    ("POST", "/api/v1/questions/{slug}/submissions"),
+}
 # Probes, and /metrics (its own HOLDOUT_METRICS_TOKEN or a local connection; no course data).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # List endpoints: whose answers include the target course's object (the key it is found by).
 LISTED: dict[str, tuple[str, set[str], set[str]]] = {
     "/api/v1/tokens": ("token", {ADMIN}, {ADMIN, ALICE}),
     "/api/v1/courses": ("course", VIEW_B, EVERYONE),
-    "/api/v1/questions": ("question", VIEW_B, EVERYONE),
+    "/api/v1/questions": ("question", QUESTIONS_B, EVERYONE),
     "/api/v1/submissions": ("submission", STAFF_B, STAFF_A | {ALICE}),
     "/api/v1/quizzes": ("quiz", VIEW_B, EVERYONE),
     "/api/v1/quizzes/{slug}/attempts": ("attempt", STAFF_B, STAFF_A | {ALICE}),
@@ -133,8 +142,8 @@ LISTED: dict[str, tuple[str, set[str], set[str]]] = {
 # Page routes (rule) -> (through for course B's objects, for course A's), for a session.
 PAGES: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/app/"): (EVERYONE, EVERYONE),
-    ("GET", "/app/questions/<slug>"): (VIEW_B, EVERYONE),
-    ("POST", "/app/questions/<slug>"): (VIEW_B, EVERYONE),
+    ("GET", "/app/questions/<slug>"): (QUESTIONS_B, EVERYONE),
+    ("POST", "/app/questions/<slug>"): (QUESTIONS_B, EVERYONE),
     ("GET", "/app/quizzes/<slug>"): (VIEW_B, EVERYONE),
     ("POST", "/app/quizzes/<slug>/attempts"): (VIEW_B, EVERYONE),
     # The course's staff review an attempt or submission (as the API lets them); only its owner
@@ -392,12 +401,19 @@ def walk(
             allowed = EXPECTED[(method, path)][column]
             if through_session and path == "/api/v1/sign-in-links":
                 allowed = NOBODY  # links are made with an API token only
+            if through_session and target == "B" and (method, path) in ENROLLED_READ:
+                # The page walk started an attempt at course B's quiz, which enrolled its
+                # student there (a student is enrolled on their first attempt), and a course's
+                # students read its questions.
+                allowed = allowed | {ALICE}
             response = call(method, fill(path, objects), json=body_for(method, path, objects))
             through = response.status_code not in (401, 403, 404)
             assert response.status_code < 500, (method, path, response.get_data(as_text=True))
             yield target, method, path, actor in allowed, through
             if method == "GET" and path in LISTED and through:
                 kind, sees_b, sees_a = LISTED[path]
+                if through_session and (method, path) in ENROLLED_READ:
+                    sees_b = sees_b | {ALICE}  # enrolled in course B by the page walk (above)
                 items = response.get_json()["items"]
                 keys = {item.get("slug", item.get("id")) for item in items}
                 yield (
