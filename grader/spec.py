@@ -296,8 +296,9 @@ class Exercise:
 
 
 def property_only_tests(exercise: Exercise) -> list[str]:
-    """The tests that award points without looking at any output's value (`holdout bank check`
-    refuses them), each with why. One exception: a test whose every checked step expects an
+    """The tests that award points without looking at any output's value, each with why
+    (`holdout bank check` and a posted exercise's check refuse them, see
+    question_bank.exercise_check). One exception: a test whose every checked step expects an
     exception (`raises`) tests the refusal itself, which is behaviour a stub does not have unless
     it validates the arguments as asked."""
     found = []
@@ -311,7 +312,9 @@ def property_only_tests(exercise: Exercise) -> list[str]:
         found.append(
             f"test {test.name!r}: none of its checks looks at an output's value (it has "
             f"{sorted(names) or 'no checks'}), so code that computes nothing passes it: add a "
-            f"check of the values (one of {sorted(VALUE_CHECKS - LAB_CHECKS)}) to a step"
+            f"check of the values (one of {sorted(VALUE_CHECKS - LAB_CHECKS)}) to a step: "
+            "equal or allclose against the reference for a deterministic output, each_of, all, "
+            "frequency or mean for a random one"
         )
     return found
 

@@ -98,6 +98,16 @@ def check_bank(root: Path, run_exercises: bool = True, mutation: bool = True) ->
             report.lines.append(f"note: {question['slug']} is in no quiz")
     exercises, problems = exercise_questions(bank)
     report.problems.extend(problems)
+    if not run_exercises and exercises:
+        # Static, so --quick refuses them too (check_exercise does when the exercises run).
+        from grader import Exercise
+        from question_bank.exercise_check import property_only_problems
+
+        for question in exercises:
+            exercise = Exercise.from_dict(question["data"]["exercise"])
+            report.problems.extend(
+                f"{exercise.slug}: {p}" for p in property_only_problems(exercise)
+            )
 
     if run_exercises and exercises:
         from grader import Exercise, ExerciseError, Grader

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader import Exercise, ExerciseError, Grader, GradeReport
+from grader.spec import property_only_tests
 from grader.statistics import statistics_report
 
 
@@ -37,14 +38,21 @@ def _grade_repeatedly(
     return first
 
 
+def property_only_problems(exercise: Exercise) -> list[str]:
+    """The tests that check no output's value (grader/SPEC.md, "Property-only tests"): each one
+    pays code that computes nothing, so the exercise is refused until it checks values too. Static:
+    nothing runs."""
+    return [f"{exercise.slug}/exercise.yaml: {p}" for p in property_only_tests(exercise)]
+
+
 def check_exercise(exercise: Exercise, grader: Grader, repeats: int = 2) -> list[str]:
     """Problems found (empty when the exercise is sound). SandboxUnavailable propagates."""
-    problems: list[str] = []
+    problems: list[str] = property_only_problems(exercise)
     slug = exercise.slug
     try:
         grader.reference_outputs(exercise)
     except ExerciseError as exc:
-        return [f"{slug}: {exc}"]
+        return [*problems, f"{slug}: {exc}"]
 
     def full_marks(label: str, source: str) -> None:
         report = _grade_repeatedly(grader, exercise, source, repeats, label, problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -315,3 +316,22 @@ def test_cli_grades_and_reports_usage_errors(dropout: Exercise, tmp_path) -> Non
     assert table.exit_code == 0 and "FAIL" in table.output and "Score: 18 / 20" in table.output
     assert runner.invoke(grade_command, ["no-such-exercise", str(answer)]).exit_code == 2
     assert runner.invoke(grade_command, ["dropout", str(tmp_path / "missing.py")]).exit_code == 2
+
+
+def test_check_exercise_refuses_a_test_that_checks_no_value(
+    grader: Grader, dropout: Exercise
+) -> None:
+    # A stub returning np.zeros_like(x) passes a test of `inputs_unchanged` alone.
+    broken = copy.deepcopy(dropout)
+    i = next(i for i, t in enumerate(broken.tests) if t.name == "does not modify x")
+    test = broken.tests[i]
+    steps = [
+        {**s, "expect": [c for c in s["expect"] if c["check"] == "inputs_unchanged"]}
+        for s in test.steps
+    ]
+    broken.tests[i] = dataclasses.replace(test, steps=steps)
+    problems = check_exercise(broken, grader, repeats=1)
+    (problem,) = [p for p in problems if "none of its checks" in p]
+    assert problem.startswith("dropout/exercise.yaml: test 'does not modify x': ")
+    assert "add a check of the values" in problem
+    assert problems == [problem]  # otherwise sound: the reference and the mutants still pass
