@@ -54,32 +54,25 @@ REVIEW_TIME_HELP = (
 )
 
 
+def _review_time() -> fields.String:
+    """A review part's setting: when the student is shown it (REVIEW_TIME_HELP)."""
+    return fields.String(
+        load_default="after_submit",
+        validate=validate.OneOf(REVIEW_TIMES),
+        metadata={"description": REVIEW_TIME_HELP},
+    )
+
+
 class ReviewOptions(Schema):
     """When students see each part of an attempt's review (staff always see all of it)."""
 
     class Meta:
         unknown = RAISE
 
-    score = fields.String(
-        load_default="after_submit",
-        validate=validate.OneOf(REVIEW_TIMES),
-        metadata={"description": REVIEW_TIME_HELP},
-    )
-    feedback = fields.String(
-        load_default="after_submit",
-        validate=validate.OneOf(REVIEW_TIMES),
-        metadata={"description": REVIEW_TIME_HELP},
-    )
-    correct_answer = fields.String(
-        load_default="after_submit",
-        validate=validate.OneOf(REVIEW_TIMES),
-        metadata={"description": REVIEW_TIME_HELP},
-    )
-    explanation = fields.String(
-        load_default="after_submit",
-        validate=validate.OneOf(REVIEW_TIMES),
-        metadata={"description": REVIEW_TIME_HELP},
-    )
+    score = _review_time()
+    feedback = _review_time()
+    correct_answer = _review_time()
+    explanation = _review_time()
 
 
 class Pool(Schema):
