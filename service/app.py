@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
+    caching.install_headers(app)  # first registered: runs after every other after_request
     install_request_logging(app)
     metrics.install(app)
     caching.install()

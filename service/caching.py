@@ -20,6 +20,15 @@ for up to HOLDOUT_CACHE_SECONDS; it is refused by authentication all the same.
 
 This is the only place answers or tokens are cached; authentication itself (service/auth.py and
 sessions) is unchanged and runs on every cache miss.
+
+Nothing else may keep an answer that depends on who asks: every response to an authenticated
+request (a bearer token or the pages' session cookie, a cached answer included) and every one
+that sets or clears a cookie says `Cache-Control: private, no-store` (`private_answers`), so no
+proxy, CDN or shared browser keeps a gradebook or an answer key. The pages fetch the API with the
+session cookie, not an Authorization header, so the HTTP rule that shared caches do not store
+answers to Authorization requests does not cover them. An endpoint that sets its own
+Cache-Control keeps it, made `private` if it was not. Public answers (health, OpenAPI, the tool's
+JWKS, static files) are left as they are.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, g, make_response, request
+from flask import Flask, Response, current_app, g, make_response, request, session
 from sqlalchemy import event, inspect
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,3 +140,31 @@ def _question_changed(*_: Any) -> None:
 def _token_changed(_mapper: Any, _connection: Any, token: Any) -> None:
     if inspect(token).attrs.revoked_at.history.has_changes():
         invalidate()
+
+
+PRIVATE = "private, no-store"
+
+
+def private_answers(response: Response) -> Response:
+    """`Cache-Control: private, no-store` on an answer to someone in particular (see above)."""
+    personal = (
+        g.get("user_id") is not None
+        or "Set-Cookie" in response.headers
+        or session.modified  # Flask's own cookie, written after this runs
+    )
+    if not personal:
+        return response
+    own = response.headers.get("Cache-Control")
+    if not own:
+        response.headers["Cache-Control"] = PRIVATE
+    else:
+        directives = [d.strip() for d in own.split(",") if d.strip()]
+        if not any(d.lower() == "private" for d in directives):
+            kept = [d for d in directives if d.lower() != "public"]
+            response.headers["Cache-Control"] = ", ".join(["private", *kept])
+    return response
+
+
+def install_headers(app: Flask) -> None:
+    """Register `private_answers` first, so it runs last and sees every header set before it."""
+    app.after_request(private_answers)

@@ -3,7 +3,10 @@
 A URL must be https (plain http only with HOLDOUT_OUTBOUND_ALLOW_HTTP, for development) and its
 host must resolve only to public addresses: loopback, private, link-local (cloud metadata at
 169.254.169.254), multicast, reserved and unspecified addresses are refused, in any spelling
-(`0x7f000001`, `[::1]`, `::ffff:127.0.0.1`), since the check is made on the resolved address.
+(`0x7f000001`, `[::1]`, `::ffff:127.0.0.1`), since the check is made on the resolved address;
+an IPv6 address that embeds an IPv4 address (IPv4-mapped or -compatible, NAT64 64:ff9b::/96
+and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32) is judged by that IPv4 address as well,
+since a translator or tunnel on the way would deliver it there.
 It is checked when the URL is registered and again at every request, which then connects to the
 very address that was checked (no second lookup to race), follows no redirect and reads at most
 MAX_RESPONSE_BYTES. Hosts in HOLDOUT_OUTBOUND_ALLOW_HOSTS skip the address check (tests, a
@@ -72,11 +75,53 @@ def _settings() -> tuple[tuple[str, ...], bool]:
     return settings.outbound_allow_hosts, settings.outbound_allow_http
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+NAT64_PREFIXES = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # RFC 6052, the well-known prefix
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215, local-use translation
+)
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # ::a.b.c.d (RFC 4291, deprecated)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, and a translator or tunnel would reach:
+    IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96 and
+    64:ff9b:1::/48, the low 32 bits), 6to4 (2002::/16) and Teredo (2001::/32: its server and
+    its client)."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    compatible = ip in IPV4_COMPATIBLE and int(ip) > 1  # not :: or ::1, which are themselves
+    if compatible or any(ip in net for net in NAT64_PREFIXES):
+        found.append(low32)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
+def is_public_address(address: str) -> bool:
+    """Whether holdout may connect to this IP address: a global unicast address, and for an
+    IPv6 address every IPv4 address it embeds too (the one rule for every outbound request)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    judged: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        judged.extend(embedded_ipv4(ip))
+    return all(one.is_global and not one.is_multicast for one in judged)
+
+
+def _described(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    inner = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
+    shown = ", ".join(str(one) for one in inner if not (one.is_global and not one.is_multicast))
+    return f"{address}, which embeds {shown}" if shown else address
 
 
 def check_url(url: str) -> Target:
@@ -107,10 +152,11 @@ def check_url(url: str) -> Target:
     if not addresses:
         raise OutboundRefused(f"{host!r} does not resolve")
     if not listed:
-        private = [a for a in addresses if not _public(a)]
+        private = [a for a in addresses if not is_public_address(a)]
         if private:
             raise OutboundRefused(
-                f"{host!r} resolves to a non-public address ({private[0]}); holdout only calls "
+                f"{host!r} resolves to a non-public address ({_described(private[0])}); "
+                "holdout only calls "
                 "public hosts (or those in HOLDOUT_OUTBOUND_ALLOW_HOSTS)"
             )
     return Target(parts.scheme, host, port, path, addresses[0])

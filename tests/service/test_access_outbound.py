@@ -26,6 +26,17 @@ REFUSED = [
     "https://2130706433/hook",  # ... and as one number
     "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",  # IPv4-mapped IPv6
+    # IPv6 addresses that embed a private IPv4 one, which a translator or tunnel would reach:
+    "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 (RFC 6052) of 169.254.169.254
+    "https://[64:ff9b::a00:1]/hook",  # ... of 10.0.0.1
+    "https://[64:ff9b::7f00:1]/hook",  # ... of 127.0.0.1
+    "https://[64:ff9b:1::a00:1]/hook",  # local-use NAT64 (RFC 8215) of 10.0.0.1
+    "https://[2002:a9fe:a9fe::1]/hook",  # 6to4 of 169.254.169.254
+    "https://[2002:a00:1::1]/hook",  # 6to4 of 10.0.0.1
+    "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook",  # Teredo, client 10.0.0.1
+    "https://[2001:0:a9fe:a9fe::1]/hook",  # Teredo, server 169.254.169.254
+    "https://[::a9fe:a9fe]/hook",  # IPv4-compatible 169.254.169.254
+    "https://[::127.0.0.1]/hook",  # IPv4-compatible 127.0.0.1
     "https://10.1.2.3/hook",
     "https://192.168.0.1/hook",
     "https://[fe80::1]/hook",
@@ -107,6 +118,48 @@ def test_private_and_odd_urls_are_refused_at_registration(
     if url.startswith(("http://", "https://")):
         answer = client.post("/api/v1/lti/platforms", json=platform, headers=admin)
         assert_problem(answer, 422, "jwks_url")
+
+
+EMBEDDED = {
+    "64:ff9b::a9fe:a9fe": "169.254.169.254",
+    "64:ff9b::a00:1": "10.0.0.1",
+    "64:ff9b::7f00:1": "127.0.0.1",
+    "64:ff9b:1:ab::a00:1": "10.0.0.1",
+    "2002:7f00:1::1": "127.0.0.1",
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe": "10.0.0.1",
+    "::a00:1": "10.0.0.1",
+}
+
+
+@pytest.mark.usefixtures("strict")
+@pytest.mark.parametrize(("address", "inner"), EMBEDDED.items())
+def test_an_embedded_private_ipv4_is_refused_before_every_request(
+    app: Flask, address: str, inner: str, backend: str
+) -> None:
+    """The check made before each request (webhooks and every LTI call go through it) judges an
+    IPv6 address by the IPv4 address it embeds, and says which."""
+    if backend == "postgresql":
+        pytest.skip("the check does not touch the database; once is enough")
+    with app.app_context():
+        with pytest.raises(outbound.OutboundRefused, match=f"embeds {inner}"):
+            outbound.request(f"https://[{address}]/")
+        with pytest.raises(OSError, match="non-public"):
+            from service.outbox import http_exchange
+
+            http_exchange(f"https://[{address}]/hook", method="POST", body=b"{}")
+
+
+@pytest.mark.usefixtures("strict")
+def test_an_ipv6_address_embedding_a_public_ipv4_one_is_still_allowed(
+    app: Flask, backend: str
+) -> None:
+    if backend == "postgresql":
+        pytest.skip("the check does not touch the database; once is enough")
+    with app.app_context():
+        for address in ("64:ff9b::808:808", "2002:808:808::1", "2606:4700:4700::1111"):
+            assert outbound.check_url(f"https://[{address}]/").address == address
+    assert outbound.is_public_address("8.8.8.8")
+    assert not outbound.is_public_address("not an address")
 
 
 def test_a_url_is_checked_again_at_every_request(

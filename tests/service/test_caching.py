@@ -7,7 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -85,3 +85,80 @@ def test_a_cached_answer_costs_no_query_at_all(
         assert titles(client, student) == []
         assert titles(client, student) == []
     assert statements == []
+
+
+PRIVATE = "private, no-store"
+
+
+def test_answers_to_someone_in_particular_are_never_stored(
+    app: Flask,
+    client: FlaskClient,
+    instructor: dict[str, str],
+    student: dict[str, str],
+    questions: dict[str, Any],
+) -> None:
+    """Gradebooks, answer keys and the like say `private, no-store`, whoever is asking and
+    however (token, session cookie, a cached answer), errors to them included."""
+    client.post("/api/v1/courses", json={"slug": "cc-101", "title": "C"}, headers=instructor)
+    for url in (
+        "/api/v1/courses/cc-101/gradebook",
+        "/api/v1/courses/cc-101/gradebook.csv",
+        "/api/v1/questions/export?format=moodle-xml",
+        "/api/v1/questions?page_size=5",
+        "/api/v1/questions?page_size=5",  # now from the per-process cache: the same headers
+        "/api/v1/courses/nope/gradebook",  # a 404 to someone is theirs too
+    ):
+        response = client.get(url, headers=instructor)
+        assert response.status_code in (200, 404), (url, response.get_data(as_text=True))
+        assert response.headers.get("Cache-Control") == PRIVATE, url
+    denied = client.get("/api/v1/courses/cc-101/gradebook", headers=student)
+    assert denied.status_code == 403
+    assert denied.headers.get("Cache-Control") == PRIVATE
+
+    # The pages call the API with the session cookie, no Authorization header.
+    from service.auth import find_token
+    from service.pages.sessions import SESSION_COOKIE, start_session
+
+    with app.test_request_context():
+        token = find_token(instructor["Authorization"].removeprefix("Bearer "))
+        assert token is not None
+        start_session(token.user, role=token.user.role, token=token)
+        key = g.new_session_key
+        db.session.commit()
+    browser = app.test_client()
+    browser.set_cookie(SESSION_COOKIE, key)
+    response = browser.get("/api/v1/courses/cc-101/gradebook")
+    assert response.status_code == 200, response.get_json()
+    assert response.headers.get("Cache-Control") == PRIVATE
+
+
+def test_public_answers_keep_their_caching(client: FlaskClient) -> None:
+    for url in ("/healthz", "/openapi.json"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" not in (response.headers.get("Cache-Control") or ""), url
+    jwks = client.get("/lti/jwks")
+    assert jwks.headers["Cache-Control"] == "public, max-age=300"
+    unknown = client.get("/api/v1/courses/cc-101/gradebook")  # no credentials: nobody's
+    assert unknown.status_code == 401
+    assert "private" not in (unknown.headers.get("Cache-Control") or "")
+
+
+def test_an_endpoints_own_caching_is_kept_but_made_private(app: Flask) -> None:
+    from flask import Response
+
+    from service.caching import private_answers
+
+    for own, expected in (
+        ("public, max-age=300", "private, max-age=300"),
+        ("no-cache", "private, no-cache"),
+        ("private, max-age=5", "private, max-age=5"),
+        (None, PRIVATE),
+    ):
+        with app.test_request_context():
+            g.user_id = 1
+            answer = Response("{}", headers={"Cache-Control": own} if own else {})
+            assert private_answers(answer).headers["Cache-Control"] == expected
+        with app.test_request_context():  # nobody's answer: left as it is
+            answer = Response("{}", headers={"Cache-Control": own} if own else {})
+            assert private_answers(answer).headers.get("Cache-Control") == own

@@ -3,6 +3,8 @@ tokens (an lms token limited to a course sees only that course); never for stude
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -99,3 +101,54 @@ def test_students_cannot_read_gradebooks(
 
 def test_unknown_course_is_404(client: FlaskClient, instructor: dict[str, str]) -> None:
     assert_problem(client.get("/api/v1/courses/nope/gradebook", headers=instructor), 404, "nope")
+
+
+SNEAKY_NAMES = [
+    "Mallory;=HYPERLINK(CHAR(104)&A3);",  # a ';' locale splits here: the second part is a formula
+    "Eve,@SUM(1+1)",
+    "Trent\t+1",
+    'Oscar;"=1"',
+    "Peggy\n-2+3",
+    "=cmd|' /C calc'!A0",
+    "\uff1dHYPERLINK(1)",  # full-width '='
+    "Walter, Jr.",  # harmless: kept as it is
+]
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_the_csv_has_no_formula_cell_in_any_locales_reading(
+    client: FlaskClient,
+    course: None,
+    token_for: Callable[..., str],
+    instructor: dict[str, str],
+    separator: str,
+) -> None:
+    """Spreadsheets split CSV on ',' ';' or tab by locale; whichever they use, no cell starts
+    with a formula character, text is quoted, and scores are bare numbers."""
+    for name in SNEAKY_NAMES:
+        take(client, bearer(token_for("student", name)), "t-quiz", {"t-single": "b"})
+    response = client.get(GRADEBOOK + ".csv", headers=instructor)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    cells = [
+        cell.strip(' "')
+        for line in text.splitlines()
+        for row in csv.reader([line], delimiter=separator)
+        for cell in row
+    ]
+    starts = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+    assert [c for c in cells if c and c[0] in starts] == []
+    assert not [line for line in text.splitlines() if line and line[0] in starts]
+
+    rows = list(csv.reader(io.StringIO(text)))  # the usual ',' reading: a name is one cell
+    names = {row[1] for row in rows[1:]}
+    assert "Mallory;'=HYPERLINK(CHAR(104)&A3);" in names
+    assert "Eve,'@SUM(1+1)" in names
+    assert "'=cmd|' /C calc'!A0" in names
+    assert "Walter, Jr." in names
+    header, *lines = text.splitlines()
+    assert header.startswith('"user_id","name","quiz:t-quiz","quiz:t-quiz-2","question:')
+    walter = next(line for line in lines if "Walter" in line)
+    user_id, scores = walter.split(',"Walter, Jr.",')
+    assert user_id.isdigit()
+    assert scores.startswith('2,"",2,') and scores.endswith(",2,12"), scores  # bare numbers
