@@ -18,7 +18,6 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -228,22 +227,18 @@ def gradebook_csv(book: Gradebook) -> str:
     """One row per student: id, name, each quiz's credited score, each quiz question's score in
     it, each linked question's credited score, the total; the same numbers as the page."""
     out = io.StringIO()
-    # Every text field quoted, numbers bare (so they stay numbers), and each text cleaned by
-    # _safe_cell: see there.
-    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
+    writer = csv.writer(out)  # names go through _safe_cell: see there
     quiz_slugs = [i.slug for i in book.quiz_items]
     question_slugs = [q.slug for q in book.questions]
     linked = [i.slug for i in book.items if i.kind == "question"]
-    header = [
-        "user_id", "name", *(f"quiz:{s}" for s in quiz_slugs),
-        *(f"question:{s}" for s in question_slugs), *(f"linked:{s}" for s in linked),
-        "total", "max_total",
-    ]  # fmt: skip
-    writer.writerow([_safe_cell(name) for name in header])
+    writer.writerow(
+        ["user_id", "name", *(f"quiz:{s}" for s in quiz_slugs),
+         *(f"question:{s}" for s in question_slugs), *(f"linked:{s}" for s in linked),
+         "total", "max_total"]
+    )  # fmt: skip
 
-    def cell(value: float | None) -> Decimal | None:
-        # A Decimal: numeric to csv (not quoted), written as the page shows it (15 digits).
-        return None if value is None else Decimal(f"{shown(value):.15g}")
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{shown(value):.15g}"
 
     for row in book.students:
         writer.writerow(
@@ -268,6 +263,7 @@ _CELL_STARTS = re.compile(f'(^|[,;\t\r\n])([ "]*)(?=[{re.escape(FORMULA_START)}]
 def _safe_cell(text: str) -> str:
     """Text from users (names) as a cell no spreadsheet runs as a formula, whichever separator
     its locale splits on: `'` before a formula character at the start and after every `,` `;`
-    tab or line break (`Mallory;=HYPERLINK(...)` is one quoted cell for a `,` reader, but a `;`
-    reader splits it and would see the second part start with `=`)."""
+    tab or line break (`Mallory;=HYPERLINK(...)` is one cell for a `,` reader, but a `;`
+    reader splits it and would see the second part start with `=`). The file itself stays
+    plain CSV, quoted only where it must be: a reader of any separator sees no formula."""
     return _CELL_STARTS.sub(lambda m: m.group(1) + m.group(2) + "'", text)
