@@ -88,6 +88,68 @@ class LaunchError(Exception):
         self.detail = detail
 
 
+# --- claims at the boundary ------------------------------------------------------------------
+
+# What holdout stores of a launch is bounded to its columns: an id that does not fit (or holds a
+# control character) refuses the launch with a page, it is never cut (two ids cut alike would
+# be one); a display text loses its control characters and is cut to its column.
+MAX_ID = 255  # sub, context id, resource link id (their columns)
+MAX_SLUG = 80  # custom question / quiz (slug columns)
+MAX_TITLE = 200
+MAX_NAME = 150
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def valid_id(value: Any, limit: int = MAX_ID) -> str | None:
+    """The id as holdout stores it (a string; an integer as its digits), or None when it is
+    empty (or blank), longer than `limit` or holds a control character."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        return None
+    if CONTROL.search(value):
+        return None
+    return value
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """A display text (a name, a title): control characters become spaces, runs of spaces one,
+    cut to `limit` characters."""
+    if value is None:
+        return ""
+    return " ".join(CONTROL.sub(" ", str(value)).split())[:limit]
+
+
+def _refuse_claim(what: str, limit: int) -> LaunchError:
+    return LaunchError(
+        400,
+        "Invalid launch",
+        f"The launch's {what} is not usable: holdout takes a non-empty text of at most {limit} "
+        "characters without control characters. Ask the LMS's administrator to check the "
+        "tool's settings.",
+    )
+
+
+def check_claims(claims: dict[str, Any]) -> None:
+    """Refuse (LaunchError 400) a launch whose ids holdout would store do not fit: `sub`, the
+    context id, the resource link id, and the question or quiz it opens."""
+    if valid_id(claims.get("sub")) is None:
+        raise _refuse_claim("subject ('sub')", MAX_ID)
+    context = claims.get(CONTEXT)
+    if context is not None and not isinstance(context, dict):
+        raise _refuse_claim("context claim", MAX_ID)
+    if isinstance(context, dict) and context.get("id") and valid_id(context["id"]) is None:
+        raise _refuse_claim("context id", MAX_ID)
+    link = claims.get(RESOURCE_LINK)
+    if link is not None and not isinstance(link, dict):
+        raise _refuse_claim("resource link claim", MAX_ID)
+    if isinstance(link, dict) and link.get("id") and valid_id(link["id"]) is None:
+        raise _refuse_claim("resource link id", MAX_ID)
+    for slug in launch_target(claims):
+        if slug is not None and valid_id(slug, MAX_SLUG) is None:
+            raise _refuse_claim("question or quiz (custom parameter)", MAX_SLUG)
+
+
 def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
@@ -139,6 +201,14 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> LoginRedirect:
             "Incomplete login request",
             "The platform's login request lacks 'iss' or 'login_hint'.",
         )
+    for field in ("iss", "client_id", "lti_deployment_id"):
+        if params.get(field) and valid_id(params[field], 2000) is None:
+            raise LaunchError(
+                400,
+                "Invalid login request",
+                f"The platform's login request has an unusable {field!r} (too long, or with "
+                "control characters).",
+            )
     platform = find_platform(issuer, params.get("client_id") or None)
     if platform is None:
         raise LaunchError(
@@ -305,8 +375,11 @@ def _checked_launch(platform: LtiPlatform, login: LtiLogin, id_token: str) -> La
             f"holdout cannot handle LTI message type {claims.get(MESSAGE_TYPE)!r}.",
         )
     deployment = str(claims.get(DEPLOYMENT_ID, ""))
+    if deployment and valid_id(deployment) is None:
+        raise _refuse_claim("deployment id", MAX_ID)
     if not has_deployment(platform, deployment):
         raise unknown_deployment(platform, deployment)
+    check_claims(claims)
     used = rows_changed(
         update(LtiLogin)
         .where(LtiLogin.id == login.id, LtiLogin.used_at.is_(None))
@@ -407,11 +480,13 @@ def role_of(claims: dict[str, Any]) -> Role:
 
 
 def display_name(claims: dict[str, Any]) -> str:
-    name = str(claims.get("name") or "").strip()
+    """The person's name for holdout's pages: control characters removed, cut to its column."""
+    name = clean_text(claims.get("name"), MAX_NAME)
     if not name:
-        given, family = claims.get("given_name") or "", claims.get("family_name") or ""
-        name = f"{given} {family}".strip() or str(claims.get("email") or "").strip()
-    return (name or f"LMS user {str(claims['sub'])[:12]}")[:150]
+        given = clean_text(claims.get("given_name"), MAX_NAME)
+        family = clean_text(claims.get("family_name"), MAX_NAME)
+        name = f"{given} {family}".strip() or clean_text(claims.get("email"), MAX_NAME)
+    return (name or f"LMS user {clean_text(claims['sub'], 12)}")[:MAX_NAME]
 
 
 def lti_user(platform: LtiPlatform, claims: dict[str, Any]) -> User:
@@ -462,12 +537,19 @@ def lms_provisioned(user: User) -> str | None:
     return "launches or rosters from the LMS " + ", ".join(repr(n) for n in sorted(names))
 
 
+SLUG_DIGEST = 16  # hex digits of sha256(platform id:context id) in a new course's slug
+
+
 def _slug_part(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
 
 
 def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
-    """The holdout course for the launch's context (created on its first launch)."""
+    """The holdout course for the launch's context (created on its first launch).
+
+    A course belongs to exactly one (platform, context), through its LtiContext row, and is
+    found by that row only: a new context always gets a new course, never an existing course
+    whose slug happens to match (another platform's, or one site staff named `lti-...`)."""
     context = claims.get(CONTEXT)
     if not isinstance(context, dict) or not context.get("id"):
         return None
@@ -477,20 +559,15 @@ def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
             LtiContext.platform_id == platform.id, LtiContext.context_id == context_id
         )
     )
-    title = str(context.get("title") or context.get("label") or context_id)[:200]
+    title = clean_text(context.get("title") or context.get("label") or context_id, MAX_TITLE)
     if row is not None:
         if title and row.course.title != title:
             row.course.title = title
         _remember_roster(row, claims)
         return row.course
-    digest = hashlib.sha256(f"{platform.id}:{context_id}".encode()).hexdigest()[:8]
-    label = _slug_part(str(context.get("label") or context.get("title") or ""))
-    slug = "-".join(p for p in ("lti", label, digest) if p)
-    course = db.session.scalar(select(Course).where(Course.slug == slug))
-    if course is None:
-        course = Course(slug=slug, title=title)
-        db.session.add(course)
-        db.session.flush()
+    course = Course(slug=new_course_slug(platform, context), title=title)
+    db.session.add(course)
+    db.session.flush()
     row = LtiContext(
         platform_id=platform.id, context_id=context_id, course_id=course.id, title=title
     )
@@ -500,13 +577,28 @@ def lti_course(platform: LtiPlatform, claims: dict[str, Any]) -> Course | None:
     return course
 
 
+def new_course_slug(platform: LtiPlatform, context: dict[str, Any]) -> str:
+    """A slug no course has: `lti-<label>-<16 hex digits of the platform and context>`, else with
+    a random suffix. Never an existing course's: the slug only names the course, it never finds
+    one (a 64-bit digest is not something another platform can aim at, but a clash with any
+    course, however it came about, just picks another slug)."""
+    digest = hashlib.sha256(f"{platform.id}:{context['id']}".encode()).hexdigest()[:SLUG_DIGEST]
+    label = _slug_part(str(context.get("label") or context.get("title") or ""))
+    base = "-".join(p for p in ("lti", label, digest) if p)
+    candidates = [base] + [f"{base}-{secrets.token_hex(4)}" for _ in range(5)]
+    for candidate in candidates:
+        if db.session.scalar(select(Course.id).where(Course.slug == candidate)) is None:
+            return candidate
+    return f"lti-{secrets.token_hex(16)}"
+
+
 def _remember_roster(row: LtiContext, claims: dict[str, Any]) -> None:
     """The roster URL (NRPS 2.0) of the latest launch that offers one."""
     service = claims.get(NRPS_CLAIM)
     if not isinstance(service, dict):
         return
     url, versions = service.get("context_memberships_url"), service.get("service_versions")
-    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+    if not isinstance(url, str) or valid_id(url, MAX_URL) is None:
         return
     if isinstance(versions, list) and "2.0" not in versions:
         return
@@ -540,7 +632,7 @@ def resource_link(
     if link is None:
         link = LtiResourceLink(platform_id=platform.id, resource_link_id=str(link_claim["id"]))
         db.session.add(link)
-    link.title = str(link_claim.get("title") or link.title or "")[:200]
+    link.title = clean_text(link_claim.get("title") or link.title or "", MAX_TITLE)
     question, quiz = launch_target(claims)
     if question or quiz:
         link.question_slug, link.quiz_slug = question, quiz
@@ -557,7 +649,7 @@ def resource_link(
 
 
 def _url_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value and len(value) <= MAX_URL else None
+    return value if isinstance(value, str) and valid_id(value, MAX_URL) else None
 
 
 def _take_ags_claim(link: LtiResourceLink, endpoint: Any) -> None:
@@ -571,7 +663,8 @@ def _take_ags_claim(link: LtiResourceLink, endpoint: Any) -> None:
     lineitem = _url_or_none(endpoint.get("lineitem"))
     if lineitem is None and lineitems is not None and lineitems == link.lineitems_url:
         lineitem = link.lineitem_url
-    scope = [s for s in scopes if isinstance(s, str)][:20] if isinstance(scopes, list) else []
+    given = scopes if isinstance(scopes, list) else []
+    scope = [s for s in given if isinstance(s, str) and valid_id(s, MAX_URL)][:20]
     before = {
         "lineitems": link.lineitems_url,
         "lineitem": link.lineitem_url,

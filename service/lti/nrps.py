@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 
 from service import background
 from service.auth import make_member
-from service.lti.launch import ROLES, course_role_of, lti_user, role_of
+from service.lti.launch import ROLES, clean_text, course_role_of, lti_user, role_of, valid_id
 from service.lti.models import LtiContext, LtiMembership, LtiUser
 from service.lti.platforms import PlatformError, http_json_answer, token_cache
 from service.models import db, rows_changed, utcnow
@@ -128,14 +128,25 @@ def sync_roster(context: LtiContext) -> RosterSync:
         )
     }
     for member in members:
-        sub = member.get("user_id")
-        if not isinstance(sub, str | int) or isinstance(sub, bool) or not str(sub).strip():
+        # The launch's rule for an id: one that does not fit is skipped, never cut (a cut id
+        # could be another person's, or differ from the same person's launches).
+        sub = valid_id(member.get("user_id"))
+        if sub is None:
             result.skipped += 1
+            log.warning(
+                "roster member skipped",
+                extra={
+                    "event": "lti.roster_member_skipped",
+                    "context": context.id,
+                    "user_id": clean_text(member.get("user_id"), 80),
+                },
+            )
             continue
-        sub = str(sub)[:255]
         given = member.get("roles")
         roles = (
-            [r for r in given if isinstance(r, str)][:MAX_ROLES] if isinstance(given, list) else []
+            [r for r in given if isinstance(r, str) and valid_id(r, 500)][:MAX_ROLES]
+            if isinstance(given, list)
+            else []
         )
         claims: dict[str, Any] = {
             "sub": sub,
@@ -158,7 +169,7 @@ def sync_roster(context: LtiContext) -> RosterSync:
             db.session.add(membership)
             existing[row.id] = membership
             result.enrolled += 1
-        membership.roles = [r[:500] for r in roles]
+        membership.roles = roles
         membership.status = str(status)
         membership.synced_at = now
         if status == "Deleted":

@@ -236,7 +236,8 @@ def test_odd_members_are_skipped_or_taken_as_learners_never_a_crash(
     answer = client.post(f"/api/v1/courses/{course_slug(app)}/roster/sync", headers=instructor)
     assert answer.status_code == 200, answer.get_json()
     (synced,) = answer.get_json()["synced"]
-    assert (synced["members"], synced["skipped"]) == (2, 2)
+    # An id longer than its column is skipped like one missing, never cut to fit.
+    assert (synced["members"], synced["skipped"]) == (1, 3)
     roster = client.get(f"/api/v1/courses/{course_slug(app)}/roster", headers=instructor)
     assert {m["course_role"] for m in roster.get_json()["items"]} == {"student"}
 
